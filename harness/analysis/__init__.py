@@ -1,0 +1,1 @@
+"""Pure analysis: samples in, figures and verdicts out. No I/O, no pytest."""

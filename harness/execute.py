@@ -1,0 +1,78 @@
+"""Run one job and turn its measurements into a sample line: the hot path of every runner.
+
+A sample is one JSON object on one line. It is formatted with ``%`` templates rather than
+``json.dumps`` (0.5 us against 3.3 us per sample), because the whole per-job budget of the
+inline runner is 10 us.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from collections.abc import Sequence
+from typing import Any, Final
+
+from harness.frames import is_user_file
+from harness.probes import Probe
+from harness.spec import Worker
+
+SAMPLE_PREFIX: Final = b'{"job_index":'
+MAX_ERROR_CHARS: Final = 2000
+_HEAD: Final = '{"job_index":%d,"wall_ns":%d,"cpu_ns":%d,"end_ns":%d'
+
+
+class JobExecutor:
+    """Calls ``worker.handle(job)`` and measures it; owned by exactly one worker process."""
+
+    __slots__ = ("_every_job", "_head", "_origin_ns", "_periodic", "_worker")
+
+    def __init__(self, worker: Worker, probes: Sequence[Probe], origin_ns: int) -> None:
+        self._worker = worker
+        self._origin_ns = origin_ns
+        for probe in probes:
+            probe.calibrate()
+        every_job = [p for p in probes if p.every == 1]
+        self._every_job = tuple(p.read for p in every_job)
+        # One template for the fixed part: a single % costs less than one per probe.
+        self._head = _HEAD + "".join(p.template for p in every_job)
+        self._periodic = tuple((p.every, p.template, p.read) for p in probes if p.every > 1)
+
+    def run(self, job_index: int, job: dict[str, Any]) -> bytes:
+        """Run one job; return its sample line (ending in a newline). Job errors are data."""
+        perf = time.perf_counter_ns
+        cpu = time.process_time_ns
+        error = None
+        start_cpu = cpu()
+        start = perf()
+        try:
+            self._worker.handle(job)
+        except Exception as exc:  # a failing job is a result, never a harness failure
+            error = describe_error(exc)
+            del exc  # a kept traceback would pin the job's frames: a leak of our own making
+        end = perf()
+        end_cpu = cpu()
+        values: tuple[int, ...] = (job_index, end - start, end_cpu - start_cpu,
+                                   end - self._origin_ns)
+        for read in self._every_job:
+            values += read()
+        parts = [self._head % values]
+        for every, template, read_sparse in self._periodic:
+            if job_index % every == 0:
+                parts.append(template % read_sparse())
+        if error is not None:
+            parts.append(',"error":' + json.dumps(error, ensure_ascii=False))
+        parts.append("}\n")
+        return "".join(parts).encode()
+
+
+def describe_error(exc: BaseException) -> dict[str, str]:
+    """Type, message and the innermost frame of a job's exception, sized for a sample line."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    user_frames = [frame for frame in frames if is_user_file(frame.filename)]
+    innermost = (user_frames or frames or [None])[-1]
+    where = f"{innermost.filename}:{innermost.lineno}" if innermost is not None else ""
+    message = str(exc)
+    if len(message) > MAX_ERROR_CHARS:
+        message = message[:MAX_ERROR_CHARS] + "..."
+    return {"type": type(exc).__qualname__, "message": message, "where": where}

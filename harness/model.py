@@ -1,0 +1,152 @@
+"""Immutable values that travel between the runners, the analysis and the reports.
+
+Each one checks itself in its constructor, so a bad value fails where it is made, with a
+message naming the field, the value and the rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Final, Literal
+
+RUNNERS: Final = ("process", "inline")
+CRASH_REASONS: Final = ("exit", "signal", "timeout", "oom")
+STOP_REASONS: Final = ("completed", "crashed", "interrupted", "error")
+
+CrashReason = Literal["exit", "signal", "timeout", "oom"]
+StopReason = Literal["completed", "crashed", "interrupted", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """What one soak run was asked to do."""
+
+    worker: str
+    workload: str
+    jobs: int
+    out: Path
+    runner: str = "process"
+    job_timeout: float | None = None
+    seed: int = 0
+    workload_options: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
+            raise ValueError(f"jobs must be an int >= 1, got {self.jobs!r}")
+        if self.runner not in RUNNERS:
+            raise ValueError(f"runner must be one of {', '.join(RUNNERS)}, got {self.runner!r}")
+        if self.job_timeout is not None and not self.job_timeout > 0:
+            raise ValueError(f"job_timeout must be a number of seconds > 0, got {self.job_timeout}")
+
+
+@dataclass(frozen=True, slots=True)
+class Crash:
+    """The worker process ended, or was ended, while ``job_index`` was in its hands."""
+
+    job_index: int
+    reason: CrashReason
+    exitcode: int | None = None
+    signal: int | None = None
+    message: str = ""
+
+    def __post_init__(self) -> None:
+        if self.reason not in CRASH_REASONS:
+            raise ValueError(
+                f"crash reason must be one of {', '.join(CRASH_REASONS)}, got {self.reason!r}"
+            )
+        if self.job_index < 0:
+            raise ValueError(f"crash job_index must be >= 0, got {self.job_index}")
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """What a runner reports when it returns: how far it got and why it stopped."""
+
+    jobs_completed: int
+    stop_reason: StopReason
+    crash: Crash | None = None
+    worker_kind: str = ""
+    setup_error: str | None = None
+    teardown_error: str | None = None
+    #: The probes as they ran in the worker (field names, unit, cadence).
+    probes: tuple[Mapping[str, object], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.stop_reason not in STOP_REASONS:
+            raise ValueError(
+                f"stop_reason must be one of {', '.join(STOP_REASONS)}, got {self.stop_reason!r}"
+            )
+        if (self.crash is None) == (self.stop_reason == "crashed"):
+            raise ValueError("a crash is given exactly when stop_reason is 'crashed'")
+
+
+@dataclass(frozen=True, slots=True)
+class JobError:
+    """A job whose handler raised: where and what, as kept in its sample."""
+
+    job_index: int
+    type: str
+    message: str
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
+class Samples:
+    """The samples of one run as columns, indexed by position (position == job index).
+
+    ``gauges`` holds one column per probe field; ``None`` marks a job where a sparse probe
+    did not run.
+    """
+
+    wall_ns: tuple[int, ...]
+    cpu_ns: tuple[int, ...]
+    end_ns: tuple[int, ...]
+    gauges: Mapping[str, tuple[int | None, ...]]
+    errors: tuple[JobError, ...]
+
+    def __post_init__(self) -> None:
+        count = len(self.wall_ns)
+        lengths = {len(self.cpu_ns), len(self.end_ns), *(len(c) for c in self.gauges.values())}
+        if lengths - {count}:
+            raise ValueError(f"every sample column must have {count} values, got {sorted(lengths)}")
+
+    def __len__(self) -> int:
+        return len(self.wall_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Latency, throughput and memory after ``jobs`` jobs, over the jobs just before it."""
+
+    jobs: int
+    window_first_job: int
+    window_last_job: int
+    latency_p50_ms: float
+    latency_p95_ms: float
+    latency_p99_ms: float
+    throughput_jobs_per_s: float | None
+    memory: Mapping[str, int]
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["memory"] = dict(self.memory)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class FailureGroup:
+    """Failed jobs that raised the same error at the same place."""
+
+    type: str
+    message: str
+    where: str
+    count: int
+    first_job_index: int
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)

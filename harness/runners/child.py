@@ -1,0 +1,84 @@
+"""Entry point of a worker process: ``python -m harness.runners.child``.
+
+Loads the worker, reads jobs from one pipe, writes one sample line per job to another as soon
+as the job ends (so a crash loses no finished job), and exits when its input ends. It is
+started in a session of its own by :mod:`harness.runners.process`, and asks the kernel to
+kill it if the harness dies, so it can never outlive the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import ctypes.util
+import faulthandler
+import os
+import signal
+import sys
+from typing import Final
+
+from harness.errors import SpecError
+from harness.execute import JobExecutor
+from harness.probes import default_probes, describe
+from harness.runners import protocol
+from harness.spec import load_worker
+
+EXIT_SPEC_ERROR: Final = 3
+EXIT_SETUP_ERROR: Final = 4
+_PR_SET_PDEATHSIG: Final = 1
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the harness died before the line above took effect
+        os._exit(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="harness.runners.child")
+    parser.add_argument("--spec", required=True)
+    parser.add_argument("--origin-ns", type=int, required=True)
+    parser.add_argument("--jobs-fd", type=int, required=True)
+    parser.add_argument("--samples-fd", type=int, required=True)
+    parser.add_argument("--parent-pid", type=int, required=True)
+    args = parser.parse_args(argv)
+    _die_with_parent(args.parent_pid)
+    faulthandler.enable()
+    out_fd: int = args.samples_fd
+
+    try:
+        worker = load_worker(args.spec)
+    except SpecError as exc:
+        protocol.write_all(out_fd, protocol.encode_event(protocol.SPEC_ERROR, message=exc.problem))
+        return EXIT_SPEC_ERROR
+    try:
+        worker.setup()
+    except Exception as exc:
+        message = f"setup() raised {type(exc).__name__}: {exc}"
+        protocol.write_all(out_fd, protocol.encode_event(protocol.SETUP_ERROR, message=message))
+        return EXIT_SETUP_ERROR
+
+    probes = default_probes()
+    executor = JobExecutor(worker, probes, args.origin_ns)
+    protocol.write_all(out_fd, protocol.encode_event(
+        protocol.READY, kind=worker.kind, pid=os.getpid(), probes=describe(probes)
+    ))
+    with os.fdopen(args.jobs_fd, "rb", buffering=1 << 16) as jobs:
+        for line in jobs:
+            job_index, job = protocol.decode_job(line)
+            protocol.write_all(out_fd, executor.run(job_index, job))
+    for probe in probes:
+        probe.close()
+    try:
+        worker.teardown()
+    except Exception as exc:
+        message = f"teardown() raised {type(exc).__name__}: {exc}"
+        protocol.write_all(out_fd, protocol.encode_event(protocol.TEARDOWN_ERROR, message=message))
+    protocol.write_all(out_fd, protocol.encode_event(protocol.DONE))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""The pipe protocol between the harness and a worker process: one line per message.
+
+Harness to worker: ``b"<job_index> <job as JSON>\\n"``; end of input means "no more jobs".
+Worker to harness: a sample line (starts with ``{"job_index":``, written to disk as it is) or
+an event line ``{"event": NAME, ...}``. JSON escapes newlines, so a line is always a message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Final
+
+EVENT_PREFIX: Final = b'{"event":'
+READY: Final = "ready"
+SPEC_ERROR: Final = "spec_error"
+SETUP_ERROR: Final = "setup_error"
+TEARDOWN_ERROR: Final = "teardown_error"
+DONE: Final = "done"
+
+
+def encode_job(job_index: int, job: dict[str, Any]) -> bytes:
+    """One job as the worker process reads it."""
+    return b"%d %s\n" % (job_index, json.dumps(job, separators=(",", ":")).encode())
+
+
+def decode_job(line: bytes) -> tuple[int, dict[str, Any]]:
+    """Inverse of :func:`encode_job`."""
+    index, _, payload = line.partition(b" ")
+    return int(index), json.loads(payload)
+
+
+def encode_event(name: str, **fields: object) -> bytes:
+    """An event line; ``name`` is one of the constants above."""
+    return json.dumps({"event": name, **fields}, separators=(",", ":")).encode() + b"\n"
+
+
+def decode_event(line: bytes) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(line)
+    return event
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte to a blocking descriptor (a pipe write may be partial)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]

@@ -1,0 +1,175 @@
+"""One soak run from start to ``result.json``: the piece every front door (CLI, pytest) calls.
+
+``result.json`` is written however the run ends: completed, crashed, interrupted, or the
+harness itself failing; it is computed from ``samples.jsonl`` on disk, so it describes exactly
+the samples a reader will find there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any, Final
+
+from harness import __version__
+from harness.analysis.checkpoints import compute_checkpoints
+from harness.analysis.failures import group_failures
+from harness.errors import SpecError, UsageError, WorkloadError
+from harness.model import RunConfig, RunOutcome
+from harness.runners import ProgressCallback, Runner
+from harness.runners.inline import InlineRunner
+from harness.runners.process import ProcessRunner
+from harness.store import (
+    RESULT_FILE,
+    SAMPLES_FILE,
+    WORKER_LOG,
+    SampleLog,
+    prepare_run_dir,
+    read_samples,
+    write_result,
+)
+from workloads import get_workload
+
+SCHEMA_VERSION: Final = 1
+
+
+def resolve_worker(config: RunConfig) -> str:
+    """The worker spec to run: the one given, or the workload's reference worker."""
+    if config.worker:
+        return config.worker
+    return get_workload(config.workload).reference_worker
+
+
+def run_soak(
+    config: RunConfig, on_progress: ProgressCallback | None = None
+) -> dict[str, Any]:
+    """Run the soak ``config`` describes; return the result as written to ``result.json``."""
+    try:
+        workload = get_workload(config.workload)
+    except KeyError as exc:
+        raise WorkloadError(f"--workload: {exc.args[0]}") from None
+    if config.runner == "inline" and config.job_timeout is not None:
+        raise UsageError(
+            "--job-timeout needs --runner process: the inline runner cannot stop a job "
+            "that hangs in its own process"
+        )
+    spec = resolve_worker(config)
+    created = not config.out.exists()
+    run_dir = prepare_run_dir(config.out)
+    started_at = dt.datetime.now(dt.UTC)
+    origin_ns = time.perf_counter_ns()
+    runner = _runner(config, spec, run_dir, origin_ns)
+    jobs = workload.jobs(config.jobs, config.seed, config.workload_options)
+    outcome: RunOutcome | None = None
+    harness_error: str | None = None
+    with SampleLog(run_dir) as log:
+        try:
+            outcome = runner.run(jobs, config.jobs, log, on_progress or _ignore)
+        except SpecError:
+            log.close()
+            _forget_run_dir(run_dir, created)
+            raise
+        except BaseException as exc:  # still write the result, then let it go on
+            harness_error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            if harness_error is not None or outcome is not None:
+                log.close()
+                result = build_result(config, spec, outcome, harness_error, started_at,
+                                      time.perf_counter_ns() - origin_ns, run_dir)
+                write_result(run_dir, result)
+    return result
+
+
+def _runner(config: RunConfig, spec: str, run_dir: Path, origin_ns: int) -> Runner:
+    if config.runner == "inline":
+        return InlineRunner(spec, origin_ns)
+    return ProcessRunner(spec, run_dir, origin_ns, job_timeout=config.job_timeout)
+
+
+def _ignore(completed: int) -> None:
+    return None
+
+
+def _forget_run_dir(run_dir: Path, created: bool) -> None:
+    """A run that never started leaves nothing behind: no samples were measured."""
+    samples = run_dir / SAMPLES_FILE
+    if samples.exists() and samples.stat().st_size == 0:
+        samples.unlink()
+    log = run_dir / WORKER_LOG
+    if log.exists() and log.stat().st_size == 0:
+        log.unlink()
+    if created:
+        try:
+            run_dir.rmdir()
+        except OSError:
+            pass  # not empty: keep whatever is there
+
+
+def build_result(
+    config: RunConfig,
+    spec: str,
+    outcome: RunOutcome | None,
+    harness_error: str | None,
+    started_at: dt.datetime,
+    duration_ns: int,
+    run_dir: Path,
+) -> dict[str, Any]:
+    """The ``result.json`` document (schema version 1) for a run that ended as ``outcome``."""
+    samples = read_samples(run_dir / SAMPLES_FILE)
+    completed = len(samples)
+    crash = outcome.crash if outcome is not None else None
+    stop_reason = outcome.stop_reason if outcome is not None else "error"
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "harness_version": __version__,
+        "worker": spec,
+        "worker_kind": outcome.worker_kind if outcome is not None else "",
+        "workload": config.workload,
+        "runner": config.runner,
+        "seed": config.seed,
+        "job_timeout_s": config.job_timeout,
+        "jobs_requested": config.jobs,
+        "jobs_completed": completed,
+        "jobs_failed": len(samples.errors),
+        "failures": [group.to_json() for group in group_failures(samples.errors)],
+        "crashes": [crash.to_json()] if crash is not None else [],
+        "stop_reason": stop_reason,
+        "setup_error": outcome.setup_error if outcome is not None else None,
+        "teardown_error": outcome.teardown_error if outcome is not None else None,
+        "harness_error": harness_error,
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "duration_s": round(duration_ns / 1e9, 6),
+        "checkpoints": [c.to_json() for c in compute_checkpoints(samples)],
+        "probes": [dict(p) for p in outcome.probes] if outcome is not None else [],
+        "verdicts": {},
+        "leak_sites": [],
+        "files": {"samples": SAMPLES_FILE, "worker_log": WORKER_LOG, "result": RESULT_FILE},
+        "environment": environment(),
+    }
+
+
+def environment() -> dict[str, str]:
+    """Where the run happened, for the report."""
+    return {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpus": str(os.cpu_count()),
+        "hostname": platform.node(),
+    }
+
+
+def exit_code(result: dict[str, Any]) -> int:
+    """0 when the run completed and no verdict failed; 1 otherwise."""
+    if result["stop_reason"] != "completed" or result["crashes"]:
+        return 1
+    verdicts: dict[str, Any] = result["verdicts"]
+    failed = [v for v in verdicts.values() if isinstance(v, dict) and v.get("verdict") == "fail"]
+    return 1 if failed else 0
+

@@ -1,0 +1,216 @@
+"""Turn a worker spec (``pkg.module:attr`` or ``path/to/file.py:attr``) into a running worker.
+
+A worker is either a callable ``handle(job)``, or an object with ``handle(job)`` and optional
+``setup()`` / ``teardown()``; a class is instantiated once per worker process. Coroutine
+handlers run on one event loop kept for the worker's lifetime (a new loop per job would cost
+more than most jobs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Final
+
+from harness.errors import SpecError
+
+FORMS: Final = "'package.module:attr' or 'path/to/file.py:attr'"
+Job = dict[str, Any]
+Handler = Callable[[Job], object]
+
+
+@dataclass(slots=True)
+class Worker:
+    """A loaded worker with its lifecycle hooks; ``handle`` is what the runner calls per job."""
+
+    spec: str
+    kind: str
+    handle: Handler
+    _setup: Callable[[], object] | None = None
+    _teardown: Callable[[], object] | None = None
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
+
+    def setup(self) -> None:
+        """Run the worker's ``setup()`` once, before the first job."""
+        if self._setup is not None:
+            self._await(self._setup())
+
+    def teardown(self) -> None:
+        """Run the worker's ``teardown()`` once, after the last job, and close its event loop."""
+        try:
+            if self._teardown is not None:
+                self._await(self._teardown())
+        finally:
+            if self._loop is not None:
+                self._loop.close()
+
+    def _await(self, value: object) -> object:
+        if inspect.isawaitable(value):
+            return self._run(value)
+        return value
+
+    def _run(self, awaitable: Any) -> object:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(awaitable)
+
+
+def load_worker(spec: str) -> Worker:
+    """Import the object a spec names and wrap it as a :class:`Worker`, or raise SpecError."""
+    module_part, attr_path = split_spec(spec)
+    module = _import(spec, module_part)
+    target = _resolve_attr(spec, module, attr_path)
+    return _as_worker(spec, target)
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """Split ``left:attr`` at the last colon; the left side is a module or a ``.py`` path."""
+    module_part, sep, attr_path = spec.rpartition(":")
+    if not sep or not module_part or not attr_path:
+        raise SpecError(spec, f"expected the form {FORMS}; add ':' and the name of the handler")
+    if not all(part.isidentifier() for part in attr_path.split(".")):
+        raise SpecError(
+            spec, f"{attr_path!r} is not a Python attribute name; expected the form {FORMS}"
+        )
+    return module_part, attr_path
+
+
+def _import(spec: str, module_part: str) -> ModuleType:
+    if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
+        return _import_file(spec, Path(module_part))
+    if not all(part.isidentifier() for part in module_part.split(".")):
+        raise SpecError(spec, f"{module_part!r} is neither a module name nor a path to a .py file")
+    # Like `python -m`, names resolve against the current directory first.
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        return importlib.import_module(module_part)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_part.startswith(exc.name):
+            raise SpecError(
+                spec,
+                f"no module named {exc.name!r}; expected an importable module "
+                "(install the package, or run from the directory that contains it)",
+            ) from None
+        raise _import_failed(spec, module_part, exc) from None
+    except SyntaxError as exc:
+        raise _syntax_error(spec, exc) from None
+    except Exception as exc:
+        raise _import_failed(spec, module_part, exc) from None
+
+
+def _import_file(spec: str, path: Path) -> ModuleType:
+    if path.suffix != ".py":
+        raise SpecError(spec, f"{str(path)!r} does not end in '.py'; expected the form {FORMS}")
+    if not path.is_file():
+        raise SpecError(spec, f"no file {str(path)!r} (looked from {Path.cwd()})")
+    path = path.resolve()
+    name = f"soak_worker_{path.stem}"
+    existing = sys.modules.get(name)
+    if existing is not None and getattr(existing, "__file__", None) == str(path):
+        return existing
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise SpecError(spec, f"Python cannot load {str(path)!r} as a module")
+    module = importlib.util.module_from_spec(module_spec)
+    # The worker's own siblings must import as they would when it runs as a script.
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    sys.modules[name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        del sys.modules[name]
+        raise _syntax_error(spec, exc) from None
+    except Exception as exc:
+        del sys.modules[name]
+        raise _import_failed(spec, str(path), exc) from None
+    return module
+
+
+def _syntax_error(spec: str, exc: SyntaxError) -> SpecError:
+    where = f"{exc.filename}:{exc.lineno}" if exc.filename else f"line {exc.lineno}"
+    return SpecError(spec, f"syntax error at {where}: {exc.msg}; fix the file and run again")
+
+
+def _import_failed(spec: str, what: str, exc: BaseException) -> SpecError:
+    return SpecError(
+        spec,
+        f"importing {what!r} raised {type(exc).__name__}: {exc}; "
+        "the module must import cleanly on its own",
+    )
+
+
+def _resolve_attr(spec: str, module: ModuleType, attr_path: str) -> object:
+    target: object = module
+    for depth, part in enumerate(attr_path.split(".")):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            owner = attr_path.split(".")[:depth]
+            where = f"{module.__name__}.{'.'.join(owner)}" if owner else module.__name__
+            public = sorted(n for n in dir(target) if not n.startswith("_"))[:12]
+            hint = f" (it has: {', '.join(public)})" if public else ""
+            raise SpecError(spec, f"{where!r} has no attribute {part!r}{hint}") from None
+    return target
+
+
+def _as_worker(spec: str, target: object) -> Worker:
+    handle = getattr(target, "handle", None)
+    if handle is not None and callable(handle):
+        if inspect.isclass(target):
+            try:
+                instance = target()
+            except Exception as exc:
+                raise SpecError(
+                    spec,
+                    f"instantiating {target.__name__}() raised {type(exc).__name__}: {exc}; "
+                    "a worker class must be constructible with no arguments",
+                ) from None
+            return _object_worker(spec, "class", instance)
+        return _object_worker(spec, "object", target)
+    if callable(target) and not inspect.isclass(target):
+        return _make(spec, "callable", target, None, None)
+    kind = "a class without a handle() method" if inspect.isclass(target) else type(target).__name__
+    raise SpecError(
+        spec,
+        f"names {kind}; expected a callable handle(job) or an object/class with a "
+        "handle(job) method",
+    )
+
+
+def _object_worker(spec: str, kind: str, instance: Any) -> Worker:
+    setup = getattr(instance, "setup", None)
+    teardown = getattr(instance, "teardown", None)
+    return _make(
+        spec,
+        kind,
+        instance.handle,
+        setup if callable(setup) else None,
+        teardown if callable(teardown) else None,
+    )
+
+
+def _make(
+    spec: str,
+    kind: str,
+    handle: Any,
+    setup: Callable[[], object] | None,
+    teardown: Callable[[], object] | None,
+) -> Worker:
+    worker = Worker(spec, kind, handle, setup, teardown)
+    if inspect.iscoroutinefunction(handle):
+
+        def run_coroutine(job: Job) -> object:
+            coroutine: Coroutine[Any, Any, object] = handle(job)
+            return worker._run(coroutine)
+
+        worker.handle = run_coroutine
+    return worker

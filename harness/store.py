@@ -1,0 +1,142 @@
+"""The run directory: samples streamed as they happen, and ``result.json`` written atomically.
+
+Layout of ``OUT/``::
+
+    samples.jsonl   one JSON object per completed job, appended as each job completes
+    result.json     the run's summary (schema in docs/result-schema.md), replaced atomically
+    worker.log      the worker process's stdout and stderr (process runner)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, Final
+
+from harness.errors import RunDirError
+from harness.model import JobError, Samples
+
+SAMPLES_FILE: Final = "samples.jsonl"
+RESULT_FILE: Final = "result.json"
+WORKER_LOG: Final = "worker.log"
+_TIMING_FIELDS: Final = ("job_index", "wall_ns", "cpu_ns", "end_ns", "error")
+
+
+def prepare_run_dir(out: Path) -> Path:
+    """Create ``out`` for a new run; refuse one that already holds a run's data."""
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"--out {str(out)!r} is a file; expected a directory for the run")
+    existing = [name for name in (SAMPLES_FILE, RESULT_FILE) if (out / name).exists()]
+    if existing:
+        raise RunDirError(
+            f"--out {str(out)!r} already holds a run ({', '.join(existing)}); "
+            "choose a new directory or delete that one"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirError(f"--out {str(out)!r} cannot be created: {exc.strerror}") from None
+    return out
+
+
+class SampleLog:
+    """Appends sample lines to ``samples.jsonl``; the bytes are written as given."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / SAMPLES_FILE
+        self._file: IO[bytes] = open(self.path, "ab")  # noqa: SIM115 - closed by close()
+
+    def write(self, lines: bytes) -> None:
+        """Append whole lines and hand them to the OS at once (they survive our own crash)."""
+        self._file.write(lines)
+        self._file.flush()
+
+    def write_buffered(self, line: bytes) -> None:
+        """Append a line without a system call; ``flush()`` hands them to the OS."""
+        self._file.write(line)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+
+    def __enter__(self) -> SampleLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def iter_sample_dicts(path: Path) -> Iterator[dict[str, Any]]:
+    """Every complete sample in a samples file; a torn last line (a crash mid-write) is skipped."""
+    with open(path, "rb") as handle:
+        for raw in handle:
+            if not raw.endswith(b"\n"):
+                return
+            yield json.loads(raw)
+
+
+def read_samples(path: Path) -> Samples:
+    """Load a samples file into columns; positions must equal job indexes."""
+    wall: list[int] = []
+    cpu: list[int] = []
+    end: list[int] = []
+    gauges: dict[str, list[int | None]] = {}
+    errors: list[JobError] = []
+    for position, sample in enumerate(iter_sample_dicts(path) if path.exists() else ()):
+        if sample["job_index"] != position:
+            raise ValueError(
+                f"{path}: line {position + 1} is job {sample['job_index']}, expected {position}"
+            )
+        wall.append(sample["wall_ns"])
+        cpu.append(sample["cpu_ns"])
+        end.append(sample["end_ns"])
+        for name, value in sample.items():
+            if name not in _TIMING_FIELDS:
+                gauges.setdefault(name, [None] * position).append(value)
+        for column in gauges.values():
+            if len(column) == position:
+                column.append(None)
+        error = sample.get("error")
+        if error is not None:
+            errors.append(JobError(position, error["type"], error["message"], error["where"]))
+    return Samples(
+        wall_ns=tuple(wall),
+        cpu_ns=tuple(cpu),
+        end_ns=tuple(end),
+        gauges={name: tuple(column) for name, column in gauges.items()},
+        errors=tuple(errors),
+    )
+
+
+def write_result(run_dir: Path, result: dict[str, Any]) -> Path:
+    """Write ``result.json`` so that a reader sees the old file or the new one, never half."""
+    target = run_dir / RESULT_FILE
+    fd, tmp = tempfile.mkstemp(prefix=".result-", suffix=".json", dir=run_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(result, handle, indent=2, ensure_ascii=False, allow_nan=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def read_result(path: Path) -> dict[str, Any]:
+    """Load a ``result.json`` (or the one inside a run directory)."""
+    if path.is_dir():
+        path = path / RESULT_FILE
+    with open(path, encoding="utf-8") as handle:
+        data: dict[str, Any] = json.load(handle)
+    return data
