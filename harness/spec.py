@@ -154,12 +154,19 @@ def _resolve_attr(spec: str, module: ModuleType, attr_path: str) -> object:
         try:
             target = getattr(target, part)
         except AttributeError:
-            owner = attr_path.split(".")[:depth]
-            where = f"{module.__name__}.{'.'.join(owner)}" if owner else module.__name__
-            public = sorted(n for n in dir(target) if not n.startswith("_"))[:12]
-            hint = f" (it has: {', '.join(public)})" if public else ""
-            raise SpecError(spec, f"{where!r} has no attribute {part!r}{hint}") from None
+            owner = ".".join([spec.rpartition(":")[0], *attr_path.split(".")[:depth]])
+            names = sorted(
+                name for name in dir(target)
+                if not name.startswith("_") and _is_candidate(getattr(target, name, None))
+            )
+            hint = f"; it has: {', '.join(names[:12])}" if names else ""
+            raise SpecError(spec, f"{owner!r} has no attribute {part!r}{hint}") from None
     return target
+
+
+def _is_candidate(value: object) -> bool:
+    """Could this be a worker? (for the hint listing what a module does have)."""
+    return callable(value) and not (inspect.isclass(value) and value.__module__ == "typing")
 
 
 def _as_worker(spec: str, target: object) -> Worker:

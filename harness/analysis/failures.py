@@ -11,14 +11,21 @@ MAX_GROUPS: Final = 50
 
 
 def group_failures(errors: Iterable[JobError]) -> list[FailureGroup]:
-    """Groups of identical (type, message, where), most frequent first, at most MAX_GROUPS."""
-    counts: dict[tuple[str, str, str], list[int]] = {}
+    """Failed jobs grouped by exception type and raising line, most frequent first.
+
+    Messages often carry the job's own data ("order 1234 not found"), so they do not split a
+    group; each group keeps the message of its first job as the example.
+    """
+    firsts: dict[tuple[str, str], JobError] = {}
+    counts: dict[tuple[str, str], int] = {}
     for error in errors:
-        entry = counts.setdefault((error.type, error.message, error.where), [0, error.job_index])
-        entry[0] += 1
+        key = (error.type, error.where)
+        firsts.setdefault(key, error)
+        counts[key] = counts.get(key, 0) + 1
     groups = [
-        FailureGroup(type=k[0], message=k[1], where=k[2], count=v[0], first_job_index=v[1])
-        for k, v in counts.items()
+        FailureGroup(type=first.type, message=first.message, where=first.where,
+                     count=counts[key], first_job_index=first.job_index)
+        for key, first in firsts.items()
     ]
     groups.sort(key=lambda group: (-group.count, group.first_job_index))
     return groups[:MAX_GROUPS]

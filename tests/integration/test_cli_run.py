@@ -1,0 +1,242 @@
+"""``soak run`` end to end, through the real command in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, SoakCli, soak_command, worker
+
+
+def test_callable_in_a_file_writes_one_sample_per_job_and_a_result(soak_cli: SoakCli) -> None:
+    """N jobs give N sample lines, in job order, and a complete result.json; exit 0."""
+    run = soak_cli("--worker", worker("ok"), "--jobs", "250")
+    assert run.returncode == 0, run.stderr
+    samples = run.samples()
+    assert [s["job_index"] for s in samples] == list(range(250))
+    result = run.result()
+    assert result["schema_version"] == 1
+    assert result["worker"] == worker("ok")
+    assert result["workload"] == "counter"
+    assert result["runner"] == "process"
+    assert (result["jobs_requested"], result["jobs_completed"], result["jobs_failed"]) == (
+        250, 250, 0)
+    assert result["crashes"] == []
+    assert result["stop_reason"] == "completed"
+    assert result["verdicts"] == {}
+    assert result["leak_sites"] == []
+    assert [c["jobs"] for c in result["checkpoints"]] == [10, 100, 250]
+
+
+def test_every_sample_carries_timing_and_the_every_job_probes(soak_cli: SoakCli) -> None:
+    """Wall and CPU time on every line; sparse probes exactly on their declared cadence."""
+    run = soak_cli("--worker", worker("ok"), "--jobs", "120")
+    assert run.returncode == 0, run.stderr
+    samples = run.samples()
+    for sample in samples:
+        assert sample["wall_ns"] > 0
+        assert sample["cpu_ns"] >= 0
+    probes = run.result()["probes"]
+    assert {p["name"] for p in probes} >= {"PythonHeap", "NativeHeap", "ProcessStat",
+                                           "OpenFiles", "ChildProcesses", "GcCollections"}
+    for probe in probes:
+        for field in probe["fields"]:
+            having = [s["job_index"] for s in samples if field in s]
+            assert having == list(range(0, 120, probe["every"])), field
+
+
+def test_worker_exiting_at_job_150_is_a_crash_at_150(soak_cli: SoakCli) -> None:
+    """150 jobs completed, the crash recorded at index 150 with its exit code; exit 1."""
+    run = soak_cli("--worker", worker("exit_at_150"), "--jobs", "400")
+    assert run.returncode == 1, run.stderr
+    result = run.result()
+    assert result["jobs_completed"] == 150
+    assert len(run.samples()) == 150
+    assert result["crashes"] == [{
+        "job_index": 150, "reason": "exit", "exitcode": 7, "signal": None,
+        "message": "worker process exited with code 7 in job 150",
+    }]
+    assert result["stop_reason"] == "crashed"
+
+
+@pytest.mark.parametrize(
+    ("name", "signal_number"),
+    [("segfault_at_150", signal.SIGSEGV), ("killed_at_150", signal.SIGKILL)],
+)
+def test_worker_killed_by_a_signal_at_job_150(
+    soak_cli: SoakCli, name: str, signal_number: int
+) -> None:
+    """A segfault or an outside SIGKILL is a 'signal' crash at the job that was running."""
+    run = soak_cli("--worker", worker(name), "--jobs", "400")
+    assert run.returncode == 1
+    result = run.result()
+    assert result["jobs_completed"] == 150
+    (crash,) = result["crashes"]
+    assert (crash["job_index"], crash["reason"], crash["signal"]) == (150, "signal",
+                                                                      signal_number)
+
+
+def test_segfault_leaves_a_python_traceback_in_the_worker_log(soak_cli: SoakCli) -> None:
+    """faulthandler writes where the worker died into OUT/worker.log."""
+    run = soak_cli("--worker", worker("segfault_at_150"), "--jobs", "400")
+    log = (run.out / "worker.log").read_text()
+    assert "Segmentation fault" in log
+    assert "segfault_at_150" in log
+
+
+def test_sys_exit_in_a_job_is_an_exit_crash(soak_cli: SoakCli) -> None:
+    """sys.exit(5) inside handle() ends the worker with code 5, recorded at its job."""
+    run = soak_cli("--worker", worker("sys_exit_at_150"), "--jobs", "400")
+    (crash,) = run.result()["crashes"]
+    assert (crash["job_index"], crash["reason"], crash["exitcode"]) == (150, "exit", 5)
+
+
+def test_hanging_job_is_cut_by_job_timeout(soak_cli: SoakCli) -> None:
+    """A job that sleeps for an hour is ended within seconds of --job-timeout 2."""
+    started = time.monotonic()
+    run = soak_cli("--worker", worker("hang_at_20"), "--jobs", "100", "--job-timeout", "2")
+    elapsed = time.monotonic() - started
+    assert run.returncode == 1
+    assert elapsed < 10, elapsed
+    result = run.result()
+    assert result["jobs_completed"] == 20
+    (crash,) = result["crashes"]
+    assert (crash["job_index"], crash["reason"], crash["signal"]) == (20, "timeout",
+                                                                      signal.SIGTERM)
+
+
+def test_job_ignoring_sigterm_is_killed_after_the_grace_period(soak_cli: SoakCli) -> None:
+    """TERM is ignored, so KILL follows the grace period; still a timeout at job 20."""
+    started = time.monotonic()
+    run = soak_cli("--worker", worker("hang_ignoring_term_at_20"), "--jobs", "100",
+                   "--job-timeout", "1")
+    assert time.monotonic() - started < 10
+    (crash,) = run.result()["crashes"]
+    assert (crash["job_index"], crash["reason"], crash["signal"]) == (20, "timeout",
+                                                                      signal.SIGKILL)
+
+
+def test_no_process_outlives_a_timed_out_worker(soak_cli: SoakCli, tmp_path: Path) -> None:
+    """A process the worker started is ended with it: no orphans after the run."""
+    pidfile = tmp_path / "grandchild.pid"
+    run = soak_cli("--worker", worker("spawn_then_hang_at_5"), "--jobs", "10",
+                   "--job-timeout", "1", env={"SOAK_TEST_PIDFILE": str(pidfile)})
+    assert run.returncode == 1
+    grandchild = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(grandchild)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_failing_jobs_are_recorded_and_the_run_goes_on(soak_cli: SoakCli) -> None:
+    """Handler exceptions are data: every job runs, each error is kept, exit 0."""
+    run = soak_cli("--worker", worker("raise_on_odd"), "--jobs", "100")
+    assert run.returncode == 0, run.stderr
+    result = run.result()
+    assert (result["jobs_completed"], result["jobs_failed"]) == (100, 50)
+    (group,) = result["failures"]
+    assert (group["type"], group["count"], group["first_job_index"]) == ("ValueError", 50, 1)
+    source = (REPO / "tests" / "workers" / "faulty.py").read_text().splitlines()
+    raising_line = 1 + next(i for i, text in enumerate(source) if "raise ValueError" in text)
+    assert group["where"] == f"{REPO / 'tests' / 'workers' / 'faulty.py'}:{raising_line}"
+    errors = {s["job_index"]: s.get("error") for s in run.samples()}
+    assert errors[3] == {"type": "ValueError", "message": "odd job 3",
+                         "where": group["where"]}
+    assert errors[4] is None
+
+
+def test_ctrl_c_stops_cleanly_keeping_what_was_measured(tmp_path: Path) -> None:
+    """SIGINT mid-run: exit 1, stop_reason 'interrupted', samples on disk match the result."""
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        soak_command("run", "--worker", worker("slow"), "--jobs", "100000", "--out", str(out)),
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    samples = out / "samples.jsonl"
+    deadline = time.monotonic() + 30
+    while (not samples.exists() or samples.stat().st_size < 2000) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 1, stderr
+    result = json.loads((out / "result.json").read_text())
+    assert result["stop_reason"] == "interrupted"
+    lines = samples.read_text().splitlines()
+    assert 0 < result["jobs_completed"] == len(lines) < 100000
+    assert "interrupted" in stdout
+
+
+def test_setup_failure_is_reported_with_exit_1(soak_cli: SoakCli) -> None:
+    """setup() raising means no job ran: exit 1 and the error in result.json."""
+    run = soak_cli("--worker", worker("BrokenSetup"), "--jobs", "10")
+    assert run.returncode == 1
+    result = run.result()
+    assert result["stop_reason"] == "error"
+    assert result["setup_error"] == "setup() raised RuntimeError: database unreachable"
+    assert result["jobs_completed"] == 0
+
+
+def test_lifecycle_hooks_run_once_in_the_worker_process(
+    soak_cli: SoakCli, tmp_path: Path
+) -> None:
+    """A worker class is instantiated once; setup before the first job, teardown after."""
+    marks = tmp_path / "marks"
+    run = soak_cli("--worker", worker("Lifecycle"), "--jobs", "30",
+                   env={"SOAK_TEST_MARKS": str(marks)})
+    assert run.returncode == 0, run.stderr
+    setup, teardown = marks.read_text().splitlines()
+    assert setup.startswith("setup ")
+    assert int(setup.split()[1]) != os.getpid()
+    assert teardown == "teardown 30"
+    assert run.result()["worker_kind"] == "class"
+
+
+def test_inline_runner_gives_the_same_record(soak_cli: SoakCli) -> None:
+    """--runner inline writes the same files with the same job indexes."""
+    run = soak_cli("--worker", worker("raise_on_odd"), "--jobs", "40", "--runner", "inline")
+    assert run.returncode == 0, run.stderr
+    result = run.result()
+    assert (result["runner"], result["jobs_completed"], result["jobs_failed"]) == (
+        "inline", 40, 20)
+    assert [s["job_index"] for s in run.samples()] == list(range(40))
+
+
+def test_coroutine_handler_runs(soak_cli: SoakCli) -> None:
+    """async def handle(job) is awaited on one event loop kept for the worker's life."""
+    run = soak_cli("--worker", worker("async_handle"), "--jobs", "50")
+    assert run.returncode == 0, run.stderr
+    assert run.result()["jobs_failed"] == 0
+
+
+def test_workload_reference_worker_is_the_default(soak_cli: SoakCli) -> None:
+    """Without --worker, the workload's reference worker runs."""
+    run = soak_cli("--jobs", "20")
+    assert run.returncode == 0, run.stderr
+    assert run.result()["worker"] == "workloads.counter:handle"
+
+
+def test_existing_run_is_never_overwritten(soak_cli: SoakCli) -> None:
+    """A second run into the same --out is refused with exit 2; the first run is intact."""
+    first = soak_cli("--worker", worker("ok"), "--jobs", "15")
+    before = (first.out / "samples.jsonl").read_bytes()
+    second = soak_cli("--worker", worker("ok"), "--jobs", "5")
+    assert second.returncode == 2
+    assert "already holds a run" in second.stderr
+    assert (first.out / "samples.jsonl").read_bytes() == before

@@ -1,0 +1,122 @@
+"""Workers that misbehave on purpose, one way each, for the runner and CLI tests."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+Job = dict[str, Any]
+
+
+def ok(job: Job) -> int:
+    """Does nothing wrong."""
+    return int(job["id"])
+
+
+def exit_at_150(job: Job) -> None:
+    """The process exits (as os._exit does in a C extension) when job 150 starts."""
+    if job["id"] == 150:
+        os._exit(7)
+
+
+def segfault_at_150(job: Job) -> None:
+    """Dereferences NULL at job 150."""
+    if job["id"] == 150:
+        ctypes.string_at(0)
+
+
+def killed_at_150(job: Job) -> None:
+    """Something outside sends SIGKILL at job 150."""
+    if job["id"] == 150:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def sys_exit_at_150(job: Job) -> None:
+    """Calls sys.exit(5) at job 150."""
+    if job["id"] == 150:
+        sys.exit(5)
+
+
+def hang_at_20(job: Job) -> None:
+    """Sleeps far past any timeout at job 20."""
+    if job["id"] == 20:
+        time.sleep(3600)
+
+
+def hang_ignoring_term_at_20(job: Job) -> None:
+    """Ignores SIGTERM, then hangs at job 20: only SIGKILL ends it."""
+    if job["id"] == 20:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        time.sleep(3600)
+
+
+def spawn_then_hang_at_5(job: Job) -> None:
+    """Starts a long-lived child process, then hangs: both must be gone after the run."""
+    if job["id"] == 5:
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+        with open(os.environ["SOAK_TEST_PIDFILE"], "w") as handle:
+            handle.write(str(child.pid))
+        time.sleep(3600)
+
+
+def raise_on_odd(job: Job) -> None:
+    """Every odd job raises ValueError; even ones succeed."""
+    if job["id"] % 2:
+        raise ValueError(f"odd job {job['id']}")
+
+
+def slow(job: Job) -> None:
+    """Each job takes 2 ms, so a run can be interrupted midway."""
+    time.sleep(0.002)
+
+
+class Lifecycle:
+    """Object worker whose setup and teardown leave marks in a file."""
+
+    def __init__(self) -> None:
+        self.path = os.environ.get("SOAK_TEST_MARKS", os.devnull)
+        self.seen = 0
+
+    def setup(self) -> None:
+        with open(self.path, "a") as handle:
+            handle.write(f"setup {os.getpid()}\n")
+
+    def handle(self, job: Job) -> None:
+        self.seen += 1
+
+    def teardown(self) -> None:
+        with open(self.path, "a") as handle:
+            handle.write(f"teardown {self.seen}\n")
+
+
+class BrokenSetup:
+    """setup() raises."""
+
+    def setup(self) -> None:
+        raise RuntimeError("database unreachable")
+
+    def handle(self, job: Job) -> None:
+        return None
+
+
+class BrokenTeardown:
+    """teardown() raises; every job succeeds."""
+
+    def handle(self, job: Job) -> None:
+        return None
+
+    def teardown(self) -> None:
+        raise RuntimeError("could not flush")
+
+
+async def async_handle(job: Job) -> int:
+    """A coroutine handler."""
+    return int(job["id"])
+
+
+not_callable = 42
