@@ -59,21 +59,43 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = commands.add_parser("run", help="run a worker through N jobs and write a run directory")
-    run.add_argument("--worker", default="", metavar="SPEC",
-                     help="'package.module:attr' or 'path/to/file.py:attr' "
-                          "(default: the workload's reference worker)")
-    run.add_argument("--workload", default="counter", metavar="NAME",
-                     help="job source (default: counter); see 'soak workloads'")
-    run.add_argument("--jobs", type=_positive_int, default=1000, metavar="N",
-                     help="jobs to run (default: 1000)")
-    run.add_argument("--out", type=Path, default=None, metavar="DIR",
-                     help="run directory (default: reports/runs/<time>-<workload>)")
-    run.add_argument("--runner", choices=RUNNERS, default="process",
-                     help="process: the worker in a child process (default); inline: in this one")
-    run.add_argument("--job-timeout", type=_seconds, default=None, metavar="SECONDS",
-                     help="end the worker when one job runs longer (process runner)")
-    run.add_argument("--seed", type=_int, default=0, metavar="S",
-                     help="workload seed (default: 0)")
+    run.add_argument(
+        "--worker",
+        default="",
+        metavar="SPEC",
+        help="'package.module:attr' or 'path/to/file.py:attr' "
+        "(default: the workload's reference worker)",
+    )
+    run.add_argument(
+        "--workload",
+        default="counter",
+        metavar="NAME",
+        help="job source (default: counter); see 'soak workloads'",
+    )
+    run.add_argument(
+        "--jobs", type=_positive_int, default=1000, metavar="N", help="jobs to run (default: 1000)"
+    )
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="run directory (default: reports/runs/<time>-<workload>)",
+    )
+    run.add_argument(
+        "--runner",
+        choices=RUNNERS,
+        default="process",
+        help="process: the worker in a child process (default); inline: in this one",
+    )
+    run.add_argument(
+        "--job-timeout",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="end the worker when one job runs longer (process runner)",
+    )
+    run.add_argument("--seed", type=_int, default=0, metavar="S", help="workload seed (default: 0)")
 
     commands.add_parser("workloads", help="list the built-in workloads")
     return parser
@@ -94,8 +116,15 @@ def _run(args: argparse.Namespace) -> int:
     from harness.session import exit_code, run_soak
 
     out = args.out if args.out is not None else _default_out(args.workload)
-    config = RunConfig(worker=args.worker, workload=args.workload, jobs=args.jobs, out=out,
-                       runner=args.runner, job_timeout=args.job_timeout, seed=args.seed)
+    config = RunConfig(
+        worker=args.worker,
+        workload=args.workload,
+        jobs=args.jobs,
+        out=out,
+        runner=args.runner,
+        job_timeout=args.job_timeout,
+        seed=args.seed,
+    )
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     with progress_bar(config.jobs, f"soak {config.workload}") as on_progress:
         result = run_soak(config, on_progress)

@@ -8,6 +8,7 @@ inline runner is 10 us.
 from __future__ import annotations
 
 import json
+import math
 import time
 import traceback
 from collections.abc import Sequence
@@ -25,10 +26,10 @@ _HEAD: Final = '{"job_index":%d,"wall_ns":%d,"cpu_ns":%d,"end_ns":%d'
 class JobExecutor:
     """Calls ``worker.handle(job)`` and measures it; owned by exactly one worker process."""
 
-    __slots__ = ("_every_job", "_head", "_origin_ns", "_periodic", "_worker")
+    __slots__ = ("_every_job", "_handle", "_head", "_origin_ns", "_sparse", "_sparse_step")
 
     def __init__(self, worker: Worker, probes: Sequence[Probe], origin_ns: int) -> None:
-        self._worker = worker
+        self._handle = worker.handle
         self._origin_ns = origin_ns
         for probe in probes:
             probe.calibrate()
@@ -36,7 +37,10 @@ class JobExecutor:
         self._every_job = tuple(p.read for p in every_job)
         # One template for the fixed part: a single % costs less than one per probe.
         self._head = _HEAD + "".join(p.template for p in every_job)
-        self._periodic = tuple((p.every, p.template, p.read) for p in probes if p.every > 1)
+        sparse = [p for p in probes if p.every > 1]
+        self._sparse = tuple((p.every, p.template, p.read) for p in sparse)
+        # Sparse probes are only looked at on multiples of their cadences' common divisor.
+        self._sparse_step = math.gcd(*(p.every for p in sparse)) if sparse else 0
 
     def run(self, job_index: int, job: dict[str, Any]) -> bytes:
         """Run one job; return its sample line (ending in a newline). Job errors are data."""
@@ -46,33 +50,43 @@ class JobExecutor:
         start_cpu = cpu()
         start = perf()
         try:
-            self._worker.handle(job)
+            self._handle(job)
         except Exception as exc:  # a failing job is a result, never a harness failure
             error = describe_error(exc)
             del exc  # a kept traceback would pin the job's frames: a leak of our own making
         end = perf()
         end_cpu = cpu()
-        values: tuple[int, ...] = (job_index, end - start, end_cpu - start_cpu,
-                                   end - self._origin_ns)
+        values: tuple[int, ...] = (
+            job_index,
+            end - start,
+            end_cpu - start_cpu,
+            end - self._origin_ns,
+        )
         for read in self._every_job:
             values += read()
-        parts = [self._head % values]
-        for every, template, read_sparse in self._periodic:
-            if job_index % every == 0:
-                parts.append(template % read_sparse())
+        line = self._head % values
+        if self._sparse_step and job_index % self._sparse_step == 0:
+            for every, template, read_sparse in self._sparse:
+                if job_index % every == 0:
+                    line += template % read_sparse()
         if error is not None:
-            parts.append(',"error":' + json.dumps(error, ensure_ascii=False))
-        parts.append("}\n")
-        return "".join(parts).encode()
+            line += ',"error":' + json.dumps(error, ensure_ascii=False)
+        return (line + "}\n").encode()
 
 
 def describe_error(exc: BaseException) -> dict[str, str]:
     """Type, message and the innermost frame of a job's exception, sized for a sample line."""
     frames = traceback.extract_tb(exc.__traceback__)
     user_frames = [frame for frame in frames if is_user_file(frame.filename)]
-    innermost = (user_frames or frames or [None])[-1]
-    where = f"{innermost.filename}:{innermost.lineno}" if innermost is not None else ""
+    chosen = user_frames or frames
+    where = f"{chosen[-1].filename}:{chosen[-1].lineno}" if chosen else ""
     message = str(exc)
     if len(message) > MAX_ERROR_CHARS:
         message = message[:MAX_ERROR_CHARS] + "..."
-    return {"type": type(exc).__qualname__, "message": message, "where": where}
+    kind = type(exc)
+    name = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else (f"{kind.__module__}.{kind.__qualname__}")
+    )
+    return {"type": name, "message": message, "where": where}

@@ -23,8 +23,9 @@ from typing import ClassVar, Final
 
 _PAGE_SIZE: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 #: What one probe may cost per job, amortised over its cadence.
-PROBE_BUDGET_NS: Final = 750
-_CADENCES: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+PROBE_BUDGET_NS: Final = 400
+_CADENCES: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000)
+_CALIBRATION_NS: Final = 1_000_000
 
 
 class Probe(ABC):
@@ -53,11 +54,13 @@ class Probe(ABC):
         """Lengthen ``every`` (on the 1-2-5 ladder, so checkpoints at 10, 100, ... get a fresh
         value) until the probe's measured cost, amortised per job, fits ``budget_ns``."""
         self.read()  # the first read pays for cold caches and lazy set-up
-        costs = []
-        for _ in range(15):
+        costs: list[int] = []
+        spent = 0
+        while len(costs) < 15 and (len(costs) < 3 or spent < _CALIBRATION_NS):
             start = time.perf_counter_ns()
             self.read()
             costs.append(time.perf_counter_ns() - start)
+            spent += costs[-1]
         cost = sorted(costs)[len(costs) // 2]
         for every in _CADENCES:
             if every >= self.every and cost <= budget_ns * every:
@@ -69,8 +72,12 @@ class Probe(ABC):
 
     def describe(self) -> dict[str, object]:
         """What the data file needs to say about this probe."""
-        return {"name": type(self).__name__, "fields": list(self.fields), "unit": self.unit,
-                "every": self.every}
+        return {
+            "name": type(self).__name__,
+            "fields": list(self.fields),
+            "unit": self.unit,
+            "every": self.every,
+        }
 
 
 class PythonHeap(Probe):
@@ -92,8 +99,16 @@ class _MallInfo2(ctypes.Structure):
     _fields_ = [
         (name, ctypes.c_size_t)
         for name in (
-            "arena", "ordblks", "smblks", "hblks", "hblkhd",
-            "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
         )
     ]
 

@@ -11,9 +11,9 @@ from harness.runners import ProgressCallback
 
 
 @contextmanager
-def progress_bar(total: int, label: str, stream: TextIO | None = None) -> Iterator[
-    ProgressCallback
-]:
+def progress_bar(
+    total: int, label: str, stream: TextIO | None = None
+) -> Iterator[ProgressCallback]:
     """Yield a callback taking the number of completed jobs."""
     stream = stream if stream is not None else sys.stderr
     if not stream.isatty():
@@ -29,11 +29,15 @@ def progress_bar(total: int, label: str, stream: TextIO | None = None) -> Iterat
     )
 
     columns = (
-        "{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(),
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
     )
-    with Progress(*columns, console=Console(file=stream), refresh_per_second=10,
-                  transient=False) as progress:
+    with Progress(
+        *columns, console=Console(file=stream), refresh_per_second=10, transient=False
+    ) as progress:
         task = progress.add_task(label, total=total)
 
         def update(completed: int) -> None:

@@ -7,6 +7,7 @@ the samples a reader will find there.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -44,9 +45,7 @@ def resolve_worker(config: RunConfig) -> str:
     return get_workload(config.workload).reference_worker
 
 
-def run_soak(
-    config: RunConfig, on_progress: ProgressCallback | None = None
-) -> dict[str, Any]:
+def run_soak(config: RunConfig, on_progress: ProgressCallback | None = None) -> dict[str, Any]:
     """Run the soak ``config`` describes; return the result as written to ``result.json``."""
     try:
         workload = get_workload(config.workload)
@@ -79,8 +78,15 @@ def run_soak(
         finally:
             if harness_error is not None or outcome is not None:
                 log.close()
-                result = build_result(config, spec, outcome, harness_error, started_at,
-                                      time.perf_counter_ns() - origin_ns, run_dir)
+                result = build_result(
+                    config,
+                    spec,
+                    outcome,
+                    harness_error,
+                    started_at,
+                    time.perf_counter_ns() - origin_ns,
+                    run_dir,
+                )
                 write_result(run_dir, result)
     return result
 
@@ -104,10 +110,8 @@ def _forget_run_dir(run_dir: Path, created: bool) -> None:
     if log.exists() and log.stat().st_size == 0:
         log.unlink()
     if created:
-        try:
+        with contextlib.suppress(OSError):  # not empty: keep whatever is there
             run_dir.rmdir()
-        except OSError:
-            pass  # not empty: keep whatever is there
 
 
 def build_result(
@@ -172,4 +176,3 @@ def exit_code(result: dict[str, Any]) -> int:
     verdicts: dict[str, Any] = result["verdicts"]
     failed = [v for v in verdicts.values() if isinstance(v, dict) and v.get("verdict") == "fail"]
     return 1 if failed else 0
-

@@ -156,7 +156,8 @@ def _resolve_attr(spec: str, module: ModuleType, attr_path: str) -> object:
         except AttributeError:
             owner = ".".join([spec.rpartition(":")[0], *attr_path.split(".")[:depth]])
             names = sorted(
-                name for name in dir(target)
+                name
+                for name in dir(target)
                 if not name.startswith("_") and _is_candidate(getattr(target, name, None))
             )
             hint = f"; it has: {', '.join(names[:12])}" if names else ""

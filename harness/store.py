@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -48,15 +48,13 @@ class SampleLog:
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / SAMPLES_FILE
         self._file: IO[bytes] = open(self.path, "ab")  # noqa: SIM115 - closed by close()
+        #: Append a line without a system call; ``flush()`` hands the lines to the OS.
+        self.write_buffered: Callable[[bytes], object] = self._file.write
 
     def write(self, lines: bytes) -> None:
         """Append whole lines and hand them to the OS at once (they survive our own crash)."""
         self._file.write(lines)
         self._file.flush()
-
-    def write_buffered(self, line: bytes) -> None:
-        """Append a line without a system call; ``flush()`` hands them to the OS."""
-        self._file.write(line)
 
     def flush(self) -> None:
         self._file.flush()

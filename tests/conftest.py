@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-settings.register_profile("ci", max_examples=200, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
@@ -56,13 +57,19 @@ def soak_command(*args: str) -> list[str]:
 def soak_cli(tmp_path: Path) -> SoakCli:
     """Run ``soak run`` with an output directory under tmp_path; return what it did."""
 
-    def run(*args: str, out: Path | None = None, timeout: float = 120,
-            env: dict[str, str] | None = None) -> CliRun:
+    def run(
+        *args: str, out: Path | None = None, timeout: float = 120, env: dict[str, str] | None = None
+    ) -> CliRun:
         out = out if out is not None else tmp_path / "run"
         command = soak_command("run", "--out", str(out), *args)
         completed = subprocess.run(
-            command, cwd=REPO, capture_output=True, text=True, timeout=timeout,
-            env={**os.environ, **(env or {})}, check=False,
+            command,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+            check=False,
         )
         return CliRun(completed.returncode, completed.stdout, completed.stderr, out)
 

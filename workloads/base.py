@@ -24,8 +24,8 @@ class Workload:
     generate: JobGenerator
     reference_worker: str
 
-    def jobs(self, count: int, seed: int = 0, options: Mapping[str, str] | None = None) -> (
-        Iterator[Job]
-    ):
+    def jobs(
+        self, count: int, seed: int = 0, options: Mapping[str, str] | None = None
+    ) -> Iterator[Job]:
         """The first ``count`` jobs for ``seed``."""
         return self.generate(count, seed, options or {})

@@ -52,9 +52,7 @@ def _checkpoint(samples: Samples, jobs: int) -> Checkpoint:
     last = jobs - 1
     first = jobs - window_size(jobs)
     latencies_ms = sorted(ns / 1e6 for ns in samples.wall_ns[first:jobs])
-    started_ns = (
-        samples.end_ns[first - 1] if first > 0 else samples.end_ns[0] - samples.wall_ns[0]
-    )
+    started_ns = samples.end_ns[first - 1] if first > 0 else samples.end_ns[0] - samples.wall_ns[0]
     elapsed_ns = samples.end_ns[last] - started_ns
     throughput = (jobs - first) / (elapsed_ns / 1e9) if elapsed_ns > 0 else None
     return Checkpoint(

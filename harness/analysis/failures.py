@@ -23,8 +23,13 @@ def group_failures(errors: Iterable[JobError]) -> list[FailureGroup]:
         firsts.setdefault(key, error)
         counts[key] = counts.get(key, 0) + 1
     groups = [
-        FailureGroup(type=first.type, message=first.message, where=first.where,
-                     count=counts[key], first_job_index=first.job_index)
+        FailureGroup(
+            type=first.type,
+            message=first.message,
+            where=first.where,
+            count=counts[key],
+            first_job_index=first.job_index,
+        )
         for key, first in firsts.items()
     ]
     groups.sort(key=lambda group: (-group.count, group.first_job_index))

@@ -16,21 +16,27 @@ def _mib(value: int | None) -> str:
 def render_summary(result: dict[str, Any], out: TextIO, run_dir: str) -> None:
     """A few lines a person reads first: what ran, how it ended, then the checkpoints."""
     done, asked = result["jobs_completed"], result["jobs_requested"]
-    out.write(f"soak: {result['worker']} on workload {result['workload']!r} "
-              f"({result['runner']} runner)\n")
-    out.write(f"  jobs: {done:,} of {asked:,} completed, {result['jobs_failed']:,} raised"
-              f" - stopped: {result['stop_reason']} after {result['duration_s']:.2f}s\n")
+    out.write(
+        f"soak: {result['worker']} on workload {result['workload']!r} ({result['runner']} runner)\n"
+    )
+    out.write(
+        f"  jobs: {done:,} of {asked:,} completed, {result['jobs_failed']:,} raised"
+        f" - stopped: {result['stop_reason']} after {result['duration_s']:.2f}s\n"
+    )
     for crash in result["crashes"]:
         out.write(f"  CRASH at job {crash['job_index']} ({crash['reason']}): {crash['message']}\n")
     for key in ("setup_error", "teardown_error", "harness_error"):
         if result.get(key):
             out.write(f"  {key.replace('_', ' ')}: {result[key]}\n")
     for group in result["failures"][:3]:
-        out.write(f"  {group['count']:,} x {group['type']}: {group['message'][:120]}"
-                  f" (first job {group['first_job_index']}, {group['where']})\n")
+        out.write(
+            f"  {group['count']:,} x {group['type']}: {group['message'][:120]}"
+            f" (first job {group['first_job_index']}, {group['where']})\n"
+        )
     if result["checkpoints"]:
-        out.write("  checkpoint   p50 ms   p95 ms   p99 ms    jobs/s  py blocks  native MiB"
-                  "  RSS MiB\n")
+        out.write(
+            "  checkpoint   p50 ms   p95 ms   p99 ms    jobs/s  py blocks  native MiB  RSS MiB\n"
+        )
     for point in result["checkpoints"]:
         memory = point["memory"]
         rate = point["throughput_jobs_per_s"]

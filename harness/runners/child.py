@@ -62,9 +62,12 @@ def main(argv: list[str] | None = None) -> int:
 
     probes = default_probes()
     executor = JobExecutor(worker, probes, args.origin_ns)
-    protocol.write_all(out_fd, protocol.encode_event(
-        protocol.READY, kind=worker.kind, pid=os.getpid(), probes=describe(probes)
-    ))
+    protocol.write_all(
+        out_fd,
+        protocol.encode_event(
+            protocol.READY, kind=worker.kind, pid=os.getpid(), probes=describe(probes)
+        ),
+    )
     with os.fdopen(args.jobs_fd, "rb", buffering=1 << 16) as jobs:
         for line in jobs:
             job_index, job = protocol.decode_job(line)

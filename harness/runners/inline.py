@@ -38,19 +38,26 @@ class InlineRunner:
         try:
             worker.setup()
         except Exception as exc:
-            return RunOutcome(0, "error", worker_kind=worker.kind,
-                              setup_error=f"setup() raised {type(exc).__name__}: {exc}")
+            return RunOutcome(
+                0,
+                "error",
+                worker_kind=worker.kind,
+                setup_error=f"setup() raised {type(exc).__name__}: {exc}",
+            )
         probes = self._probes if self._probes is not None else default_probes()
         executor = JobExecutor(worker, probes, self._origin_ns)
         completed = 0
         stop: StopReason = "completed"
         crash = None
         next_flush = time.perf_counter_ns() + FLUSH_INTERVAL_NS
+        run_job = executor.run
+        write = log.write_buffered
+        perf = time.perf_counter_ns
         try:
             for job_index, job in zip(range(count), jobs, strict=False):
-                log.write_buffered(executor.run(job_index, job))
+                write(run_job(job_index, job))
                 completed += 1
-                now = time.perf_counter_ns()
+                now = perf()
                 if now >= next_flush:
                     log.flush()
                     on_progress(completed)
@@ -67,8 +74,14 @@ class InlineRunner:
             for probe in probes:
                 probe.close()
         teardown_error = None if crash else _teardown(worker)
-        return RunOutcome(completed, stop, crash, worker.kind, teardown_error=teardown_error,
-                          probes=tuple(describe(probes)))
+        return RunOutcome(
+            completed,
+            stop,
+            crash,
+            worker.kind,
+            teardown_error=teardown_error,
+            probes=tuple(describe(probes)),
+        )
 
 
 def _teardown(worker: Worker) -> str | None:

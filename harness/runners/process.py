@@ -12,6 +12,7 @@ group is killed again so no process the worker started is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
@@ -78,12 +79,19 @@ class ProcessRunner:
         with open(self._run_dir / WORKER_LOG, "ab") as worker_log:
             child = subprocess.Popen(
                 [
-                    sys.executable, "-m", "harness.runners.child",
-                    "--spec", self._spec,
-                    "--origin-ns", str(self._origin_ns),
-                    "--jobs-fd", str(jobs_r),
-                    "--samples-fd", str(samples_w),
-                    "--parent-pid", str(os.getpid()),
+                    sys.executable,
+                    "-m",
+                    "harness.runners.child",
+                    "--spec",
+                    self._spec,
+                    "--origin-ns",
+                    str(self._origin_ns),
+                    "--jobs-fd",
+                    str(jobs_r),
+                    "--samples-fd",
+                    str(samples_w),
+                    "--parent-pid",
+                    str(os.getpid()),
                 ],
                 pass_fds=(jobs_r, samples_w),
                 stdin=subprocess.DEVNULL,
@@ -123,10 +131,16 @@ def _maybe_oom(outcome: RunOutcome, oom_before: int | None) -> RunOutcome:
         return outcome
     if oom_after <= oom_before:
         return outcome
-    oom = Crash(crash.job_index, "oom", crash.exitcode, crash.signal,
-                "killed by the kernel's out-of-memory killer (the cgroup's oom_kill count rose)")
-    return RunOutcome(outcome.jobs_completed, "crashed", oom, outcome.worker_kind,
-                      probes=outcome.probes)
+    oom = Crash(
+        crash.job_index,
+        "oom",
+        crash.exitcode,
+        crash.signal,
+        "killed by the kernel's out-of-memory killer (the cgroup's oom_kill count rose)",
+    )
+    return RunOutcome(
+        outcome.jobs_completed, "crashed", oom, outcome.worker_kind, probes=outcome.probes
+    )
 
 
 class _Session:
@@ -306,15 +320,35 @@ class _Session:
             self._end_child()
             returncode = self.child.wait()
         if interrupted:
-            return RunOutcome(state.completed, "interrupted", worker_kind=state.kind, probes=state.probes)
+            return RunOutcome(
+                state.completed, "interrupted", worker_kind=state.kind, probes=state.probes
+            )
         if state.setup_error is not None:
-            return RunOutcome(0, "error", worker_kind=state.kind, probes=state.probes, setup_error=state.setup_error)
+            return RunOutcome(
+                0,
+                "error",
+                worker_kind=state.kind,
+                probes=state.probes,
+                setup_error=state.setup_error,
+            )
         if self.killed_for is None and state.done and returncode == 0:
-            return RunOutcome(state.completed, "completed", worker_kind=state.kind, probes=state.probes,
-                              teardown_error=state.teardown_error)
-        crash = _crash(state.completed, returncode, self.killed_for, self.runner._job_timeout,
-                       after_last=state.completed >= self.count)
-        return RunOutcome(state.completed, "crashed", crash, worker_kind=state.kind, probes=state.probes)
+            return RunOutcome(
+                state.completed,
+                "completed",
+                worker_kind=state.kind,
+                probes=state.probes,
+                teardown_error=state.teardown_error,
+            )
+        crash = _crash(
+            state.completed,
+            returncode,
+            self.killed_for,
+            self.runner._job_timeout,
+            after_last=state.completed >= self.count,
+        )
+        return RunOutcome(
+            state.completed, "crashed", crash, worker_kind=state.kind, probes=state.probes
+        )
 
     def close(self) -> None:
         if self.child.poll() is None:
@@ -322,10 +356,8 @@ class _Session:
         _signal_group(self.child.pid, signal.SIGKILL)  # whatever the worker left running
         for fd in (self.jobs_fd, self.samples_fd):
             if fd is not None:
-                try:
+                with contextlib.suppress(OSError):
                     os.close(fd)
-                except OSError:
-                    pass
         self.jobs_fd = None
 
 
@@ -340,22 +372,29 @@ def _crash(
     exitcode = returncode if returncode >= 0 else None
     when = "after its last job (in teardown)" if after_last else f"in job {job_index}"
     if killed_for == "timeout":
-        message = (f"job {job_index} ran longer than --job-timeout {job_timeout:g}s; ended"
-                   if not after_last else f"teardown ran too long {when}; ended")
+        message = (
+            f"job {job_index} ran longer than --job-timeout {job_timeout:g}s; ended"
+            if not after_last
+            else f"teardown ran too long {when}; ended"
+        )
         return Crash(job_index, "timeout", exitcode, signal_number, message)
     if signal_number is not None:
         name = signal.Signals(signal_number).name if signal_number in _SIGNALS else "?"
-        return Crash(job_index, "signal", None, signal_number,
-                     f"worker process ended by signal {signal_number} ({name}) {when}")
-    return Crash(job_index, "exit", exitcode, None,
-                 f"worker process exited with code {exitcode} {when}")
+        return Crash(
+            job_index,
+            "signal",
+            None,
+            signal_number,
+            f"worker process ended by signal {signal_number} ({name}) {when}",
+        )
+    return Crash(
+        job_index, "exit", exitcode, None, f"worker process exited with code {exitcode} {when}"
+    )
 
 
 _SIGNALS: Final = frozenset(int(s) for s in signal.Signals)
 
 
 def _signal_group(pgid: int, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -26,7 +26,10 @@ def test_callable_in_a_file_writes_one_sample_per_job_and_a_result(soak_cli: Soa
     assert result["workload"] == "counter"
     assert result["runner"] == "process"
     assert (result["jobs_requested"], result["jobs_completed"], result["jobs_failed"]) == (
-        250, 250, 0)
+        250,
+        250,
+        0,
+    )
     assert result["crashes"] == []
     assert result["stop_reason"] == "completed"
     assert result["verdicts"] == {}
@@ -43,8 +46,14 @@ def test_every_sample_carries_timing_and_the_every_job_probes(soak_cli: SoakCli)
         assert sample["wall_ns"] > 0
         assert sample["cpu_ns"] >= 0
     probes = run.result()["probes"]
-    assert {p["name"] for p in probes} >= {"PythonHeap", "NativeHeap", "ProcessStat",
-                                           "OpenFiles", "ChildProcesses", "GcCollections"}
+    assert {p["name"] for p in probes} >= {
+        "PythonHeap",
+        "NativeHeap",
+        "ProcessStat",
+        "OpenFiles",
+        "ChildProcesses",
+        "GcCollections",
+    }
     for probe in probes:
         for field in probe["fields"]:
             having = [s["job_index"] for s in samples if field in s]
@@ -58,10 +67,15 @@ def test_worker_exiting_at_job_150_is_a_crash_at_150(soak_cli: SoakCli) -> None:
     result = run.result()
     assert result["jobs_completed"] == 150
     assert len(run.samples()) == 150
-    assert result["crashes"] == [{
-        "job_index": 150, "reason": "exit", "exitcode": 7, "signal": None,
-        "message": "worker process exited with code 7 in job 150",
-    }]
+    assert result["crashes"] == [
+        {
+            "job_index": 150,
+            "reason": "exit",
+            "exitcode": 7,
+            "signal": None,
+            "message": "worker process exited with code 7 in job 150",
+        }
+    ]
     assert result["stop_reason"] == "crashed"
 
 
@@ -78,8 +92,7 @@ def test_worker_killed_by_a_signal_at_job_150(
     result = run.result()
     assert result["jobs_completed"] == 150
     (crash,) = result["crashes"]
-    assert (crash["job_index"], crash["reason"], crash["signal"]) == (150, "signal",
-                                                                      signal_number)
+    assert (crash["job_index"], crash["reason"], crash["signal"]) == (150, "signal", signal_number)
 
 
 def test_segfault_leaves_a_python_traceback_in_the_worker_log(soak_cli: SoakCli) -> None:
@@ -107,26 +120,32 @@ def test_hanging_job_is_cut_by_job_timeout(soak_cli: SoakCli) -> None:
     result = run.result()
     assert result["jobs_completed"] == 20
     (crash,) = result["crashes"]
-    assert (crash["job_index"], crash["reason"], crash["signal"]) == (20, "timeout",
-                                                                      signal.SIGTERM)
+    assert (crash["job_index"], crash["reason"], crash["signal"]) == (20, "timeout", signal.SIGTERM)
 
 
 def test_job_ignoring_sigterm_is_killed_after_the_grace_period(soak_cli: SoakCli) -> None:
     """TERM is ignored, so KILL follows the grace period; still a timeout at job 20."""
     started = time.monotonic()
-    run = soak_cli("--worker", worker("hang_ignoring_term_at_20"), "--jobs", "100",
-                   "--job-timeout", "1")
+    run = soak_cli(
+        "--worker", worker("hang_ignoring_term_at_20"), "--jobs", "100", "--job-timeout", "1"
+    )
     assert time.monotonic() - started < 10
     (crash,) = run.result()["crashes"]
-    assert (crash["job_index"], crash["reason"], crash["signal"]) == (20, "timeout",
-                                                                      signal.SIGKILL)
+    assert (crash["job_index"], crash["reason"], crash["signal"]) == (20, "timeout", signal.SIGKILL)
 
 
 def test_no_process_outlives_a_timed_out_worker(soak_cli: SoakCli, tmp_path: Path) -> None:
     """A process the worker started is ended with it: no orphans after the run."""
     pidfile = tmp_path / "grandchild.pid"
-    run = soak_cli("--worker", worker("spawn_then_hang_at_5"), "--jobs", "10",
-                   "--job-timeout", "1", env={"SOAK_TEST_PIDFILE": str(pidfile)})
+    run = soak_cli(
+        "--worker",
+        worker("spawn_then_hang_at_5"),
+        "--jobs",
+        "10",
+        "--job-timeout",
+        "1",
+        env={"SOAK_TEST_PIDFILE": str(pidfile)},
+    )
     assert run.returncode == 1
     grandchild = int(pidfile.read_text())
     deadline = time.monotonic() + 5
@@ -155,8 +174,7 @@ def test_failing_jobs_are_recorded_and_the_run_goes_on(soak_cli: SoakCli) -> Non
     raising_line = 1 + next(i for i, text in enumerate(source) if "raise ValueError" in text)
     assert group["where"] == f"{REPO / 'tests' / 'workers' / 'faulty.py'}:{raising_line}"
     errors = {s["job_index"]: s.get("error") for s in run.samples()}
-    assert errors[3] == {"type": "ValueError", "message": "odd job 3",
-                         "where": group["where"]}
+    assert errors[3] == {"type": "ValueError", "message": "odd job 3", "where": group["where"]}
     assert errors[4] is None
 
 
@@ -165,13 +183,14 @@ def test_ctrl_c_stops_cleanly_keeping_what_was_measured(tmp_path: Path) -> None:
     out = tmp_path / "run"
     process = subprocess.Popen(
         soak_command("run", "--worker", worker("slow"), "--jobs", "100000", "--out", str(out)),
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     samples = out / "samples.jsonl"
     deadline = time.monotonic() + 30
-    while (not samples.exists() or samples.stat().st_size < 2000) and (
-        time.monotonic() < deadline
-    ):
+    while (not samples.exists() or samples.stat().st_size < 2000) and (time.monotonic() < deadline):
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=30)
@@ -193,13 +212,12 @@ def test_setup_failure_is_reported_with_exit_1(soak_cli: SoakCli) -> None:
     assert result["jobs_completed"] == 0
 
 
-def test_lifecycle_hooks_run_once_in_the_worker_process(
-    soak_cli: SoakCli, tmp_path: Path
-) -> None:
+def test_lifecycle_hooks_run_once_in_the_worker_process(soak_cli: SoakCli, tmp_path: Path) -> None:
     """A worker class is instantiated once; setup before the first job, teardown after."""
     marks = tmp_path / "marks"
-    run = soak_cli("--worker", worker("Lifecycle"), "--jobs", "30",
-                   env={"SOAK_TEST_MARKS": str(marks)})
+    run = soak_cli(
+        "--worker", worker("Lifecycle"), "--jobs", "30", env={"SOAK_TEST_MARKS": str(marks)}
+    )
     assert run.returncode == 0, run.stderr
     setup, teardown = marks.read_text().splitlines()
     assert setup.startswith("setup ")
@@ -213,8 +231,7 @@ def test_inline_runner_gives_the_same_record(soak_cli: SoakCli) -> None:
     run = soak_cli("--worker", worker("raise_on_odd"), "--jobs", "40", "--runner", "inline")
     assert run.returncode == 0, run.stderr
     result = run.result()
-    assert (result["runner"], result["jobs_completed"], result["jobs_failed"]) == (
-        "inline", 40, 20)
+    assert (result["runner"], result["jobs_completed"], result["jobs_failed"]) == ("inline", 40, 20)
     assert [s["job_index"] for s in run.samples()] == list(range(40))
 
 

@@ -18,8 +18,10 @@ from tests.conftest import REPO, SoakCli, soak_command
         ("tests/workers/faulty.py:nothing_here", "has no attribute 'nothing_here'"),
         ("tests/workers/faulty.py:not_callable", "names int; expected a callable handle(job)"),
         ("tests/workers/broken_syntax.py:handle", "syntax error at"),
-        ("tests/workers/broken_import.py:handle",
-         "raised ModuleNotFoundError: No module named 'a_module_that_does_not_exist'"),
+        (
+            "tests/workers/broken_import.py:handle",
+            "raised ModuleNotFoundError: No module named 'a_module_that_does_not_exist'",
+        ),
         ("workloads.counter:2x", "'2x' is not a Python attribute name"),
     ],
 )
@@ -61,6 +63,7 @@ def test_bad_option_is_one_line_and_exit_2(
 
 def test_workloads_lists_counter() -> None:
     """`soak workloads` prints one line per workload."""
-    completed = subprocess.run(soak_command("workloads"), cwd=REPO, capture_output=True,
-                               text=True, check=True)
+    completed = subprocess.run(
+        soak_command("workloads"), cwd=REPO, capture_output=True, text=True, check=True
+    )
     assert completed.stdout.startswith("counter ")

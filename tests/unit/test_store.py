@@ -1,0 +1,99 @@
+"""The run directory: streamed samples, atomic results, refusal to overwrite a run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.errors import RunDirError
+from harness.store import (
+    SampleLog,
+    prepare_run_dir,
+    read_result,
+    read_samples,
+    write_result,
+)
+
+
+def _line(index: int, **extra: object) -> bytes:
+    sample = {
+        "job_index": index,
+        "wall_ns": 10 + index,
+        "cpu_ns": 5,
+        "end_ns": 100 * (index + 1),
+        **extra,
+    }
+    return json.dumps(sample).encode() + b"\n"
+
+
+def test_samples_round_trip_as_columns(tmp_path: Path) -> None:
+    """Sparse gauges become None where a probe did not run; errors are collected."""
+    with SampleLog(tmp_path) as log:
+        log.write(_line(0, py_blocks=100, fds=3))
+        log.write(_line(1, py_blocks=101, error={"type": "E", "message": "m", "where": "w:1"}))
+        log.write(_line(2, py_blocks=102, fds=4))
+    samples = read_samples(tmp_path / "samples.jsonl")
+    assert len(samples) == 3
+    assert samples.wall_ns == (10, 11, 12)
+    assert samples.gauges["py_blocks"] == (100, 101, 102)
+    assert samples.gauges["fds"] == (3, None, 4)
+    assert [e.job_index for e in samples.errors] == [1]
+
+
+def test_gauge_first_seen_late_is_padded(tmp_path: Path) -> None:
+    """A field that first appears at job 2 is None for jobs 0 and 1."""
+    with SampleLog(tmp_path) as log:
+        log.write(_line(0) + _line(1) + _line(2, uss_bytes=9))
+    assert read_samples(tmp_path / "samples.jsonl").gauges["uss_bytes"] == (None, None, 9)
+
+
+def test_torn_last_line_is_ignored(tmp_path: Path) -> None:
+    """A line cut by a crash mid-write is not a sample; the ones before it are kept."""
+    (tmp_path / "samples.jsonl").write_bytes(_line(0) + _line(1) + b'{"job_index":2,"wa')
+    assert len(read_samples(tmp_path / "samples.jsonl")) == 2
+
+
+def test_out_of_order_samples_are_an_error(tmp_path: Path) -> None:
+    """Positions are job indexes; a gap means the file is not one run's record."""
+    (tmp_path / "samples.jsonl").write_bytes(_line(0) + _line(2))
+    with pytest.raises(ValueError, match="line 2 is job 2, expected 1"):
+        read_samples(tmp_path / "samples.jsonl")
+
+
+def test_result_is_replaced_atomically(tmp_path: Path) -> None:
+    """write_result leaves exactly result.json, readable, and no temporary files."""
+    write_result(tmp_path, {"schema_version": 1, "a": 1})
+    write_result(tmp_path, {"schema_version": 1, "a": 2})
+    assert read_result(tmp_path) == {"schema_version": 1, "a": 2}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]
+
+
+def test_result_with_nan_is_refused_and_the_old_one_kept(tmp_path: Path) -> None:
+    """A value JSON cannot hold fails loudly; the previous result.json survives."""
+    write_result(tmp_path, {"a": 1})
+    with pytest.raises(ValueError, match="Out of range float"):
+        write_result(tmp_path, {"a": float("nan")})
+    assert read_result(tmp_path) == {"a": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]
+
+
+def test_run_dir_holding_a_run_is_refused(tmp_path: Path) -> None:
+    """An earlier run's files are never appended to or replaced."""
+    (tmp_path / "samples.jsonl").write_text("")
+    with pytest.raises(RunDirError, match="already holds a run"):
+        prepare_run_dir(tmp_path)
+
+
+def test_run_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    """--out naming a file says so."""
+    target = tmp_path / "f"
+    target.write_text("x")
+    with pytest.raises(RunDirError, match="is a file"):
+        prepare_run_dir(target)
+
+
+def test_run_dir_is_created_with_parents(tmp_path: Path) -> None:
+    """Nested output directories are made as needed."""
+    assert prepare_run_dir(tmp_path / "a" / "b").is_dir()
