@@ -6,13 +6,18 @@ import argparse
 import datetime as dt
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Final, NoReturn
 
 from harness import __version__
+from harness.analysis.latency import LatencyPolicy
+from harness.analysis.memory import MemoryPolicy
+from harness.analysis.verdicts import Policy
 from harness.errors import HarnessError
 from harness.model import RUNNERS, RunConfig
+from harness.units import parse_growth
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -44,6 +49,44 @@ def _seconds(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
     return value
+
+
+def _growth(text: str) -> tuple[float | None, float | None]:
+    try:
+        return parse_growth(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 0.5:
+        raise argparse.ArgumentTypeError(f"expected a probability in (0, 0.5), got {text!r}")
+    return value
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / 100
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a percentage > 0 such as 10%, got {text!r}")
+    return value
+
+
+def _policy(args: argparse.Namespace) -> Policy:
+    per_job, total = args.max_growth if args.max_growth is not None else (None, None)
+    memory = MemoryPolicy(alpha=args.significance)
+    if per_job is not None:  # a per-job limit replaces the whole-run floor
+        memory = replace(memory, max_growth_per_job=per_job, min_growth_bytes=0.0)
+    elif total is not None:
+        memory = replace(memory, min_growth_bytes=total)
+    latency = LatencyPolicy(alpha=args.significance, tolerance=args.latency_tolerance)
+    return Policy(memory=memory, latency=latency)
 
 
 def _int(text: str) -> int:
@@ -96,6 +139,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="end the worker when one job runs longer (process runner)",
     )
     run.add_argument("--seed", type=_int, default=0, metavar="S", help="workload seed (default: 0)")
+    judged = run.add_argument_group("verdict thresholds")
+    judged.add_argument(
+        "--max-growth",
+        type=_growth,
+        default=None,
+        metavar="SIZE[/job]",
+        help="memory growth that fails a significant trend: per job (64B/job) or over the "
+        "whole run (default 48KiB)",
+    )
+    judged.add_argument(
+        "--significance",
+        type=_fraction,
+        default=0.01,
+        metavar="ALPHA",
+        help="false-alarm rate of each trend test (default: 0.01)",
+    )
+    judged.add_argument(
+        "--latency-tolerance",
+        type=_percent,
+        default=0.10,
+        metavar="PERCENT",
+        help="slowdown over the run that fails a significant trend (default: 10%%)",
+    )
 
     commands.add_parser("workloads", help="list the built-in workloads")
     return parser
@@ -127,7 +193,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     with progress_bar(config.jobs, f"soak {config.workload}") as on_progress:
-        result = run_soak(config, on_progress)
+        result = run_soak(config, on_progress, _policy(args))
     render_summary(result, sys.stdout, str(out))
     return exit_code(result)
 

@@ -16,6 +16,8 @@ CRASH_REASONS: Final = ("exit", "signal", "timeout", "oom")
 STOP_REASONS: Final = ("completed", "crashed", "interrupted", "error")
 
 CrashReason = Literal["exit", "signal", "timeout", "oom"]
+Outcome = Literal["pass", "fail", "inconclusive"]
+OUTCOMES: Final = ("pass", "fail", "inconclusive")
 StopReason = Literal["completed", "crashed", "interrupted", "error"]
 
 
@@ -150,3 +152,21 @@ class FailureGroup:
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One claim judged: ``verdict``, a sentence a person reads first, and the figures."""
+
+    verdict: Outcome
+    summary: str
+    figures: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.verdict not in OUTCOMES:
+            raise ValueError(f"verdict must be one of {', '.join(OUTCOMES)}, got {self.verdict!r}")
+        if not self.summary:
+            raise ValueError("a verdict needs a summary a person can read")
+
+    def to_json(self) -> dict[str, object]:
+        return {"verdict": self.verdict, "summary": self.summary, **self.figures}

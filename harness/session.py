@@ -19,6 +19,7 @@ from typing import Any, Final
 from harness import __version__
 from harness.analysis.checkpoints import compute_checkpoints
 from harness.analysis.failures import group_failures
+from harness.analysis.verdicts import Policy, judge
 from harness.errors import SpecError, UsageError, WorkloadError
 from harness.model import RunConfig, RunOutcome
 from harness.runners import ProgressCallback, Runner
@@ -45,7 +46,11 @@ def resolve_worker(config: RunConfig) -> str:
     return get_workload(config.workload).reference_worker
 
 
-def run_soak(config: RunConfig, on_progress: ProgressCallback | None = None) -> dict[str, Any]:
+def run_soak(
+    config: RunConfig,
+    on_progress: ProgressCallback | None = None,
+    policy: Policy | None = None,
+) -> dict[str, Any]:
     """Run the soak ``config`` describes; return the result as written to ``result.json``."""
     try:
         workload = get_workload(config.workload)
@@ -86,6 +91,7 @@ def run_soak(config: RunConfig, on_progress: ProgressCallback | None = None) -> 
                     started_at,
                     time.perf_counter_ns() - origin_ns,
                     run_dir,
+                    policy or Policy(),
                 )
                 write_result(run_dir, result)
     return result
@@ -122,6 +128,7 @@ def build_result(
     started_at: dt.datetime,
     duration_ns: int,
     run_dir: Path,
+    policy: Policy,
 ) -> dict[str, Any]:
     """The ``result.json`` document (schema version 1) for a run that ended as ``outcome``."""
     samples = read_samples(run_dir / SAMPLES_FILE)
@@ -150,7 +157,7 @@ def build_result(
         "duration_s": round(duration_ns / 1e9, 6),
         "checkpoints": [c.to_json() for c in compute_checkpoints(samples)],
         "probes": [dict(p) for p in outcome.probes] if outcome is not None else [],
-        "verdicts": {},
+        "verdicts": {name: v.to_json() for name, v in judge(samples, policy).items()},
         "leak_sites": [],
         "files": {"samples": SAMPLES_FILE, "worker_log": WORKER_LOG, "result": RESULT_FILE},
         "environment": environment(),

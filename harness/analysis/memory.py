@@ -1,0 +1,240 @@
+"""The memory verdict: does the worker's heap keep growing after warm-up, and by how much?
+
+Signal: the heap in use, from the cheap probes: glibc's native heap in bytes plus CPython's
+allocated blocks times ``block_bytes``. Not RSS: CPython reuses freed arenas (a 2 KB/job leak
+can show no RSS growth) and fragmentation keeps RSS up with no leak; RSS is reported beside.
+
+Method, per run of N jobs:
+
+1. Cut the jobs after a candidate warm-up into at most 50 equal ranges and take each range's
+   minimum (its floor: temporaries and not-yet-collected garbage sit above it).
+2. Warm-up is found, not guessed: candidates end at 5, 10, 20, 30 and 50 % of the run. The
+   first candidate after which the floor shows no significant upward trend (Mann-Kendall with
+   the Hamed-Rao correction, one-sided, ``alpha``) *and* a slope whose upper bound, projected
+   over the run, stays under the floor, ends the warm-up: pass. A worker fails only if
+   *every* candidate shows significant growth, so the false-alarm rate stays at or below
+   ``alpha``.
+3. Growth that persists must also matter: the Theil-Sen slope projected over the run must
+   reach ``min_growth_bytes`` (default 48 KiB: the sensitivity targets, 8 B/job over 10,000
+   jobs and 64 B/job over 1,000, both grow >= 64,000 bytes; 48 KiB leaves a quarter for
+   estimation error), and ``max_growth_per_job`` when one is set.
+4. Growth that is slowing down (the last quarter's slope under a quarter of the third's) is a
+   cache still filling, not yet a leak: ``inconclusive``, run longer.
+5. Neither a pass nor steady growth: the run could not rule growth out: ``inconclusive``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from harness.analysis.series import Points, gauge_points, range_blocks
+from harness.analysis.trend import MAX_BLOCKS, Trend, block_minimum, theil_sen, trend_test
+from harness.model import Samples, Verdict
+
+WARMUP_FRACTIONS: Final = (0.05, 0.1, 0.2, 0.3, 0.5)
+MIN_JOBS: Final = 100
+MIN_BLOCKS: Final = 8
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryPolicy:
+    """How strict the memory verdict is."""
+
+    alpha: float = 0.01
+    min_growth_bytes: float = 48 * 1024
+    max_growth_per_job: float | None = None
+    #: Bytes one CPython block stands for (most small objects are 32-64 bytes).
+    block_bytes: float = 32.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 0.5:
+            raise ValueError(f"alpha must be within (0, 0.5), got {self.alpha}")
+        if self.min_growth_bytes < 0:
+            raise ValueError(f"min_growth_bytes must be >= 0, got {self.min_growth_bytes}")
+        if self.max_growth_per_job is not None and self.max_growth_per_job < 0:
+            raise ValueError(f"max_growth_per_job must be >= 0, got {self.max_growth_per_job}")
+
+
+def heap_points(samples: Samples, block_bytes: float) -> Points:
+    """Estimated heap bytes at every job where either heap probe ran; the other probe's
+    latest value stands in where it did not (their cadences may differ)."""
+    py = samples.gauges.get("py_blocks", ())
+    native = samples.gauges.get("native_heap_bytes", ())
+    xs: list[float] = []
+    ys: list[float] = []
+    last_py: float | None = None if py else 0.0
+    last_native: float | None = None if native else 0.0
+    for job in range(len(samples)):
+        fresh = False
+        if py and py[job] is not None:
+            last_py, fresh = py[job], True
+        if native and native[job] is not None:
+            last_native, fresh = native[job], True
+        if fresh and last_py is not None and last_native is not None:
+            xs.append(job)
+            ys.append(last_native + block_bytes * last_py)
+    return xs, ys
+
+
+def _floor_trend(points: Points, start: float, stop: float, alpha: float) -> Trend | None:
+    xs = [x for x in points[0] if start <= x < stop]
+    count = min(MAX_BLOCKS, len(xs))
+    if count < MIN_BLOCKS:
+        return None
+    cx, cy = range_blocks(points, start, stop, count, block_minimum)
+    if len(cx) < MIN_BLOCKS:
+        return None
+    return trend_test(cx, cy, alpha)
+
+
+def growth_onset(points: Points, start: float, stop: float) -> int:
+    """The job from which a flat-then-rising floor rises: the best flat+linear breakpoint."""
+    cx, cy = range_blocks(
+        points, start, stop, min(MAX_BLOCKS, max(1, len(points[0]))), block_minimum
+    )
+    if len(cx) < 3:
+        return int(start)
+    best_sse, best = float("inf"), cx[0]
+    for split in cx[:-2]:
+        hinge = [max(0.0, x - split) for x in cx]
+        mean_h = sum(hinge) / len(hinge)
+        mean_y = sum(cy) / len(cy)
+        sxx = sum((h - mean_h) ** 2 for h in hinge)
+        slope = sum((h - mean_h) * (y - mean_y) for h, y in zip(hinge, cy, strict=True)) / sxx
+        sse = sum((y - mean_y - slope * (h - mean_h)) ** 2 for h, y in zip(hinge, cy, strict=True))
+        if sse < best_sse - 1e-9:
+            best_sse, best = sse, split
+    width = (stop - start) / len(cx)
+    return max(int(start), int(best - width / 2))
+
+
+def _slope_of_quarter(points: Points, start: float, stop: float) -> float:
+    cx, cy = range_blocks(points, start, stop, min(12, max(3, len(points[0]) // 4)), block_minimum)
+    if len(cx) < 3:
+        return 0.0
+    return theil_sen(cx, cy)[0]
+
+
+def memory_verdict(samples: Samples, policy: MemoryPolicy | None = None) -> Verdict:
+    """Judge claim 1, flat memory, from the heap probes."""
+    policy = policy or MemoryPolicy()
+    jobs = len(samples)
+    points = heap_points(samples, policy.block_bytes)
+    tried: list[tuple[float, Trend]] = []
+    if jobs >= MIN_JOBS:
+        for fraction in WARMUP_FRACTIONS:
+            warmup = max(5.0, fraction * jobs)
+            trend = _floor_trend(points, warmup, jobs, policy.alpha)
+            if trend is None:
+                continue
+            tried.append((warmup, trend))
+            bounded = trend.slope_high <= 0 or trend.slope_high * jobs < policy.min_growth_bytes
+            if trend.p_increasing >= policy.alpha and bounded:
+                return Verdict(
+                    "pass",
+                    f"flat after a warm-up of {int(warmup):,} jobs: "
+                    f"{_bytes(trend.slope)}/job (upper bound "
+                    f"{_bytes(trend.slope_high)}/job)",
+                    _figures(samples, trend, warmup, jobs, policy),
+                )
+    if not tried:
+        return Verdict(
+            "inconclusive",
+            f"{jobs:,} jobs with {len(points[0])} heap samples are "
+            f"too few to judge memory growth; run at least {MIN_JOBS} jobs (1,000 "
+            "or more to see a 64 B/job leak)",
+            {"jobs": jobs, "signal": "heap"},
+        )
+    warmup, trend = tried[-1]
+    figures = _figures(samples, trend, warmup, jobs, policy)
+    if any(t.p_increasing >= policy.alpha for _, t in tried):
+        return Verdict(
+            "inconclusive",
+            f"no steady growth after {int(warmup):,} jobs, but the "
+            f"run cannot rule out up to {_bytes(trend.slope_high)}/job; "
+            f"run {_more(jobs)} jobs",
+            figures,
+        )
+    return _judge_growth(points, trend, jobs, policy, figures)
+
+
+def _judge_growth(
+    points: Points, trend: Trend, jobs: int, policy: MemoryPolicy, figures: dict[str, object]
+) -> Verdict:
+    """Growth was significant after every warm-up candidate: does it matter, and is it steady?"""
+    projected = trend.slope * jobs
+    per_job_ok = policy.max_growth_per_job is None or trend.slope >= policy.max_growth_per_job
+    if projected < policy.min_growth_bytes or not per_job_ok:
+        return Verdict(
+            "pass",
+            f"grows {_bytes(trend.slope)}/job, {_bytes(projected)} over "
+            f"the run: below the floor of {_floor(policy)}",
+            figures,
+        )
+    third = _slope_of_quarter(points, jobs * 0.5, jobs * 0.75)
+    fourth = _slope_of_quarter(points, jobs * 0.75, jobs)
+    figures = {**figures, "slope_third_quarter": third, "slope_last_quarter": fourth}
+    if third > 0 and fourth < 0.25 * third:
+        return Verdict(
+            "inconclusive",
+            f"still growing at job {jobs:,} but slowing "
+            f"({_bytes(third)}/job, then {_bytes(fourth)}/job): a cache may still "
+            f"be filling; run {_more(jobs)} jobs to see it level off",
+            figures,
+        )
+    onset = growth_onset(points, max(5.0, 0.05 * jobs), jobs)
+    figures = {**figures, "growth_started_at_job": onset}
+    return Verdict(
+        "fail",
+        f"grows {_bytes(trend.slope)}/job from job {onset:,} on "
+        f"({_bytes(projected)} over {jobs:,} jobs; p = {trend.p_increasing:.2g})",
+        figures,
+    )
+
+
+def _floor(policy: MemoryPolicy) -> str:
+    if policy.max_growth_per_job is not None:
+        return f"{_bytes(policy.max_growth_per_job)}/job"
+    return f"{_bytes(policy.min_growth_bytes)} over the run"
+
+
+def _figures(
+    samples: Samples, trend: Trend, warmup: float, jobs: int, policy: MemoryPolicy
+) -> dict[str, object]:
+    figures: dict[str, object] = {
+        "signal": f"heap: native bytes + {policy.block_bytes:g} B x Python blocks, "
+        "floor of each range of jobs",
+        "jobs": jobs,
+        "warmup_jobs": int(warmup),
+        "bytes_per_job": trend.slope,
+        "bytes_per_job_interval": [trend.slope_low, trend.slope_high],
+        "projected_growth_bytes": trend.slope * jobs,
+        "p_value": trend.p_increasing,
+        "alpha": policy.alpha,
+        "min_growth_bytes": policy.min_growth_bytes,
+        "max_growth_per_job": policy.max_growth_per_job,
+        "blocks": trend.n,
+    }
+    for field, name in (
+        ("py_blocks", "py_blocks_per_job"),
+        ("native_heap_bytes", "native_bytes_per_job"),
+        ("rss_bytes", "rss_bytes_per_job"),
+    ):
+        series = gauge_points(samples, field)
+        trend_of = _floor_trend(series, warmup, jobs, policy.alpha)
+        if trend_of is not None:
+            figures[name] = trend_of.slope
+    return figures
+
+
+def _bytes(value: float) -> str:
+    magnitude = abs(value)
+    for unit, size in (("MiB", 2**20), ("KiB", 2**10)):
+        if magnitude >= size:
+            return f"{value / size:.1f} {unit}"
+    return f"{value:.1f} B"
+
+
+def _more(jobs: int) -> str:
+    return f"{jobs * 10:,}"
