@@ -129,7 +129,7 @@ def memory_verdict(samples: Samples, policy: MemoryPolicy | None = None) -> Verd
             if trend is None:
                 continue
             tried.append((warmup, trend))
-            bounded = trend.slope_high <= 0 or trend.slope_high * jobs < policy.min_growth_bytes
+            bounded = trend.slope_high <= 0 or trend.slope_high < _limit_per_job(policy, jobs)
             if trend.p_increasing >= policy.alpha and bounded:
                 return Verdict(
                     "pass",
@@ -164,8 +164,7 @@ def _judge_growth(
 ) -> Verdict:
     """Growth was significant after every warm-up candidate: does it matter, and is it steady?"""
     projected = trend.slope * jobs
-    per_job_ok = policy.max_growth_per_job is None or trend.slope >= policy.max_growth_per_job
-    if projected < policy.min_growth_bytes or not per_job_ok:
+    if trend.slope < _limit_per_job(policy, jobs):
         return Verdict(
             "pass",
             f"grows {_bytes(trend.slope)}/job, {_bytes(projected)} over "
@@ -191,6 +190,13 @@ def _judge_growth(
         f"({_bytes(projected)} over {jobs:,} jobs; p = {trend.p_increasing:.2g})",
         figures,
     )
+
+
+def _limit_per_job(policy: MemoryPolicy, jobs: int) -> float:
+    """Growth per job that matters: the per-job limit if set, else the run's floor spread."""
+    if policy.max_growth_per_job is not None:
+        return policy.max_growth_per_job
+    return policy.min_growth_bytes / jobs
 
 
 def _floor(policy: MemoryPolicy) -> str:

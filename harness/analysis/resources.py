@@ -6,7 +6,8 @@ candidate, the *ceiling* is the highest count in the next 5 % of the run (transi
 and files of a job in flight sit there) and the *floor of the end* is the lowest count in the
 last 10 %. If the end's floor rises above a candidate's ceiling for every candidate, the
 counter kept growing after half the run: fail, with the growth per job and the first job
-above the post-warm-up ceiling. Counts are exact integers, so no statistics are needed.
+above the post-warm-up ceiling. Counts are exact integers, so the decision needs no
+statistics; the growth per job is the Theil-Sen slope of the block medians after warm-up.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Final
 
-from harness.analysis.series import Points, gauge_points
+from harness.analysis.series import Points, gauge_points, range_blocks
+from harness.analysis.trend import MAX_BLOCKS, block_median, theil_sen
 from harness.model import Samples, Verdict
 
 COUNTERS: Final = (("fds", "open files"), ("threads", "threads"), ("children", "child processes"))
@@ -57,7 +59,8 @@ def counter_growth(points: Points, jobs: int) -> CounterGrowth | None:
     began = next(
         (int(x) for x, y in zip(xs, ys, strict=True) if x >= start and y > ceiling), int(start)
     )
-    per_job = (end_floor - ceiling) / max(1.0, jobs - start)
+    cx, cy = range_blocks(points, start, jobs, MAX_BLOCKS, block_median)
+    per_job = theil_sen(cx, cy)[0] if len(cx) >= 2 else (end_floor - ceiling) / (jobs - start)
     return CounterGrowth(int(start), ceiling, end_floor, began, per_job)
 
 

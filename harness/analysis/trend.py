@@ -140,7 +140,10 @@ def hamed_rao_factor(xs: Sequence[float], ys: Sequence[float], slope: float) -> 
     n = len(ys)
     if n < 3:
         return 1.0, 0.0
-    ranks = _ranks([y - slope * x for x, y in zip(xs, ys, strict=True)])
+    # The Theil-Sen slope is itself a pairwise slope, so detrending ties that pair exactly;
+    # rounding keeps float error from breaking the tie one way or the other.
+    scale = max(abs(y) for y in ys) or 1.0
+    ranks = _ranks([round((y - slope * x) / scale, 10) for x, y in zip(xs, ys, strict=True)])
     bound = 1.96 / math.sqrt(n)
     total = 0.0
     lag1 = autocorrelation(ranks, 1)

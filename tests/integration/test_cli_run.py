@@ -32,7 +32,10 @@ def test_callable_in_a_file_writes_one_sample_per_job_and_a_result(soak_cli: Soa
     )
     assert result["crashes"] == []
     assert result["stop_reason"] == "completed"
-    assert result["verdicts"] == {}
+    assert set(result["verdicts"]) == {"memory", "resources", "latency"}
+    for verdict in result["verdicts"].values():
+        assert verdict["verdict"] in ("pass", "fail", "inconclusive")
+        assert verdict["summary"]
     assert result["leak_sites"] == []
     assert [c["jobs"] for c in result["checkpoints"]] == [10, 100, 250]
 

@@ -1,0 +1,70 @@
+"""Synthetic per-job series for the verdict tests: noise models measured on real workers."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+
+from harness.model import Samples
+
+HeapModel = Callable[[int, random.Random], tuple[float, float]]
+
+
+def ar1(count: int, phi: float, sd: float, rng: random.Random) -> list[float]:
+    """An AR(1) series: each value phi times the last plus Gaussian noise."""
+    value, out = 0.0, []
+    for _ in range(count):
+        value = phi * value + rng.gauss(0.0, sd)
+        out.append(value)
+    return out
+
+
+def latency_samples(
+    count: int,
+    rng: random.Random,
+    base_ms: float = 1.0,
+    phi: float = 0.7,
+    jitter: float = 0.2,
+    drift: float = 0.0,
+    spike_rate: float = 0.01,
+) -> Samples:
+    """Per-job latency: lognormal AR(1) jitter, GC-like spikes, optional linear drift."""
+    noise = ar1(count, phi, jitter * math.sqrt(1 - phi**2), rng)
+    wall = []
+    for job, e in enumerate(noise):
+        ms = base_ms * math.exp(e) * (1 + drift * job / count)
+        if rng.random() < spike_rate:
+            ms += base_ms * 20
+        wall.append(max(1, int(ms * 1e6)))
+    return _samples(wall, {})
+
+
+def heap_samples(count: int, model: HeapModel, rng: random.Random, every: int = 5) -> Samples:
+    """Heap probes sampled every ``every`` jobs from ``model(job) -> (blocks, native bytes)``."""
+    py: list[int | None] = []
+    native: list[int | None] = []
+    for job in range(count):
+        blocks, native_bytes = model(job, rng)
+        sampled = job % every == 0
+        py.append(int(blocks) if sampled else None)
+        native.append(int(native_bytes) if sampled else None)
+    return _samples(
+        [1_000_000] * count, {"py_blocks": tuple(py), "native_heap_bytes": tuple(native)}
+    )
+
+
+def counter_samples(values: list[int], every: int = 10) -> Samples:
+    """A resource counter (fds) sampled every ``every`` jobs."""
+    column = tuple(v if i % every == 0 else None for i, v in enumerate(values))
+    return _samples([1_000_000] * len(values), {"fds": column})
+
+
+def _samples(wall: list[int], gauges: dict[str, tuple[int | None, ...]]) -> Samples:
+    end, now = [], 0
+    for ns in wall:
+        now += ns
+        end.append(now)
+    return Samples(
+        wall_ns=tuple(wall), cpu_ns=tuple(wall), end_ns=tuple(end), gauges=gauges, errors=()
+    )

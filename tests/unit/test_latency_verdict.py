@@ -1,0 +1,85 @@
+"""The latency verdict on synthetic latencies with the autocorrelation and spikes of real
+workers: how often it cries wolf, and what it catches."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from harness.analysis.latency import LatencyPolicy, latency_verdict, minimum_detectable_drift
+from tests.series import latency_samples
+
+
+@pytest.mark.parametrize(("jobs", "phi"), [(1_000, 0.5), (1_000, 0.8), (5_000, 0.8)])
+def test_false_alarm_rate_stays_under_two_percent(jobs: int, phi: float) -> None:
+    """No drift, lag-1 up to 0.8, 20 % jitter, 1 % GC spikes: at most 2 of 100 runs fail.
+
+    Measured with these seeds: 0-1 of 100; the budget alpha = 0.01 plus the 10 % tolerance
+    gate leaves the false-alarm rate under alpha."""
+    alarms = sum(
+        latency_verdict(latency_samples(jobs, random.Random(seed), phi=phi)).verdict == "fail"
+        for seed in range(100)
+    )
+    assert alarms <= 2
+
+
+def test_a_twenty_percent_slowdown_over_2000_jobs_fails() -> None:
+    """Jobs 20 % slower by the end of 2,000: caught in at least 95 of 100 runs."""
+    caught = sum(
+        latency_verdict(latency_samples(2_000, random.Random(seed), drift=0.2)).verdict == "fail"
+        for seed in range(100)
+    )
+    assert caught >= 95
+
+
+def test_failure_reports_the_drift_and_levels() -> None:
+    """A 50 % slowdown is reported as about 50 %, with start and end levels in ms."""
+    verdict = latency_verdict(latency_samples(5_000, random.Random(1), drift=0.5, phi=0.5))
+    assert verdict.verdict == "fail"
+    assert verdict.figures["drift"] == pytest.approx(0.5, abs=0.1)
+    assert verdict.figures["start_ms"] == pytest.approx(1.0, rel=0.15)
+    assert "slower" in verdict.summary
+
+
+def test_drift_under_tolerance_passes() -> None:
+    """A real but small 3 % drift is not a failure at the default 10 % tolerance."""
+    verdict = latency_verdict(latency_samples(10_000, random.Random(4), drift=0.03, phi=0.3))
+    assert verdict.verdict == "pass", verdict.summary
+
+
+@pytest.mark.parametrize("jobs", [10, 100, 199])
+def test_short_runs_are_never_a_pass(jobs: int) -> None:
+    """10 to 199 jobs cannot show drift: inconclusive, saying how many would."""
+    verdict = latency_verdict(latency_samples(jobs, random.Random(0), jitter=0.01))
+    assert verdict.verdict == "inconclusive"
+    assert "run at least 200" in verdict.summary
+
+
+def test_noisy_short_run_is_inconclusive_with_the_jobs_needed() -> None:
+    """600 jobs at 60 % jitter cannot see 10 %: inconclusive, and says what would."""
+    verdict = latency_verdict(latency_samples(600, random.Random(5), jitter=0.6, phi=0.8))
+    assert verdict.verdict == "inconclusive"
+    assert verdict.figures["min_detectable_drift"] > 0.1  # type: ignore[operator]
+    assert "run about" in verdict.summary
+
+
+def test_drifting_machine_is_flagged_unstable() -> None:
+    """Slow wandering of the level (lag-1 0.999) marks the environment unstable."""
+    verdict = latency_verdict(latency_samples(3_000, random.Random(9), phi=0.999, jitter=0.3))
+    assert verdict.figures["unstable_environment"] is True
+    assert verdict.verdict in ("inconclusive", "fail")
+
+
+def test_tolerance_is_configurable() -> None:
+    """The same 8 % drift passes at 10 % tolerance and fails at 5 %."""
+    samples = latency_samples(20_000, random.Random(2), drift=0.08, phi=0.3, jitter=0.1)
+    assert latency_verdict(samples).verdict == "pass"
+    assert latency_verdict(samples, LatencyPolicy(tolerance=0.05)).verdict == "fail"
+
+
+def test_minimum_detectable_drift_shrinks_with_less_scatter() -> None:
+    """Halving the scatter halves the detectable drift; more blocks detect less."""
+    wide = minimum_detectable_drift(0.1, 50, 1.0, 0.01)
+    assert minimum_detectable_drift(0.05, 50, 1.0, 0.01) == pytest.approx(wide / 2)
+    assert minimum_detectable_drift(0.1, 25, 1.0, 0.01) > wide
