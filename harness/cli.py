@@ -139,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="end the worker when one job runs longer (process runner)",
     )
     run.add_argument("--seed", type=_int, default=0, metavar="S", help="workload seed (default: 0)")
+    run.add_argument(
+        "--light",
+        action="store_true",
+        help="cheap probes and their verdicts only: no memray window",
+    )
     judged = run.add_argument_group("verdict thresholds")
     judged.add_argument(
         "--max-growth",
@@ -190,6 +195,7 @@ def _run(args: argparse.Namespace) -> int:
         runner=args.runner,
         job_timeout=args.job_timeout,
         seed=args.seed,
+        light=args.light,
     )
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     with progress_bar(config.jobs, f"soak {config.workload}") as on_progress:

@@ -33,6 +33,8 @@ class RunConfig:
     job_timeout: float | None = None
     seed: int = 0
     workload_options: Mapping[str, str] = field(default_factory=dict)
+    #: Cheap probes and their verdicts only: no memray window.
+    light: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
@@ -77,6 +79,8 @@ class RunOutcome:
     teardown_error: str | None = None
     #: The probes as they ran in the worker (field names, unit, cadence).
     probes: tuple[Mapping[str, object], ...] = ()
+    #: What the memray window found: ``sites`` and what they rest on (None: no window).
+    attribution: Mapping[str, object] | None = None
 
     def __post_init__(self) -> None:
         if self.stop_reason not in STOP_REASONS:
@@ -119,6 +123,26 @@ class Samples:
 
     def __len__(self) -> int:
         return len(self.wall_ns)
+
+    def head(self, count: int) -> Samples:
+        """The first ``count`` jobs' samples."""
+        return Samples(
+            wall_ns=self.wall_ns[:count],
+            cpu_ns=self.cpu_ns[:count],
+            end_ns=self.end_ns[:count],
+            gauges={name: column[:count] for name, column in self.gauges.items()},
+            errors=tuple(e for e in self.errors if e.job_index < count),
+        )
+
+    def untraced(self) -> Samples:
+        """The jobs before the memray window: the ones verdicts may judge (tracing costs
+        ~4x per job and allocates memory of its own)."""
+        traced = self.gauges.get("traced")
+        if traced is None:
+            return self
+        first = next((job for job, mark in enumerate(traced) if mark), len(self))
+        gauges = {name: column for name, column in self.gauges.items() if name != "traced"}
+        return Samples(self.wall_ns, self.cpu_ns, self.end_ns, gauges, self.errors).head(first)
 
 
 @dataclass(frozen=True, slots=True)

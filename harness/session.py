@@ -34,6 +34,7 @@ from harness.store import (
     read_samples,
     write_result,
 )
+from harness.tracing import MIN_JOBS_FOR_WINDOW, window_plan
 from workloads import get_workload
 
 SCHEMA_VERSION: Final = 1
@@ -100,7 +101,10 @@ def run_soak(
 def _runner(config: RunConfig, spec: str, run_dir: Path, origin_ns: int) -> Runner:
     if config.runner == "inline":
         return InlineRunner(spec, origin_ns)
-    return ProcessRunner(spec, run_dir, origin_ns, job_timeout=config.job_timeout)
+    window = None if config.light else window_plan(config.jobs)
+    return ProcessRunner(
+        spec, run_dir, origin_ns, job_timeout=config.job_timeout, trace_window=window
+    )
 
 
 def _ignore(completed: int) -> None:
@@ -132,6 +136,11 @@ def build_result(
 ) -> dict[str, Any]:
     """The ``result.json`` document (schema version 1) for a run that ended as ``outcome``."""
     samples = read_samples(run_dir / SAMPLES_FILE)
+    judged = samples.untraced()
+    attribution = dict(outcome.attribution or {}) if outcome is not None else {}
+    sites: list[dict[str, Any]] = list(attribution.pop("sites", None) or [])  # type: ignore[call-overload]
+    if not attribution:
+        attribution = {"note": _why_no_window(config)}
     completed = len(samples)
     crash = outcome.crash if outcome is not None else None
     stop_reason = outcome.stop_reason if outcome is not None else "error"
@@ -155,13 +164,25 @@ def build_result(
         "harness_error": harness_error,
         "started_at": started_at.isoformat(timespec="seconds"),
         "duration_s": round(duration_ns / 1e9, 6),
-        "checkpoints": [c.to_json() for c in compute_checkpoints(samples)],
+        "jobs_judged": len(judged),
+        "checkpoints": [c.to_json() for c in compute_checkpoints(judged)],
         "probes": [dict(p) for p in outcome.probes] if outcome is not None else [],
-        "verdicts": {name: v.to_json() for name, v in judge(samples, policy).items()},
-        "leak_sites": [],
+        "verdicts": {name: v.to_json() for name, v in judge(judged, policy, sites).items()},
+        "leak_sites": sites,
+        "attribution": attribution,
         "files": {"samples": SAMPLES_FILE, "worker_log": WORKER_LOG, "result": RESULT_FILE},
         "environment": environment(),
     }
+
+
+def _why_no_window(config: RunConfig) -> str:
+    if config.light:
+        return "--light: no memray window"
+    if config.runner == "inline":
+        return "the inline runner does not trace with memray (use --runner process)"
+    if window_plan(config.jobs) is None:
+        return f"runs under {MIN_JOBS_FOR_WINDOW} jobs are not traced with memray"
+    return "the run ended before the memray window"
 
 
 def environment() -> dict[str, str]:

@@ -112,10 +112,13 @@ def _import_file(spec: str, path: Path) -> ModuleType:
     if not path.is_file():
         raise SpecError(spec, f"no file {str(path)!r} (looked from {Path.cwd()})")
     path = path.resolve()
-    name = f"soak_worker_{path.stem}"
+    # The file's own name, as its siblings would import it, unless that name is taken.
+    name = path.stem if path.stem.isidentifier() else f"soak_worker_{abs(hash(path))}"
     existing = sys.modules.get(name)
-    if existing is not None and getattr(existing, "__file__", None) == str(path):
-        return existing
+    if existing is not None:
+        if getattr(existing, "__file__", None) == str(path):
+            return existing
+        name = f"soak_worker_{name}"
     module_spec = importlib.util.spec_from_file_location(name, path)
     if module_spec is None or module_spec.loader is None:
         raise SpecError(spec, f"Python cannot load {str(path)!r} as a module")

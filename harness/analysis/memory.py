@@ -116,8 +116,17 @@ def _slope_of_quarter(points: Points, start: float, stop: float) -> float:
     return theil_sen(cx, cy)[0]
 
 
-def memory_verdict(samples: Samples, policy: MemoryPolicy | None = None) -> Verdict:
-    """Judge claim 1, flat memory, from the heap probes."""
+def memory_verdict(
+    samples: Samples,
+    policy: MemoryPolicy | None = None,
+    traced_bytes_per_job: float | None = None,
+) -> Verdict:
+    """Judge claim 1, flat memory, from the heap probes.
+
+    ``traced_bytes_per_job`` is what memray measured the per-job leak sites to keep. The
+    probes decide *whether* the heap grows; when they say it does, memray's exact figure,
+    if larger, is the size (a block count times ``block_bytes`` underestimates big objects).
+    """
     policy = policy or MemoryPolicy()
     jobs = len(samples)
     points = heap_points(samples, policy.block_bytes)
@@ -156,18 +165,33 @@ def memory_verdict(samples: Samples, policy: MemoryPolicy | None = None) -> Verd
             f"run {_more(jobs)} jobs",
             figures,
         )
-    return _judge_growth(points, trend, jobs, policy, figures)
+    return _judge_growth(points, trend, jobs, policy, figures, traced_bytes_per_job)
 
 
 def _judge_growth(
-    points: Points, trend: Trend, jobs: int, policy: MemoryPolicy, figures: dict[str, object]
+    points: Points,
+    trend: Trend,
+    jobs: int,
+    policy: MemoryPolicy,
+    figures: dict[str, object],
+    traced_bytes_per_job: float | None,
 ) -> Verdict:
     """Growth was significant after every warm-up candidate: does it matter, and is it steady?"""
-    projected = trend.slope * jobs
-    if trend.slope < _limit_per_job(policy, jobs):
+    rate = max(trend.slope, traced_bytes_per_job or 0.0)
+    source = "memray" if rate > trend.slope else "heap probes"
+    figures = {
+        **figures,
+        "bytes_per_job": rate,
+        "bytes_per_job_probes": trend.slope,
+        "bytes_per_job_traced": traced_bytes_per_job,
+        "measured_by": source,
+        "projected_growth_bytes": rate * jobs,
+    }
+    projected = rate * jobs
+    if rate < _limit_per_job(policy, jobs):
         return Verdict(
             "pass",
-            f"grows {_bytes(trend.slope)}/job, {_bytes(projected)} over "
+            f"grows {_bytes(rate)}/job, {_bytes(projected)} over "
             f"the run: below the floor of {_floor(policy)}",
             figures,
         )
@@ -186,7 +210,7 @@ def _judge_growth(
     figures = {**figures, "growth_started_at_job": onset}
     return Verdict(
         "fail",
-        f"grows {_bytes(trend.slope)}/job from job {onset:,} on "
+        f"grows {_bytes(rate)}/job ({source}) from job {onset:,} on "
         f"({_bytes(projected)} over {jobs:,} jobs; p = {trend.p_increasing:.2g})",
         figures,
     )

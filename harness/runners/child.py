@@ -15,14 +15,17 @@ import faulthandler
 import os
 import signal
 import sys
-from typing import Final
+from pathlib import Path
+from typing import BinaryIO, Final
 
 from harness.errors import SpecError
 from harness.execute import JobExecutor
 from harness.probes import default_probes, describe
 from harness.runners import protocol
 from harness.spec import load_worker
+from harness.tracing import MemrayWindow
 
+TRACED_MARK: Final = b',"traced":1}\n'
 EXIT_SPEC_ERROR: Final = 3
 EXIT_SETUP_ERROR: Final = 4
 _PR_SET_PDEATHSIG: Final = 1
@@ -43,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs-fd", type=int, required=True)
     parser.add_argument("--samples-fd", type=int, required=True)
     parser.add_argument("--parent-pid", type=int, required=True)
+    parser.add_argument("--run-dir", type=Path, required=True)
+    parser.add_argument("--trace-from", type=int, default=None)
+    parser.add_argument("--trace-first", type=int, default=None)
     args = parser.parse_args(argv)
     _die_with_parent(args.parent_pid)
     faulthandler.enable()
@@ -69,9 +75,15 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     with os.fdopen(args.jobs_fd, "rb", buffering=1 << 16) as jobs:
-        for line in jobs:
-            job_index, job = protocol.decode_job(line)
-            protocol.write_all(out_fd, executor.run(job_index, job))
+        if args.trace_from is None:
+            for line in jobs:
+                job_index, job = protocol.decode_job(line)
+                protocol.write_all(out_fd, executor.run(job_index, job))
+        else:
+            window = MemrayWindow(args.run_dir, args.trace_from, args.trace_first)
+            _run_with_window(jobs, executor, window, out_fd)
+            report = window.finish()
+            protocol.write_all(out_fd, protocol.encode_event(protocol.LEAK_SITES, **report))
     for probe in probes:
         probe.close()
     try:
@@ -81,6 +93,20 @@ def main(argv: list[str] | None = None) -> int:
         protocol.write_all(out_fd, protocol.encode_event(protocol.TEARDOWN_ERROR, message=message))
     protocol.write_all(out_fd, protocol.encode_event(protocol.DONE))
     return 0
+
+
+def _run_with_window(
+    jobs: BinaryIO, executor: JobExecutor, window: MemrayWindow, out_fd: int
+) -> None:
+    """The job loop with the memray window opened and closed around its jobs."""
+    for line in jobs:
+        job_index, job = protocol.decode_job(line)
+        window.before_job(job_index)
+        sample = executor.run(job_index, job)
+        window.after_job(job_index)
+        if window.traced(job_index):
+            sample = sample[:-2] + TRACED_MARK
+        protocol.write_all(out_fd, sample)
 
 
 if __name__ == "__main__":

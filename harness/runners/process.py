@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -46,6 +46,7 @@ class _Progress:
     done: bool = False
     kind: str = ""
     probes: tuple[dict[str, object], ...] = ()
+    attribution: dict[str, object] | None = None
     spec_error: str | None = None
     setup_error: str | None = None
     teardown_error: str | None = None
@@ -62,6 +63,7 @@ class ProcessRunner:
         job_timeout: float | None = None,
         grace_s: float = DEFAULT_GRACE_S,
         max_ahead: int = DEFAULT_MAX_AHEAD,
+        trace_window: tuple[int, int] | None = None,
     ) -> None:
         self._spec = spec
         self._run_dir = run_dir
@@ -69,6 +71,7 @@ class ProcessRunner:
         self._job_timeout = job_timeout
         self._grace_s = grace_s
         self._max_ahead = max_ahead
+        self._trace_window = trace_window
 
     def run(
         self, jobs: Iterator[Job], count: int, log: SampleLog, on_progress: ProgressCallback
@@ -92,6 +95,9 @@ class ProcessRunner:
                     str(samples_w),
                     "--parent-pid",
                     str(os.getpid()),
+                    "--run-dir",
+                    str(self._run_dir),
+                    *self._trace_args(),
                 ],
                 pass_fds=(jobs_r, samples_w),
                 stdin=subprocess.DEVNULL,
@@ -113,6 +119,12 @@ class ProcessRunner:
         if outcome.crash is not None and outcome.crash.reason == "signal":
             outcome = _maybe_oom(outcome, oom_before)
         return outcome
+
+    def _trace_args(self) -> list[str]:
+        if self._trace_window is None:
+            return []
+        start, first = self._trace_window
+        return ["--trace-from", str(start), "--trace-first", str(first)]
 
 
 def _child_env() -> dict[str, str]:
@@ -138,9 +150,7 @@ def _maybe_oom(outcome: RunOutcome, oom_before: int | None) -> RunOutcome:
         crash.signal,
         "killed by the kernel's out-of-memory killer (the cgroup's oom_kill count rose)",
     )
-    return RunOutcome(
-        outcome.jobs_completed, "crashed", oom, outcome.worker_kind, probes=outcome.probes
-    )
+    return replace(outcome, crash=oom)
 
 
 class _Session:
@@ -287,6 +297,8 @@ class _Session:
             state.ready = True
             state.kind = str(event.get("kind", ""))
             state.probes = tuple(event.get("probes", ()))  # type: ignore[arg-type]
+        elif name == protocol.LEAK_SITES:
+            state.attribution = {k: v for k, v in event.items() if k != "event"}
         elif name == protocol.DONE:
             state.done = True
         elif name == protocol.SPEC_ERROR:
@@ -319,26 +331,21 @@ class _Session:
         except subprocess.TimeoutExpired:  # closed its pipe but lingers: end it
             self._end_child()
             returncode = self.child.wait()
+        base = RunOutcome(
+            state.completed,
+            "completed",
+            worker_kind=state.kind,
+            probes=state.probes,
+            attribution=state.attribution,
+        )
         if interrupted:
-            return RunOutcome(
-                state.completed, "interrupted", worker_kind=state.kind, probes=state.probes
-            )
+            return replace(base, stop_reason="interrupted")
         if state.setup_error is not None:
-            return RunOutcome(
-                0,
-                "error",
-                worker_kind=state.kind,
-                probes=state.probes,
-                setup_error=state.setup_error,
+            return replace(
+                base, jobs_completed=0, stop_reason="error", setup_error=state.setup_error
             )
         if self.killed_for is None and state.done and returncode == 0:
-            return RunOutcome(
-                state.completed,
-                "completed",
-                worker_kind=state.kind,
-                probes=state.probes,
-                teardown_error=state.teardown_error,
-            )
+            return replace(base, teardown_error=state.teardown_error)
         crash = _crash(
             state.completed,
             returncode,
@@ -346,9 +353,7 @@ class _Session:
             self.runner._job_timeout,
             after_last=state.completed >= self.count,
         )
-        return RunOutcome(
-            state.completed, "crashed", crash, worker_kind=state.kind, probes=state.probes
-        )
+        return replace(base, stop_reason="crashed", crash=crash)
 
     def close(self) -> None:
         if self.child.poll() is None:

@@ -16,6 +16,7 @@ READY: Final = "ready"
 SPEC_ERROR: Final = "spec_error"
 SETUP_ERROR: Final = "setup_error"
 TEARDOWN_ERROR: Final = "teardown_error"
+LEAK_SITES: Final = "leak_sites"
 DONE: Final = "done"
 
 
