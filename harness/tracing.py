@@ -23,6 +23,7 @@ FIRST_FILE: Final = "memray-window-1.bin"
 SECOND_FILE: Final = "memray-window-2.bin"
 MIN_JOBS_FOR_WINDOW: Final = 300
 _MAX_REPLAYED_RECORDS: Final = 3_000_000
+SINGLE_BLOCK: Final = 2
 
 
 def window_plan(jobs: int) -> tuple[int, int] | None:
@@ -128,7 +129,10 @@ def _read_windows(
                 kind: Literal["python", "native"] = (
                     "python" if _python_allocator(record.allocator) else "native"
                 )
-                key = (stack, kind)
+                # One surviving block (a list's array, a dict's table) grows by realloc; many
+                # surviving blocks accumulate. Keep the two shapes apart: mixed, a one-off
+                # table resize would hide the per-job objects at the same line.
+                key = (stack, kind, record.n_allocations <= SINGLE_BLOCK)
                 site = windows.get(key) or SiteWindows(stack=stack, allocator=kind)
                 if window == 0:
                     site = replace(

@@ -1,5 +1,6 @@
 """Leak sites from two consecutive memray windows: which of the user's lines keep memory, and
 whether they keep more with every job (a leak) or only once (a cache, the last job's state).
+``bytes_kept`` is what the site held when the second window closed.
 
 The worker is traced over a window of ``w1`` jobs, then a second window of ``w2 = 2 * w1``.
 For each allocation stack, memray reports what each window allocated and had not freed when
@@ -69,13 +70,33 @@ class LeakSite:
 
 def classify(site: SiteWindows, first_jobs: int, second_jobs: int) -> SiteKind:
     """``per_job`` when both windows kept memory at comparable rates, else ``once``."""
+    return rate(site, first_jobs, second_jobs)[0]
+
+
+def rate(site: SiteWindows, first_jobs: int, second_jobs: int) -> tuple[SiteKind, float, float]:
+    """(kind, bytes per job, allocations per job) of one site.
+
+    Two shapes of per-job growth: many allocations that all survive (objects appended to a
+    list), and one block that keeps being reallocated bigger (the list's own array). The
+    second shows as a single surviving block per window, bigger in the second window; its
+    rate is the difference over the second window's jobs.
+    """
     if first_jobs < 1 or second_jobs < 1:
         raise ValueError(f"window lengths must be >= 1 job, got {first_jobs}, {second_jobs}")
-    if site.first_bytes <= 0 or site.second_bytes <= 0 or site.second_allocations < 2:
-        return "once"
+    jobs = first_jobs + second_jobs
+    if site.first_bytes <= 0 or site.second_bytes <= 0:
+        return "once", 0.0, 0.0
+    if site.first_allocations <= 2 and site.second_allocations <= 2:
+        grown = site.second_bytes - site.first_bytes
+        if grown > 0 and grown / second_jobs >= 1:
+            return "per_job", grown / second_jobs, 0.0
+        return "once", 0.0, 0.0
     first_rate = site.first_bytes / first_jobs
     second_rate = site.second_bytes / second_jobs
-    return "per_job" if second_rate >= PER_JOB_RATE_RATIO * first_rate else "once"
+    if site.second_allocations >= 2 and second_rate >= PER_JOB_RATE_RATIO * first_rate:
+        allocations = (site.first_allocations + site.second_allocations) / jobs
+        return "per_job", (site.first_bytes + site.second_bytes) / jobs, allocations
+    return "once", 0.0, 0.0
 
 
 def user_frame(stack: Sequence[Frame], is_user_file: Callable[[str], bool]) -> Frame | None:
@@ -93,19 +114,16 @@ def leak_sites(
     is_user_file: Callable[[str], bool],
 ) -> list[LeakSite]:
     """Sites merged by the user's line, per-job leaks first, each ordered by bytes per job."""
-    merged: dict[tuple[str, int, SiteKind], list[SiteWindows]] = {}
+    merged: dict[tuple[str, int, SiteKind], list[tuple[SiteWindows, float, float]]] = {}
     for site in sites:
         frame = user_frame(site.stack, is_user_file)
         if frame is None:
             continue
-        kind = classify(site, first_jobs, second_jobs)
-        merged.setdefault((frame[1], frame[2], kind), []).append(site)
-    jobs = first_jobs + second_jobs
+        kind, per_job, allocations = rate(site, first_jobs, second_jobs)
+        merged.setdefault((frame[1], frame[2], kind), []).append((site, per_job, allocations))
     found = []
     for (file, line, kind), group in merged.items():
-        kept = sum(s.first_bytes + s.second_bytes for s in group)
-        allocations = sum(s.first_allocations + s.second_allocations for s in group)
-        biggest = max(group, key=lambda s: s.first_bytes + s.second_bytes)
+        biggest = max(group, key=lambda item: item[0].first_bytes + item[0].second_bytes)[0]
         frame = user_frame(biggest.stack, is_user_file)
         assert frame is not None
         found.append(
@@ -114,9 +132,9 @@ def leak_sites(
                 line=line,
                 function=frame[0],
                 kind=kind,
-                bytes_per_job=kept / jobs if kind == "per_job" else 0.0,
-                allocations_per_job=allocations / jobs if kind == "per_job" else 0.0,
-                bytes_kept=kept,
+                bytes_per_job=sum(item[1] for item in group),
+                allocations_per_job=sum(item[2] for item in group),
+                bytes_kept=sum(item[0].second_bytes for item in group),
                 allocator=biggest.allocator,
                 stack=tuple(
                     f"{fn} {path}:{lineno}" for fn, path, lineno in biggest.stack[:MAX_STACK]

@@ -7,7 +7,8 @@ page faults), so raw-series trend tests raise 8-32 % false alarms. Method:
 2. Reduce to at most 50 block medians.
 3. One-sided Mann-Kendall with the Hamed-Rao correction at ``alpha``; Theil-Sen slope gives
    the relative drift over the run (fitted end level / fitted start level - 1).
-4. Fail only if significant *and* drift >= ``tolerance`` (default 10 %).
+4. Fail only if significant *and* drift >= ``tolerance`` (default 10 %) *and* the change is
+   at least ``min_change_s`` (1 us) per job: a 10 % drift of a 0.5 us job is timer noise.
 5. A pass also needs the run to be able to see a drift of ``tolerance``: the minimum
    detectable drift (alpha, power 0.8, from the block medians' scatter) must be under it.
    Otherwise ``inconclusive``, saying how many jobs would do. Runs under ``MIN_JOBS`` are
@@ -41,6 +42,9 @@ class LatencyPolicy:
 
     alpha: float = 0.01
     tolerance: float = 0.10
+    #: Changes smaller than this, per job, are below what per-job timing resolves: the clock
+    #: reads and the probes around a job jitter by ~0.5 us on the reference machine.
+    min_change_s: float = 1e-6
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 0.5:
@@ -109,7 +113,9 @@ def latency_verdict(samples: Samples, policy: LatencyPolicy | None = None) -> Ve
         "block_lag1_autocorrelation": trend.lag1_autocorrelation,
         "blocks": trend.n,
     }
-    if trend.p_increasing < policy.alpha and drift >= policy.tolerance:
+    resolvable = end_level - start_level >= policy.min_change_s
+    figures["min_change_ms"] = policy.min_change_s * 1e3
+    if trend.p_increasing < policy.alpha and drift >= policy.tolerance and resolvable:
         return Verdict(
             "fail",
             f"jobs got {drift:.0%} slower over {jobs:,} jobs "
