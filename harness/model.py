@@ -81,6 +81,8 @@ class RunOutcome:
     probes: tuple[Mapping[str, object], ...] = ()
     #: What the memray window found: ``sites`` and what they rest on (None: no window).
     attribution: Mapping[str, object] | None = None
+    #: Probe-job wall times of the aged and a fresh worker (None: no comparison ran).
+    aged_vs_fresh: Mapping[str, object] | None = None
 
     def __post_init__(self) -> None:
         if self.stop_reason not in STOP_REASONS:

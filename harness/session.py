@@ -19,10 +19,13 @@ from typing import Any, Final
 from harness import __version__
 from harness.analysis.checkpoints import compute_checkpoints
 from harness.analysis.failures import group_failures
+from harness.analysis.latency import MIN_JOBS as LATENCY_MIN_JOBS
+from harness.analysis.paired import PairedComparison, compare_aged_fresh
 from harness.analysis.verdicts import Policy, judge
 from harness.errors import SpecError, UsageError, WorkloadError
 from harness.model import RunConfig, RunOutcome
 from harness.runners import ProgressCallback, Runner
+from harness.runners.aged import FRESH_WARMUP_JOBS, PROBE_PAIRS, AgedProbe
 from harness.runners.inline import InlineRunner
 from harness.runners.process import ProcessRunner
 from harness.store import (
@@ -101,10 +104,24 @@ def run_soak(
 def _runner(config: RunConfig, spec: str, run_dir: Path, origin_ns: int) -> Runner:
     if config.runner == "inline":
         return InlineRunner(spec, origin_ns)
-    window = None if config.light else window_plan(config.jobs)
+    full = not config.light
+    window = window_plan(config.jobs) if full else None
     return ProcessRunner(
-        spec, run_dir, origin_ns, job_timeout=config.job_timeout, trace_window=window
+        spec,
+        run_dir,
+        origin_ns,
+        job_timeout=config.job_timeout,
+        trace_window=window,
+        aged_probe=_aged_probe(config) if full and config.jobs >= LATENCY_MIN_JOBS else None,
     )
+
+
+def _aged_probe(config: RunConfig) -> AgedProbe:
+    """The workload's first jobs: warm-up for the fresh worker, then the compared pairs."""
+    workload = get_workload(config.workload)
+    count = FRESH_WARMUP_JOBS + PROBE_PAIRS
+    jobs = tuple(workload.jobs(count, config.seed, config.workload_options))
+    return AgedProbe(jobs=jobs, warmup=FRESH_WARMUP_JOBS)
 
 
 def _ignore(completed: int) -> None:
@@ -137,6 +154,7 @@ def build_result(
     """The ``result.json`` document (schema version 1) for a run that ended as ``outcome``."""
     samples = read_samples(run_dir / SAMPLES_FILE)
     judged = samples.untraced()
+    aged = _aged_vs_fresh(outcome, policy)
     attribution = dict(outcome.attribution or {}) if outcome is not None else {}
     sites: list[dict[str, Any]] = list(attribution.pop("sites", None) or [])  # type: ignore[call-overload]
     if not attribution:
@@ -167,12 +185,40 @@ def build_result(
         "jobs_judged": len(judged),
         "checkpoints": [c.to_json() for c in compute_checkpoints(judged)],
         "probes": [dict(p) for p in outcome.probes] if outcome is not None else [],
-        "verdicts": {name: v.to_json() for name, v in judge(judged, policy, sites).items()},
+        "verdicts": {
+            name: v.to_json() for name, v in judge(judged, policy, sites, aged[0]).items()
+        },
+        "aged_vs_fresh": aged[1],
         "leak_sites": sites,
         "attribution": attribution,
         "files": {"samples": SAMPLES_FILE, "worker_log": WORKER_LOG, "result": RESULT_FILE},
         "environment": environment(),
     }
+
+
+def _aged_vs_fresh(
+    outcome: RunOutcome | None, policy: Policy
+) -> tuple[PairedComparison | None, dict[str, Any]]:
+    """The paired comparison the runner measured, and how result.json shows it."""
+    measured = outcome.aged_vs_fresh if outcome is not None else None
+    if not measured:
+        return None, {
+            "note": "not compared (--light, the inline runner, a short run, or a "
+            "run that did not complete)"
+        }
+    if "aged_ns" not in measured:
+        return None, dict(measured)
+    aged_ns = [int(v) for v in measured["aged_ns"]]  # type: ignore[attr-defined]
+    fresh_ns = [int(v) for v in measured["fresh_ns"]]  # type: ignore[attr-defined]
+    comparison = compare_aged_fresh(aged_ns, fresh_ns, policy.latency.alpha)
+    shown: dict[str, Any] = {
+        "aged_ns": aged_ns,
+        "fresh_ns": fresh_ns,
+        "warmup_jobs": measured.get("warmup_jobs"),
+    }
+    if comparison is not None:
+        shown.update(comparison.to_json())
+    return comparison, shown
 
 
 def _why_no_window(config: RunConfig) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from harness.analysis.latency import LatencyPolicy, latency_verdict
 from harness.analysis.memory import MemoryPolicy, memory_verdict
+from harness.analysis.paired import PairedComparison
 from harness.analysis.resources import resource_verdict
 from harness.model import Samples, Verdict
 
@@ -24,6 +25,7 @@ def judge(
     samples: Samples,
     policy: Policy | None = None,
     leak_sites: Sequence[Mapping[str, Any]] = (),
+    aged_vs_fresh: PairedComparison | None = None,
 ) -> dict[str, Verdict]:
     """Memory, resources and latency verdicts; a failing memory verdict names the top
     per-job leak site found by the memray window."""
@@ -42,5 +44,5 @@ def judge(
     return {
         "memory": memory,
         "resources": resource_verdict(samples),
-        "latency": latency_verdict(samples, policy.latency),
+        "latency": latency_verdict(samples, policy.latency, aged_vs_fresh),
     }

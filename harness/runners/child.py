@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from harness.errors import SpecError
-from harness.execute import JobExecutor
+from harness.execute import SAMPLE_PREFIX, JobExecutor
 from harness.probes import default_probes, describe
 from harness.runners import protocol
 from harness.spec import load_worker
@@ -75,13 +75,11 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     with os.fdopen(args.jobs_fd, "rb", buffering=1 << 16) as jobs:
-        if args.trace_from is None:
-            for line in jobs:
-                job_index, job = protocol.decode_job(line)
-                protocol.write_all(out_fd, executor.run(job_index, job))
-        else:
+        window = None
+        if args.trace_from is not None:
             window = MemrayWindow(args.run_dir, args.trace_from, args.trace_first)
-            _run_with_window(jobs, executor, window, out_fd)
+        _serve(jobs, executor, window, out_fd)
+        if window is not None:
             report = window.finish()
             protocol.write_all(out_fd, protocol.encode_event(protocol.LEAK_SITES, **report))
     for probe in probes:
@@ -95,12 +93,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _run_with_window(
-    jobs: BinaryIO, executor: JobExecutor, window: MemrayWindow, out_fd: int
-) -> None:
-    """The job loop with the memray window opened and closed around its jobs."""
+def _serve(jobs: BinaryIO, executor: JobExecutor, window: MemrayWindow | None, out_fd: int) -> None:
+    """The job loop: run each job, write its sample; open and close the memray window
+    around its jobs; answer probe jobs (aged against fresh) apart from the run's samples."""
     for line in jobs:
+        if line.startswith(protocol.PROBE_MARK):
+            job_index, job = protocol.decode_job(line[len(protocol.PROBE_MARK) :])
+            sample = executor.run(job_index, job)
+            protocol.write_all(out_fd, protocol.PROBE_PREFIX + sample[len(SAMPLE_PREFIX) :])
+            continue
         job_index, job = protocol.decode_job(line)
+        if window is None:
+            protocol.write_all(out_fd, executor.run(job_index, job))
+            continue
         window.before_job(job_index)
         sample = executor.run(job_index, job)
         window.after_job(job_index)

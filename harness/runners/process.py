@@ -5,37 +5,37 @@ never waits for a round trip between jobs; the child writes each sample as its j
 whatever happens to it, every finished job is on disk. A job is "in flight" from the moment
 the previous job's sample arrives: that is when its ``--job-timeout`` clock starts.
 
-Ending a worker: SIGTERM to its whole process group (it leads a session of its own, so the
-terminal's Ctrl-C reaches only the harness), a grace period, then SIGKILL; afterwards the
-group is killed again so no process the worker started is left behind.
+After the last job, when asked, the same worker answers probe jobs against a fresh worker
+(:mod:`harness.runners.aged`) before its input is closed and it tears down.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import selectors
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
-import harness
 from harness.errors import SpecError
 from harness.model import Crash, CrashReason, RunOutcome
 from harness.oom import oom_kill_count
 from harness.runners import ProgressCallback, protocol
+from harness.runners.aged import AgedProbe, ProbeError, compare_with_fresh
+from harness.runners.spawn import WorkerProcess, end_process, spawn_worker
 from harness.store import WORKER_LOG, SampleLog
 from workloads.base import Job
 
 DEFAULT_GRACE_S: Final = 2.0
 DEFAULT_MAX_AHEAD: Final = 64
+FRESH_LOG: Final = "worker-fresh.log"
 _PIPE_CHUNK: Final = 1 << 16
 _STARTUP_TIMEOUT_FLOOR_S: Final = 60.0
+_PROBE_TIMEOUT_S: Final = 300.0
 
 
 @dataclass(slots=True)
@@ -47,6 +47,7 @@ class _Progress:
     kind: str = ""
     probes: tuple[dict[str, object], ...] = ()
     attribution: dict[str, object] | None = None
+    aged_vs_fresh: dict[str, object] | None = None
     spec_error: str | None = None
     setup_error: str | None = None
     teardown_error: str | None = None
@@ -64,6 +65,7 @@ class ProcessRunner:
         grace_s: float = DEFAULT_GRACE_S,
         max_ahead: int = DEFAULT_MAX_AHEAD,
         trace_window: tuple[int, int] | None = None,
+        aged_probe: AgedProbe | None = None,
     ) -> None:
         self._spec = spec
         self._run_dir = run_dir
@@ -72,68 +74,32 @@ class ProcessRunner:
         self._grace_s = grace_s
         self._max_ahead = max_ahead
         self._trace_window = trace_window
+        self._aged_probe = aged_probe
 
     def run(
         self, jobs: Iterator[Job], count: int, log: SampleLog, on_progress: ProgressCallback
     ) -> RunOutcome:
-        jobs_r, jobs_w = os.pipe()
-        samples_r, samples_w = os.pipe()
         oom_before = oom_kill_count()
-        with open(self._run_dir / WORKER_LOG, "ab") as worker_log:
-            child = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "harness.runners.child",
-                    "--spec",
-                    self._spec,
-                    "--origin-ns",
-                    str(self._origin_ns),
-                    "--jobs-fd",
-                    str(jobs_r),
-                    "--samples-fd",
-                    str(samples_w),
-                    "--parent-pid",
-                    str(os.getpid()),
-                    "--run-dir",
-                    str(self._run_dir),
-                    *self._trace_args(),
-                ],
-                pass_fds=(jobs_r, samples_w),
-                stdin=subprocess.DEVNULL,
-                stdout=worker_log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                env=_child_env(),
-            )
-        os.close(jobs_r)
-        os.close(samples_w)
-        os.set_blocking(jobs_w, False)
-        session = _Session(self, child, jobs, count, log, on_progress, jobs_w, samples_r)
+        worker = self.start(WORKER_LOG, self._trace_args())
+        session = _Session(self, worker, jobs, count, log, on_progress)
         try:
             outcome = session.drive()
         finally:
-            session.close()
+            worker.close(self._grace_s)
         if session.state.spec_error is not None:
             raise SpecError(self._spec, session.state.spec_error)
         if outcome.crash is not None and outcome.crash.reason == "signal":
             outcome = _maybe_oom(outcome, oom_before)
         return outcome
 
+    def start(self, log_name: str, extra_args: list[str]) -> WorkerProcess:
+        return spawn_worker(self._spec, self._run_dir, self._origin_ns, log_name, extra_args)
+
     def _trace_args(self) -> list[str]:
         if self._trace_window is None:
             return []
         start, first = self._trace_window
         return ["--trace-from", str(start), "--trace-first", str(first)]
-
-
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    # The child must import this very harness, even when it is not installed (a source tree).
-    source_root = str(Path(harness.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH")) if p)
-    env["PYTHONUNBUFFERED"] = "1"  # the worker's prints reach worker.log before a crash
-    return env
 
 
 def _maybe_oom(outcome: RunOutcome, oom_before: int | None) -> RunOutcome:
@@ -159,30 +125,34 @@ class _Session:
     def __init__(
         self,
         runner: ProcessRunner,
-        child: subprocess.Popen[bytes],
+        worker: WorkerProcess,
         jobs: Iterator[Job],
         count: int,
         log: SampleLog,
         on_progress: ProgressCallback,
-        jobs_fd: int,
-        samples_fd: int,
     ) -> None:
+        assert worker.samples_fd is not None
+        assert worker.jobs_fd is not None
         self.runner = runner
-        self.child = child
+        self.worker = worker
+        self.child = worker.popen
+        self.samples_fd = worker.samples_fd
         self.jobs = jobs
         self.count = count
         self.log = log
         self.on_progress = on_progress
-        self.jobs_fd: int | None = jobs_fd
-        self.samples_fd = samples_fd
         self.state = _Progress()
         self.pending = bytearray()
         self.partial = b""
         self.killed_for: CrashReason | None = None
+        os.set_blocking(worker.jobs_fd, False)
 
     def drive(self) -> RunOutcome:
         try:
-            self._pump()
+            if self._pump(hold_input=self.runner._aged_probe is not None):
+                self._compare_with_fresh()
+                self.worker.close_input()
+                self._pump(hold_input=False)
         except KeyboardInterrupt:
             self._end_child()
             self._drain()
@@ -190,7 +160,9 @@ class _Session:
         self._drain()
         return self._outcome(interrupted=False)
 
-    def _pump(self) -> None:
+    def _pump(self, hold_input: bool) -> bool:
+        """Feed and hear the child until it closes its end (False), or, with ``hold_input``,
+        until every job's sample arrived with its input still open (True)."""
         timeout = self.runner._job_timeout
         # Setup and teardown are bounded too, but loosely: importing a big app takes a while.
         slow_limit = max(_STARTUP_TIMEOUT_FLOOR_S, timeout) if timeout else None
@@ -200,24 +172,27 @@ class _Session:
         writing = False
         try:
             while True:
-                if self.state.ready and self.jobs_fd is not None:
+                jobs_fd = self.worker.jobs_fd
+                if self.state.ready and jobs_fd is not None:
                     self._refill()
                     want_write = bool(self.pending)
                     if want_write != writing:
                         if want_write:
-                            selector.register(self.jobs_fd, selectors.EVENT_WRITE)
+                            selector.register(jobs_fd, selectors.EVENT_WRITE)
                         else:
-                            selector.unregister(self.jobs_fd)
+                            selector.unregister(jobs_fd)
                         writing = want_write
                     if self.state.sent >= self.count and not self.pending:
-                        os.close(self.jobs_fd)  # end of input: the child tears down and exits
-                        self.jobs_fd = None
+                        if not hold_input:
+                            self.worker.close_input()  # the child tears down and exits
+                        elif self.state.completed >= self.count:
+                            return True
                 wait = None if deadline is None else max(0.0, deadline - time.monotonic())
                 for key, _ in selector.select(wait):
                     if key.fd == self.samples_fd:
                         was = (self.state.ready, self.state.completed)
                         if not self._receive():
-                            return  # the child closed its end: it exited or is exiting
+                            return False  # the child closed its end: it exited or is exiting
                         if timeout and was != (self.state.ready, self.state.completed):
                             in_job = self.state.completed < self.count
                             limit = timeout if in_job else slow_limit
@@ -225,14 +200,37 @@ class _Session:
                     elif not self._send():
                         selector.unregister(key.fd)
                         writing = False
-                        os.close(key.fd)
-                        self.jobs_fd = None
+                        self.worker.close_input()
                 if deadline is not None and time.monotonic() >= deadline:
                     self.killed_for = "timeout"
                     self._end_child()
-                    return
+                    return False
         finally:
             selector.close()
+
+    def _compare_with_fresh(self) -> None:
+        probe = self.runner._aged_probe
+        assert probe is not None
+        timeout = self.runner._job_timeout or _PROBE_TIMEOUT_S
+        try:
+            aged_ns, fresh_ns = compare_with_fresh(
+                self.worker,
+                lambda: self.runner.start(FRESH_LOG, []),
+                probe,
+                timeout,
+                self.runner._grace_s,
+                self._on_event,
+            )
+        except ProbeError as exc:
+            self.state.aged_vs_fresh = {"note": f"no comparison: {exc}"}
+            return
+        self.state.aged_vs_fresh = {
+            "aged_ns": aged_ns,
+            "fresh_ns": fresh_ns,
+            "warmup_jobs": probe.warmup,
+        }
+        if self.worker.jobs_fd is not None:
+            os.set_blocking(self.worker.jobs_fd, False)
 
     def _refill(self) -> None:
         state = self.state
@@ -250,9 +248,9 @@ class _Session:
             state.sent += 1
 
     def _send(self) -> bool:
-        assert self.jobs_fd is not None
+        assert self.worker.jobs_fd is not None
         try:
-            written = os.write(self.jobs_fd, self.pending)
+            written = os.write(self.worker.jobs_fd, self.pending)
         except BlockingIOError:
             return True
         except BrokenPipeError:  # the child is gone; its exit shows on the samples pipe
@@ -315,14 +313,7 @@ class _Session:
 
     def _end_child(self) -> None:
         """SIGTERM the child's group, wait ``grace_s``, then SIGKILL it."""
-        if self.child.poll() is not None:
-            return
-        _signal_group(self.child.pid, signal.SIGTERM)
-        try:
-            self.child.wait(self.runner._grace_s)
-        except subprocess.TimeoutExpired:
-            _signal_group(self.child.pid, signal.SIGKILL)
-            self.child.wait()
+        end_process(self.child, self.runner._grace_s)
 
     def _outcome(self, interrupted: bool) -> RunOutcome:
         state = self.state
@@ -337,6 +328,7 @@ class _Session:
             worker_kind=state.kind,
             probes=state.probes,
             attribution=state.attribution,
+            aged_vs_fresh=state.aged_vs_fresh,
         )
         if interrupted:
             return replace(base, stop_reason="interrupted")
@@ -354,16 +346,6 @@ class _Session:
             after_last=state.completed >= self.count,
         )
         return replace(base, stop_reason="crashed", crash=crash)
-
-    def close(self) -> None:
-        if self.child.poll() is None:
-            self._end_child()
-        _signal_group(self.child.pid, signal.SIGKILL)  # whatever the worker left running
-        for fd in (self.jobs_fd, self.samples_fd):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self.jobs_fd = None
 
 
 def _crash(
@@ -398,8 +380,3 @@ def _crash(
 
 
 _SIGNALS: Final = frozenset(int(s) for s in signal.Signals)
-
-
-def _signal_group(pgid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)

@@ -1,6 +1,7 @@
 """The pipe protocol between the harness and a worker process: one line per message.
 
-Harness to worker: ``b"<job_index> <job as JSON>\\n"``; end of input means "no more jobs".
+Harness to worker: ``b"<job_index> <job as JSON>\\n"``, or the same behind ``P`` for a probe
+job; end of input means "no more jobs".
 Worker to harness: a sample line (starts with ``{"job_index":``, written to disk as it is) or
 an event line ``{"event": NAME, ...}``. JSON escapes newlines, so a line is always a message.
 """
@@ -12,6 +13,10 @@ import os
 from typing import Any, Final
 
 EVENT_PREFIX: Final = b'{"event":'
+#: A job line prefixed with this is a probe job (aged against fresh): its sample comes back
+#: starting with PROBE_PREFIX and is not part of the run's samples.
+PROBE_MARK: Final = b"P"
+PROBE_PREFIX: Final = b'{"probe_index":'
 READY: Final = "ready"
 SPEC_ERROR: Final = "spec_error"
 SETUP_ERROR: Final = "setup_error"

@@ -1,0 +1,109 @@
+"""Aged against fresh: the same jobs, alternately on the worker that ran the whole soak and on
+a freshly started one. Paired, so the machine's own drift cancels out.
+
+Each pair gives d = log(aged time / fresh time). The Wilcoxon signed-rank test asks whether
+the aged worker is slower (one-sided); the Hodges-Lehmann estimate (median of the Walsh
+averages of d) and its interval, exponentiated, give the slowdown ratio.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from harness.analysis.trend import normal_quantile, normal_sf
+
+MIN_PAIRS: Final = 10
+
+
+@dataclass(frozen=True, slots=True)
+class PairedComparison:
+    """How much slower the aged worker ran the same jobs."""
+
+    pairs: int
+    ratio: float
+    ratio_low: float
+    ratio_high: float
+    p_slower: float
+    fresh_median_ns: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "pairs": self.pairs,
+            "ratio": self.ratio,
+            "ratio_interval": [self.ratio_low, self.ratio_high],
+            "p_value": self.p_slower,
+            "fresh_median_ms": self.fresh_median_ns / 1e6,
+        }
+
+
+def _ranks_of_absolute(values: Sequence[float]) -> list[float]:
+    order = sorted(range(len(values)), key=lambda i: abs(values[i]))
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and abs(values[order[j + 1]]) == abs(values[order[i]]):
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def wilcoxon_greater(differences: Sequence[float]) -> float:
+    """One-sided p-value that the differences are centred above zero (normal approximation
+    with the tie correction; zeros dropped, as Wilcoxon did)."""
+    nonzero = [d for d in differences if d != 0]
+    n = len(nonzero)
+    if n == 0:
+        return 1.0
+    ranks = _ranks_of_absolute(nonzero)
+    w_plus = sum(r for r, d in zip(ranks, nonzero, strict=True) if d > 0)
+    mean = n * (n + 1) / 4
+    counts: dict[float, int] = {}
+    for r in ranks:
+        counts[r] = counts.get(r, 0) + 1
+    ties = sum(t**3 - t for t in counts.values())
+    variance = n * (n + 1) * (2 * n + 1) / 24 - ties / 48
+    if variance <= 0:
+        return 0.5
+    z = (w_plus - mean - 0.5) / math.sqrt(variance)  # continuity correction
+    return normal_sf(z)
+
+
+def hodges_lehmann(differences: Sequence[float], alpha: float) -> tuple[float, float, float]:
+    """Estimate and (1 - 2 alpha) interval of the centre of the differences."""
+    n = len(differences)
+    walsh = sorted((differences[i] + differences[j]) / 2 for i in range(n) for j in range(i, n))
+    estimate = statistics.median(walsh)
+    spread = normal_quantile(1 - alpha) * math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
+    k = max(0, math.floor(n * (n + 1) / 4 - spread))
+    low = walsh[min(k, len(walsh) - 1)]
+    high = walsh[max(0, len(walsh) - 1 - k)]
+    return estimate, min(low, estimate), max(high, estimate)
+
+
+def compare_aged_fresh(
+    aged_ns: Sequence[int], fresh_ns: Sequence[int], alpha: float = 0.01
+) -> PairedComparison | None:
+    """The paired comparison, or None with fewer than MIN_PAIRS usable pairs."""
+    if len(aged_ns) != len(fresh_ns):
+        raise ValueError(f"pairs differ in length: {len(aged_ns)} aged, {len(fresh_ns)} fresh")
+    differences = [
+        math.log(a / f) for a, f in zip(aged_ns, fresh_ns, strict=True) if a > 0 and f > 0
+    ]
+    if len(differences) < MIN_PAIRS:
+        return None
+    estimate, low, high = hodges_lehmann(differences, alpha)
+    return PairedComparison(
+        pairs=len(differences),
+        ratio=math.exp(estimate),
+        ratio_low=math.exp(low),
+        ratio_high=math.exp(high),
+        p_slower=wilcoxon_greater(differences),
+        fresh_median_ns=statistics.median(fresh_ns),
+    )

@@ -1,0 +1,148 @@
+"""Aged against fresh: after the soak, the same jobs on the aged worker and on a new one.
+
+The fresh worker first runs a few warm-up jobs (lazy imports, first-call caches,
+specialised bytecode: "a worker that has done a few dozen jobs"), then each probe job runs on both, alternating which goes first
+(ABBA), so a drifting machine slows both sides alike. Probe jobs travel as ``P``-lines and
+come back as ``probe_index`` samples, which never enter ``samples.jsonl``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from harness.runners import protocol
+from harness.runners.spawn import WorkerProcess
+
+PROBE_PAIRS: Final = 30
+#: Enough for lazy imports, first-call caches and CPython's adaptive specialisation of the
+#: hot bytecode (it kicks in after a few dozen runs of a function).
+FRESH_WARMUP_JOBS: Final = 30
+STARTUP_TIMEOUT_S: Final = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class AgedProbe:
+    """The jobs of the comparison: ``warmup`` jobs for the fresh worker, then the pairs."""
+
+    jobs: tuple[dict[str, Any], ...]
+    warmup: int
+
+    @property
+    def pairs(self) -> int:
+        return len(self.jobs) - self.warmup
+
+
+class ProbeError(Exception):
+    """A worker died, hung or refused during the comparison."""
+
+
+class ProbeChannel:
+    """Synchronous request/response with one worker process."""
+
+    def __init__(self, worker: WorkerProcess, on_event: Callable[[dict[str, Any]], None]):
+        if worker.jobs_fd is None or worker.samples_fd is None:
+            raise ProbeError("the worker's pipes are closed")
+        self._jobs_fd = worker.jobs_fd
+        self._samples_fd = worker.samples_fd
+        os.set_blocking(self._jobs_fd, True)
+        self._on_event = on_event
+        self._partial = b""
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Wait for the worker's ``ready`` event (it loaded the spec and ran setup)."""
+        ready: list[bool] = []
+        relay = self._on_event
+
+        def on_event(event: dict[str, Any]) -> None:
+            if event.get("event") == protocol.READY:
+                ready.append(True)
+            relay(event)
+
+        self._on_event = on_event
+        try:
+            deadline = time.monotonic() + timeout_s
+            while not ready:
+                self._read_line(deadline)
+        finally:
+            self._on_event = relay
+
+    def request(self, index: int, job: dict[str, Any], timeout_s: float) -> int:
+        """Run one probe job; return its wall time in ns."""
+        line = protocol.encode_job(index, job)
+        try:
+            protocol.write_all(self._jobs_fd, protocol.PROBE_MARK + line)
+        except BrokenPipeError:
+            raise ProbeError("the worker ended before the probe job") from None
+        deadline = time.monotonic() + timeout_s
+        while True:
+            answer = self._read_line(deadline)
+            if answer is not None:
+                return int(answer["wall_ns"])
+
+    def _read_line(self, deadline: float) -> dict[str, Any] | None:
+        """Read one line: a probe sample is returned, an event is relayed."""
+        while b"\n" not in self._partial:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ProbeError("the worker did not answer in time")
+            with selectors.DefaultSelector() as selector:
+                selector.register(self._samples_fd, selectors.EVENT_READ)
+                if not selector.select(left):
+                    continue
+            data = os.read(self._samples_fd, 1 << 16)
+            if not data:
+                raise ProbeError("the worker ended during the comparison")
+            self._partial += data
+        line, _, self._partial = self._partial.partition(b"\n")
+        if line.startswith(protocol.PROBE_PREFIX):
+            answer: dict[str, Any] = json.loads(line)
+            return answer
+        if line.startswith(protocol.EVENT_PREFIX):
+            event = protocol.decode_event(line)
+            if event.get("event") in (protocol.SPEC_ERROR, protocol.SETUP_ERROR):
+                raise ProbeError(f"the fresh worker failed: {event.get('message')}")
+            self._on_event(event)
+        return None
+
+
+def compare_with_fresh(
+    aged: WorkerProcess,
+    start_fresh: Callable[[], WorkerProcess],
+    probe: AgedProbe,
+    job_timeout_s: float,
+    grace_s: float,
+    on_event: Callable[[dict[str, Any]], None],
+) -> tuple[list[int], list[int]]:
+    """Wall times of the probe jobs on the aged worker and on a fresh one, pair by pair."""
+    aged_channel = ProbeChannel(aged, on_event)
+    fresh = start_fresh()
+    try:
+        fresh_channel = ProbeChannel(fresh, lambda event: None)
+        fresh_channel.wait_ready(max(STARTUP_TIMEOUT_S, job_timeout_s))
+        for index, job in enumerate(probe.jobs[: probe.warmup]):
+            fresh_channel.request(index, job, job_timeout_s)
+        aged_ns: list[int] = []
+        fresh_ns: list[int] = []
+        pairs: Sequence[dict[str, Any]] = probe.jobs[probe.warmup :]
+        for offset, job in enumerate(pairs):
+            index = probe.warmup + offset
+            if offset % 2 == 0:
+                aged_ns.append(aged_channel.request(index, job, job_timeout_s))
+                fresh_ns.append(fresh_channel.request(index, job, job_timeout_s))
+            else:
+                fresh_ns.append(fresh_channel.request(index, job, job_timeout_s))
+                aged_ns.append(aged_channel.request(index, job, job_timeout_s))
+        return aged_ns, fresh_ns
+    finally:
+        fresh.close_input()
+        with contextlib.suppress(subprocess.TimeoutExpired):  # one that lingers is ended
+            fresh.popen.wait(grace_s)
+        fresh.close(grace_s)

@@ -1,0 +1,104 @@
+"""Starting and ending worker processes.
+
+A worker process leads a session of its own (the terminal's Ctrl-C reaches only the harness)
+and talks over two pipes. Ending one: SIGTERM to its whole process group, a grace period,
+then SIGKILL; the group is killed again afterwards so nothing it started is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import harness
+
+
+@dataclass(slots=True)
+class WorkerProcess:
+    """A started worker process and the harness's ends of its pipes."""
+
+    popen: subprocess.Popen[bytes]
+    jobs_fd: int | None
+    samples_fd: int | None
+
+    def close_input(self) -> None:
+        """End of jobs: the worker tears down and exits."""
+        if self.jobs_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.jobs_fd)
+            self.jobs_fd = None
+
+    def close(self, grace_s: float) -> None:
+        """End the process if it still runs, kill what it left, close the pipes."""
+        end_process(self.popen, grace_s)
+        signal_group(self.popen.pid, signal.SIGKILL)
+        self.close_input()
+        if self.samples_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.samples_fd)
+            self.samples_fd = None
+
+
+def spawn_worker(
+    spec: str, run_dir: Path, origin_ns: int, log_name: str, extra_args: list[str]
+) -> WorkerProcess:
+    """Start ``python -m harness.runners.child`` for ``spec``; its output goes to
+    ``run_dir/log_name``."""
+    jobs_r, jobs_w = os.pipe()
+    samples_r, samples_w = os.pipe()
+    command = [
+        sys.executable, "-m", "harness.runners.child",
+        "--spec", spec,
+        "--origin-ns", str(origin_ns),
+        "--jobs-fd", str(jobs_r),
+        "--samples-fd", str(samples_w),
+        "--parent-pid", str(os.getpid()),
+        "--run-dir", str(run_dir),
+        *extra_args,
+    ]  # fmt: skip
+    try:
+        with open(run_dir / log_name, "ab") as log:
+            popen = subprocess.Popen(
+                command,
+                pass_fds=(jobs_r, samples_w),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=child_env(),
+            )
+    finally:
+        os.close(jobs_r)
+        os.close(samples_w)
+    return WorkerProcess(popen, jobs_w, samples_r)
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # The child must import this very harness, even when it is not installed (a source tree).
+    source_root = str(Path(harness.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH")) if p)
+    env["PYTHONUNBUFFERED"] = "1"  # the worker's prints reach its log before a crash
+    return env
+
+
+def end_process(popen: subprocess.Popen[bytes], grace_s: float) -> None:
+    """SIGTERM the process group, wait ``grace_s``, then SIGKILL it."""
+    if popen.poll() is not None:
+        return
+    signal_group(popen.pid, signal.SIGTERM)
+    try:
+        popen.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        signal_group(popen.pid, signal.SIGKILL)
+        popen.wait()
+
+
+def signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
