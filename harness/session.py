@@ -23,7 +23,7 @@ from harness.analysis.latency import MIN_JOBS as LATENCY_MIN_JOBS
 from harness.analysis.paired import PairedComparison, compare_aged_fresh
 from harness.analysis.verdicts import Policy, judge
 from harness.errors import SpecError, UsageError, WorkloadError
-from harness.model import RunConfig, RunOutcome
+from harness.model import RunConfig, RunOutcome, Samples
 from harness.runners import ProgressCallback, Runner
 from harness.runners.aged import FRESH_WARMUP_JOBS, PROBE_PAIRS, AgedProbe
 from harness.runners.inline import InlineRunner
@@ -87,17 +87,23 @@ def run_soak(
         finally:
             if harness_error is not None or outcome is not None:
                 log.close()
-                result = build_result(
-                    config,
-                    spec,
-                    outcome,
-                    harness_error,
-                    started_at,
-                    time.perf_counter_ns() - origin_ns,
-                    run_dir,
-                    policy or Policy(),
-                )
-                write_result(run_dir, result)
+                duration_ns = time.perf_counter_ns() - origin_ns
+                try:
+                    result = build_result(
+                        config,
+                        spec,
+                        outcome,
+                        harness_error,
+                        started_at,
+                        duration_ns,
+                        run_dir,
+                        policy or Policy(),
+                    )
+                    write_result(run_dir, result)
+                except Exception as exc:
+                    # Analysis failed: still leave a result that says so, beside the samples.
+                    write_result(run_dir, _bare_result(config, spec, outcome, exc, duration_ns))
+                    raise
     return result
 
 
@@ -154,7 +160,7 @@ def build_result(
     """The ``result.json`` document (schema version 1) for a run that ended as ``outcome``."""
     samples = read_samples(run_dir / SAMPLES_FILE)
     judged = samples.untraced()
-    aged = _aged_vs_fresh(outcome, policy)
+    aged = _aged_vs_fresh(outcome, policy, samples)
     attribution = dict(outcome.attribution or {}) if outcome is not None else {}
     sites: list[dict[str, Any]] = list(attribution.pop("sites", None) or [])  # type: ignore[call-overload]
     if not attribution:
@@ -186,9 +192,9 @@ def build_result(
         "checkpoints": [c.to_json() for c in compute_checkpoints(judged)],
         "probes": [dict(p) for p in outcome.probes] if outcome is not None else [],
         "verdicts": {
-            name: v.to_json() for name, v in judge(judged, policy, sites, aged[0]).items()
+            name: v.to_json() for name, v in judge(judged, policy, sites, *aged[:3]).items()
         },
-        "aged_vs_fresh": aged[1],
+        "aged_vs_fresh": aged[3],
         "leak_sites": sites,
         "attribution": attribution,
         "files": {"samples": SAMPLES_FILE, "worker_log": WORKER_LOG, "result": RESULT_FILE},
@@ -196,29 +202,66 @@ def build_result(
     }
 
 
-def _aged_vs_fresh(
-    outcome: RunOutcome | None, policy: Policy
-) -> tuple[PairedComparison | None, dict[str, Any]]:
-    """The paired comparison the runner measured, and how result.json shows it."""
+Comparisons = tuple[
+    PairedComparison | None, PairedComparison | None, PairedComparison | None, dict[str, Any]
+]
+
+
+def _aged_vs_fresh(outcome: RunOutcome | None, policy: Policy, samples: Samples) -> Comparisons:
+    """The paired comparisons the runner measured (aged/fresh, fresh/fresh, and the aged
+    worker now against its own first run of the same jobs), and how result.json shows them."""
     measured = outcome.aged_vs_fresh if outcome is not None else None
     if not measured:
-        return None, {
-            "note": "not compared (--light, the inline runner, a short run, or a "
-            "run that did not complete)"
-        }
+        note = "not compared (--light, the inline runner, a short run, or one that stopped)"
+        return None, None, None, {"note": note}
     if "aged_ns" not in measured:
-        return None, dict(measured)
-    aged_ns = [int(v) for v in measured["aged_ns"]]  # type: ignore[attr-defined]
-    fresh_ns = [int(v) for v in measured["fresh_ns"]]  # type: ignore[attr-defined]
-    comparison = compare_aged_fresh(aged_ns, fresh_ns, policy.latency.alpha)
-    shown: dict[str, Any] = {
-        "aged_ns": aged_ns,
-        "fresh_ns": fresh_ns,
-        "warmup_jobs": measured.get("warmup_jobs"),
+        return None, None, None, dict(measured)
+    times = {
+        key: [int(v) for v in measured[key]]  # type: ignore[attr-defined]
+        for key in ("aged_ns", "fresh_ns", "control_ns")
     }
-    if comparison is not None:
-        shown.update(comparison.to_json())
-    return comparison, shown
+    alpha = policy.latency.alpha
+    aged = compare_aged_fresh(times["aged_ns"], times["fresh_ns"], alpha)
+    control = compare_aged_fresh(times["control_ns"], times["fresh_ns"], alpha)
+    first = int(measured.get("warmup_jobs") or 0)  # type: ignore[call-overload]
+    then = list(samples.wall_ns[first : first + len(times["aged_ns"])])
+    now_vs_then = None
+    if len(then) == len(times["aged_ns"]):
+        now_vs_then = compare_aged_fresh(times["aged_ns"], then, alpha)
+    shown: dict[str, Any] = {**times, "warmup_jobs": first}
+    if aged is not None:
+        shown.update(aged.to_json())
+    if control is not None:
+        shown["fresh_vs_fresh"] = control.to_json()
+    if now_vs_then is not None:
+        shown["now_vs_then"] = now_vs_then.to_json()
+    return aged, control, now_vs_then, shown
+
+
+def _bare_result(
+    config: RunConfig,
+    spec: str,
+    outcome: RunOutcome | None,
+    error: BaseException,
+    duration_ns: int,
+) -> dict[str, Any]:
+    """The result of a run whose analysis failed: what ran, how far, and the failure."""
+    crash = outcome.crash if outcome is not None else None
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "harness_version": __version__,
+        "worker": spec,
+        "workload": config.workload,
+        "runner": config.runner,
+        "jobs_requested": config.jobs,
+        "jobs_completed": outcome.jobs_completed if outcome is not None else 0,
+        "crashes": [crash.to_json()] if crash is not None else [],
+        "stop_reason": "error",
+        "harness_error": f"analysing the samples failed: {type(error).__name__}: {error}",
+        "duration_s": round(duration_ns / 1e9, 6),
+        "verdicts": {},
+        "leak_sites": [],
+    }
 
 
 def _why_no_window(config: RunConfig) -> str:

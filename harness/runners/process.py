@@ -213,7 +213,7 @@ class _Session:
         assert probe is not None
         timeout = self.runner._job_timeout or _PROBE_TIMEOUT_S
         try:
-            aged_ns, fresh_ns = compare_with_fresh(
+            times = compare_with_fresh(
                 self.worker,
                 lambda: self.runner.start(FRESH_LOG, []),
                 probe,
@@ -225,8 +225,9 @@ class _Session:
             self.state.aged_vs_fresh = {"note": f"no comparison: {exc}"}
             return
         self.state.aged_vs_fresh = {
-            "aged_ns": aged_ns,
-            "fresh_ns": fresh_ns,
+            "aged_ns": times.aged_ns,
+            "fresh_ns": times.fresh_ns,
+            "control_ns": times.control_ns,
             "warmup_jobs": probe.warmup,
         }
         if self.worker.jobs_fd is not None:
