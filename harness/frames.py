@@ -22,6 +22,7 @@ def _foreign_prefixes() -> tuple[str, ...]:
     return (*sorted(str(Path(root).resolve()) for root in roots), _HARNESS_DIR)
 
 
+@lru_cache(maxsize=4096)
 def is_user_file(filename: str) -> bool:
     """True for a real file outside the stdlib, site-packages and the harness itself."""
     if not filename or filename.startswith("<"):

@@ -1,16 +1,23 @@
 """The memray window: trace the last jobs of a run, then name the lines that keep memory.
 
-memray with Python allocators traced costs ~4.4x per job, so it never covers the whole run:
-two consecutive windows (``first_jobs``, then ``2 * first_jobs``) at the end of the run, one
-Tracker each (a Tracker costs 5-30 ms to start and stop: never one per job). Their jobs are
-marked ``traced`` in the samples and left out of every verdict. At the end of the run, still in
-the worker process, the capture files are read, sites are classified by
-:mod:`harness.analysis.attribution`, and the top Python leak gets a retention path from the
-live heap. The capture files stay in the run directory for ``memray flamegraph``.
+memray with Python allocators traced costs ~3.4x per job (measured on MIME-email jobs), so it
+never covers the whole run. Three consecutive windows at the end of the run, one Tracker each
+(a Tracker costs 5-30 ms to start and stop: never one per job):
+
+1. ``first_jobs`` jobs and 2. ``2 * first_jobs`` jobs, in memray's aggregated format (tiny
+   files, read in milliseconds): what each line kept, to tell per-job leaks from caches
+   (:mod:`harness.analysis.attribution`);
+3. a few jobs in the full format, whose allocation addresses let the top Python leak be found
+   on the live heap for its retention path (:mod:`harness.retention`). Reading a full capture
+   of 100 email jobs takes 0.5 s; of 10 jobs, a tenth of that.
+
+Their jobs are marked ``traced`` in the samples and left out of every verdict. The files stay
+in the run directory for ``memray flamegraph``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -19,58 +26,66 @@ from harness.analysis.attribution import LeakSite, SiteWindows, leak_sites
 from harness.frames import is_user_file
 from harness.retention import retention_path
 
-FIRST_FILE: Final = "memray-window-1.bin"
-SECOND_FILE: Final = "memray-window-2.bin"
+WINDOW_FILES: Final = ("memray-window-1.bin", "memray-window-2.bin", "memray-addresses.bin")
 MIN_JOBS_FOR_WINDOW: Final = 300
-_MAX_REPLAYED_RECORDS: Final = 3_000_000
+ADDRESS_JOBS: Final = 10
 SINGLE_BLOCK: Final = 2
+_MAX_REPLAYED_RECORDS: Final = 3_000_000
 
 
 def window_plan(jobs: int) -> tuple[int, int] | None:
     """(first traced job, first window length) for a run of ``jobs``, or None when too short.
 
-    The window is 3 x ``first`` jobs, ``first`` = jobs // 30 within 20..100, so tracing costs
-    at most ~10 % of the run and the verdicts keep at least 90 % of the jobs."""
+    ``first`` = jobs // 60 within 20..50; the windows take 3 x ``first`` + ``ADDRESS_JOBS``
+    jobs: 160 of 10,000 (1.6 %), so the verdicts keep 98 % of a long run."""
     if jobs < MIN_JOBS_FOR_WINDOW:
         return None
-    first = max(20, min(100, jobs // 30))
-    return jobs - 3 * first, first
+    first = max(20, min(50, jobs // 60))
+    return jobs - 3 * first - ADDRESS_JOBS, first
 
 
 class MemrayWindow:
-    """Starts and stops the two Trackers around the planned jobs; reads them at the end."""
+    """Starts and stops the Trackers around the planned jobs; reads them at the end."""
 
     def __init__(self, run_dir: Path, start_job: int, first_jobs: int) -> None:
         self.run_dir = run_dir
-        self.start_job = start_job
-        self.first_jobs = first_jobs
-        self.second_jobs = 2 * first_jobs
+        self.lengths = (first_jobs, 2 * first_jobs, ADDRESS_JOBS)
+        self.starts = (start_job, start_job + first_jobs, start_job + 3 * first_jobs)
+        self.end_job = self.starts[2] + ADDRESS_JOBS
+        self.files = tuple(run_dir / name for name in WINDOW_FILES)
+        self.jobs_traced = [0, 0, 0]
         self._tracker: Any = None
-        self._files = (run_dir / FIRST_FILE, run_dir / SECOND_FILE)
-        self.jobs_traced = [0, 0]
 
     def traced(self, job_index: int) -> bool:
-        return self.start_job <= job_index < self.start_job + self.first_jobs + self.second_jobs
+        return self.starts[0] <= job_index < self.end_job
+
+    def _window_of(self, job_index: int) -> int:
+        return 2 if job_index >= self.starts[2] else 1 if job_index >= self.starts[1] else 0
 
     def before_job(self, job_index: int) -> None:
         """Open a window when its first job is next."""
-        if job_index == self.start_job:
-            self._start(0)
-        elif job_index == self.start_job + self.first_jobs:
+        if job_index in self.starts:
             self._stop()
-            self._start(1)
+            self._start(self.starts.index(job_index))
 
     def after_job(self, job_index: int) -> None:
         if self.traced(job_index):
-            self.jobs_traced[0 if job_index < self.start_job + self.first_jobs else 1] += 1
-        if job_index == self.start_job + self.first_jobs + self.second_jobs - 1:
+            self.jobs_traced[self._window_of(job_index)] += 1
+        if job_index == self.end_job - 1:
             self._stop()
 
     def _start(self, window: int) -> None:
         import memray
 
-        self._files[window].unlink(missing_ok=True)
-        self._tracker = memray.Tracker(str(self._files[window]), trace_python_allocators=True)
+        self.files[window].unlink(missing_ok=True)
+        file_format = (
+            memray.FileFormat.ALL_ALLOCATIONS
+            if window == 2
+            else memray.FileFormat.AGGREGATED_ALLOCATIONS
+        )
+        self._tracker = memray.Tracker(
+            str(self.files[window]), trace_python_allocators=True, file_format=file_format
+        )
         self._tracker.__enter__()
 
     def _stop(self) -> None:
@@ -81,20 +96,20 @@ class MemrayWindow:
     def finish(self) -> dict[str, Any]:
         """Close any open window; return the leak sites and what they are based on."""
         self._stop()
-        first, second = self.jobs_traced
+        first, second, addressed = self.jobs_traced
         summary: dict[str, Any] = {
-            "traced_from_job": self.start_job,
-            "jobs_traced": [first, second],
-            "files": [path.name for path in self._files if path.exists()],
+            "traced_from_job": self.starts[0],
+            "jobs_traced": [first, second, addressed],
+            "files": [path.name for path in self.files if path.exists()],
         }
         if first == 0 or second == 0:
             summary["sites"] = []
-            summary["note"] = "the run ended before both memray windows completed"
+            summary["note"] = "the run ended before the memray windows completed"
             return summary
-        windows, stack_ids = _read_windows(self._files)
+        windows = _read_windows(self.files[0], self.files[1])
         sites = leak_sites(windows.values(), first, second, is_user_file)
-        if sites:
-            sites = _with_retention_path(sites, self._files[1], windows, stack_ids)
+        if addressed and sites:
+            sites = _with_retention_path(sites, self.files[2])
         summary["sites"] = [site.to_json() for site in sites]
         return summary
 
@@ -113,15 +128,12 @@ def _python_allocator(allocator: Any) -> bool:
     return _allocator_name(allocator).startswith("PYMALLOC")
 
 
-def _read_windows(
-    files: tuple[Path, Path],
-) -> tuple[dict[tuple[Any, ...], SiteWindows], dict[tuple[Any, ...], set[int]]]:
-    """Per Python stack: what each window kept. Also each stack's ids in the second file."""
+def _read_windows(first: Path, second: Path) -> dict[tuple[Any, ...], SiteWindows]:
+    """Per Python stack and allocation shape: what each window kept."""
     import memray
 
     windows: dict[tuple[Any, ...], SiteWindows] = {}
-    stack_ids: dict[tuple[Any, ...], set[int]] = {}
-    for window, path in enumerate(files):
+    for window, path in enumerate((first, second)):
         reader = memray.FileReader(str(path))
         try:
             for record in reader.get_leaked_allocation_records(merge_threads=True):
@@ -146,43 +158,35 @@ def _read_windows(
                         second_bytes=site.second_bytes + record.size,
                         second_allocations=site.second_allocations + record.n_allocations,
                     )
-                    stack_ids.setdefault(key, set()).add(record.stack_id)
                 windows[key] = site
         finally:
             reader.close()
-    return windows, stack_ids
+    return windows
 
 
-def _with_retention_path(
-    sites: list[LeakSite],
-    second_file: Path,
-    windows: dict[tuple[Any, ...], SiteWindows],
-    stack_ids: dict[tuple[Any, ...], set[int]],
-) -> list[LeakSite]:
+def _with_retention_path(sites: list[LeakSite], capture: Path) -> list[LeakSite]:
     """Find the retention path of the top per-job Python leak, if there is one."""
     top = next((s for s in sites if s.kind == "per_job" and s.allocator == "python"), None)
     if top is None:
         return sites
-    wanted: set[int] = set()
-    for key, site in windows.items():
-        frame = next((f for f in site.stack if is_user_file(f[1])), None)
-        if (
-            site.allocator == "python"
-            and frame is not None
-            and (frame[1], frame[2]) == (top.file, top.line)
-        ):
-            wanted |= stack_ids.get(key, set())
-    addresses = _live_addresses(second_file, wanted)
-    path = retention_path(addresses)
+
+    def at_top_site(stack: list[tuple[str, str, int]]) -> bool:
+        frame = next((f for f in stack if is_user_file(f[1])), None)
+        return frame is not None and (frame[1], frame[2]) == (top.file, top.line)
+
+    path = retention_path(_live_addresses(capture, at_top_site))
     return [replace(s, retention_path=path) if s is top else s for s in sites]
 
 
-def _live_addresses(path: Path, stack_ids: set[int]) -> set[int]:
-    """Addresses allocated at ``stack_ids`` in the capture and not freed before it ended."""
+def _live_addresses(
+    capture: Path, wanted: Callable[[list[tuple[str, str, int]]], bool]
+) -> set[int]:
+    """Addresses of Python allocations made at a wanted stack and not freed by the end."""
     import memray
 
     live: set[int] = set()
-    reader = memray.FileReader(str(path))
+    verdict_by_stack: dict[int, bool] = {}
+    reader = memray.FileReader(str(capture))
     try:
         for count, record in enumerate(reader.get_allocation_records()):
             if count >= _MAX_REPLAYED_RECORDS:
@@ -190,7 +194,13 @@ def _live_addresses(path: Path, stack_ids: set[int]) -> set[int]:
             name = _allocator_name(record.allocator)
             if name.endswith("FREE"):
                 live.discard(record.address)
-            elif record.stack_id in stack_ids:
+                continue
+            if not name.startswith("PYMALLOC"):
+                continue
+            chosen = verdict_by_stack.get(record.stack_id)
+            if chosen is None:
+                chosen = verdict_by_stack[record.stack_id] = wanted(record.stack_trace())
+            if chosen:
                 live.add(record.address)
     finally:
         reader.close()

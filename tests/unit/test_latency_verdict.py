@@ -8,6 +8,7 @@ import random
 import pytest
 
 from harness.analysis.latency import LatencyPolicy, latency_verdict, minimum_detectable_drift
+from harness.analysis.paired import PairedComparison
 from tests.series import latency_samples
 
 
@@ -83,3 +84,71 @@ def test_minimum_detectable_drift_shrinks_with_less_scatter() -> None:
     wide = minimum_detectable_drift(0.1, 50, 1.0, 0.01)
     assert minimum_detectable_drift(0.05, 50, 1.0, 0.01) == pytest.approx(wide / 2)
     assert minimum_detectable_drift(0.1, 25, 1.0, 0.01) > wide
+
+
+def _paired(
+    ratio: float, low: float, high: float, p: float = 0.001, fresh_ms: float = 5.0
+) -> PairedComparison:
+    return PairedComparison(
+        pairs=30,
+        ratio=ratio,
+        ratio_low=low,
+        ratio_high=high,
+        p_slower=p,
+        fresh_median_ns=fresh_ms * 1e6,
+    )
+
+
+def test_aged_worker_slower_than_fresh_fails_even_without_drift() -> None:
+    """1.4x on the same jobs, with a quiet control, fails the verdict."""
+    samples = latency_samples(2_000, random.Random(3), phi=0.3)
+    verdict = latency_verdict(
+        samples,
+        aged_vs_fresh=_paired(1.4, 1.3, 1.5),
+        fresh_vs_fresh=_paired(1.01, 0.97, 1.05, p=0.4),
+    )
+    assert verdict.verdict == "fail"
+    assert "1.40x as long as a fresh one" in verdict.summary
+
+
+def test_noisy_control_keeps_a_small_ratio_from_failing() -> None:
+    """Aged 1.15x but two fresh workers differ 1.12x: not beyond the noise, no failure."""
+    samples = latency_samples(2_000, random.Random(3), phi=0.3)
+    verdict = latency_verdict(
+        samples, aged_vs_fresh=_paired(1.15, 1.08, 1.22), fresh_vs_fresh=_paired(1.12, 1.05, 1.2)
+    )
+    assert verdict.verdict != "fail"
+
+
+def test_paired_comparison_settles_an_unstable_run() -> None:
+    """A drifting machine leaves the drift test inconclusive; a tight 1.0x pair passes."""
+    samples = latency_samples(3_000, random.Random(9), phi=0.999, jitter=0.3)
+    assert latency_verdict(samples).verdict == "inconclusive"
+    verdict = latency_verdict(
+        samples,
+        aged_vs_fresh=_paired(1.0, 0.97, 1.03, p=0.5),
+        fresh_vs_fresh=_paired(1.0, 0.98, 1.02, p=0.5),
+    )
+    assert verdict.verdict == "pass"
+
+
+def test_unconfirmed_drift_is_inconclusive() -> None:
+    """A 50 % drift whose early jobs, run again at the end, take 1.0x: not a failure."""
+    samples = latency_samples(5_000, random.Random(1), drift=0.5, phi=0.5)
+    assert latency_verdict(samples).verdict == "fail"
+    verdict = latency_verdict(samples, now_vs_then=_paired(1.0, 0.95, 1.05, p=0.5))
+    assert verdict.verdict == "inconclusive"
+    assert "not confirmed" in verdict.summary
+    confirmed = latency_verdict(samples, now_vs_then=_paired(1.5, 1.4, 1.6))
+    assert confirmed.verdict == "fail"
+
+
+def test_sub_microsecond_differences_never_fail_the_pair() -> None:
+    """2x of a 1 us job is 1 us: below the 20 us floor of the probe position."""
+    samples = latency_samples(2_000, random.Random(3), phi=0.3)
+    verdict = latency_verdict(
+        samples,
+        aged_vs_fresh=_paired(2.0, 1.8, 2.2, fresh_ms=0.001),
+        fresh_vs_fresh=_paired(1.0, 0.98, 1.02, p=0.5),
+    )
+    assert verdict.verdict != "fail"
