@@ -116,16 +116,13 @@ def _slope_of_quarter(points: Points, start: float, stop: float) -> float:
     return theil_sen(cx, cy)[0]
 
 
-def memory_verdict(
-    samples: Samples,
-    policy: MemoryPolicy | None = None,
-    traced_bytes_per_job: float | None = None,
-) -> Verdict:
+def memory_verdict(samples: Samples, policy: MemoryPolicy | None = None) -> Verdict:
     """Judge claim 1, flat memory, from the heap probes.
 
-    ``traced_bytes_per_job`` is what memray measured the per-job leak sites to keep. The
-    probes decide *whether* the heap grows; when they say it does, memray's exact figure,
-    if larger, is the size (a block count times ``block_bytes`` underestimates big objects).
+    The probes measure *net* growth, which is what a leak is. memray's per-site figures count
+    what survived its window, which a bounded structure replacing old entries also does, so
+    they size blocks (``block_bytes``, see :func:`harness.analysis.verdicts.judge`) but never
+    stand in for the growth itself.
     """
     policy = policy or MemoryPolicy()
     jobs = len(samples)
@@ -165,7 +162,7 @@ def memory_verdict(
             f"run {_more(jobs)} jobs",
             figures,
         )
-    return _judge_growth(points, trend, jobs, policy, figures, traced_bytes_per_job)
+    return _judge_growth(points, trend, jobs, policy, figures)
 
 
 def _judge_growth(
@@ -174,19 +171,9 @@ def _judge_growth(
     jobs: int,
     policy: MemoryPolicy,
     figures: dict[str, object],
-    traced_bytes_per_job: float | None,
 ) -> Verdict:
     """Growth was significant after every warm-up candidate: does it matter, and is it steady?"""
-    rate = max(trend.slope, traced_bytes_per_job or 0.0)
-    source = "memray" if rate > trend.slope else "heap probes"
-    figures = {
-        **figures,
-        "bytes_per_job": rate,
-        "bytes_per_job_probes": trend.slope,
-        "bytes_per_job_traced": traced_bytes_per_job,
-        "measured_by": source,
-        "projected_growth_bytes": rate * jobs,
-    }
+    rate = trend.slope
     projected = rate * jobs
     if rate < _limit_per_job(policy, jobs):
         return Verdict(
@@ -210,7 +197,7 @@ def _judge_growth(
     figures = {**figures, "growth_started_at_job": onset}
     return Verdict(
         "fail",
-        f"grows {_bytes(rate)}/job ({source}) from job {onset:,} on "
+        f"grows {_bytes(rate)}/job from job {onset:,} on "
         f"({_bytes(projected)} over {jobs:,} jobs; p = {trend.p_increasing:.2g})",
         figures,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Final
 
 from harness.analysis.latency import LatencyPolicy, latency_verdict
 from harness.analysis.memory import MemoryPolicy, memory_verdict
@@ -21,6 +21,29 @@ class Policy:
     latency: LatencyPolicy = field(default_factory=LatencyPolicy)
 
 
+#: CPython's small-object allocator serves requests up to this size; bigger go to malloc.
+SMALL_OBJECT_BYTES: Final = 512
+
+
+def measured_block_bytes(per_job_sites: Sequence[Mapping[str, Any]]) -> float | None:
+    """Mean size of the small Python objects the per-job leak sites keep, by memray: what
+    one CPython block of growth stands for in this worker (the default 32 B guesses).
+
+    Only objects of up to 512 B count: bigger ones come from malloc, so the native-heap probe
+    already has their bytes (their block count times their size would count them twice)."""
+    python = [
+        s
+        for s in per_job_sites
+        if s.get("allocator") == "python"
+        and float(s["allocations_per_job"]) > 0
+        and float(s["bytes_per_job"]) / float(s["allocations_per_job"]) <= SMALL_OBJECT_BYTES
+    ]
+    allocations = sum(float(s["allocations_per_job"]) for s in python)
+    if allocations <= 0:
+        return None
+    return sum(float(s["bytes_per_job"]) for s in python) / allocations
+
+
 def judge(
     samples: Samples,
     policy: Policy | None = None,
@@ -33,8 +56,11 @@ def judge(
     per-job leak site found by the memray window."""
     policy = policy or Policy()
     per_job = [site for site in leak_sites if site.get("kind") == "per_job"]
-    traced = sum(float(site["bytes_per_job"]) for site in per_job) if per_job else None
-    memory = memory_verdict(samples, policy.memory, traced)
+    memory_policy = policy.memory
+    block_bytes = measured_block_bytes(per_job)
+    if block_bytes is not None:
+        memory_policy = replace(memory_policy, block_bytes=block_bytes)
+    memory = memory_verdict(samples, memory_policy)
     top = per_job[0] if per_job else None
     if memory.verdict == "fail" and top is not None:
         where = f"{top['file']}:{top['line']} ({top['function']})"
