@@ -23,7 +23,7 @@ from harness.analysis.latency import MIN_JOBS as LATENCY_MIN_JOBS
 from harness.analysis.paired import PairedComparison, compare_aged_fresh
 from harness.analysis.verdicts import Policy, judge
 from harness.errors import SpecError, UsageError, WorkloadError
-from harness.model import RunConfig, RunOutcome, Samples
+from harness.model import RunConfig, RunOutcome
 from harness.runners import ProgressCallback, Runner
 from harness.runners.aged import FRESH_WARMUP_JOBS, PROBE_PAIRS, AgedProbe
 from harness.runners.inline import InlineRunner
@@ -160,7 +160,7 @@ def build_result(
     """The ``result.json`` document (schema version 1) for a run that ended as ``outcome``."""
     samples = read_samples(run_dir / SAMPLES_FILE)
     judged = samples.untraced()
-    aged = _aged_vs_fresh(outcome, policy, samples)
+    aged = _aged_vs_fresh(outcome, policy)
     attribution = dict(outcome.attribution or {}) if outcome is not None else {}
     sites: list[dict[str, Any]] = list(attribution.pop("sites", None) or [])  # type: ignore[call-overload]
     if not attribution:
@@ -192,9 +192,9 @@ def build_result(
         "checkpoints": [c.to_json() for c in compute_checkpoints(judged)],
         "probes": [dict(p) for p in outcome.probes] if outcome is not None else [],
         "verdicts": {
-            name: v.to_json() for name, v in judge(judged, policy, sites, *aged[:3]).items()
+            name: v.to_json() for name, v in judge(judged, policy, sites, *aged[:2]).items()
         },
-        "aged_vs_fresh": aged[3],
+        "aged_vs_fresh": aged[2],
         "leak_sites": sites,
         "attribution": attribution,
         "files": {"samples": SAMPLES_FILE, "worker_log": WORKER_LOG, "result": RESULT_FILE},
@@ -202,20 +202,18 @@ def build_result(
     }
 
 
-Comparisons = tuple[
-    PairedComparison | None, PairedComparison | None, PairedComparison | None, dict[str, Any]
-]
+Comparisons = tuple[PairedComparison | None, PairedComparison | None, dict[str, Any]]
 
 
-def _aged_vs_fresh(outcome: RunOutcome | None, policy: Policy, samples: Samples) -> Comparisons:
-    """The paired comparisons the runner measured (aged/fresh, fresh/fresh, and the aged
-    worker now against its own first run of the same jobs), and how result.json shows them."""
+def _aged_vs_fresh(outcome: RunOutcome | None, policy: Policy) -> Comparisons:
+    """The paired comparisons the runner measured (aged/fresh, and fresh/fresh as the
+    control), and how result.json shows them."""
     measured = outcome.aged_vs_fresh if outcome is not None else None
     if not measured:
         note = "not compared (--light, the inline runner, a short run, or one that stopped)"
-        return None, None, None, {"note": note}
+        return None, None, {"note": note}
     if "aged_ns" not in measured:
-        return None, None, None, dict(measured)
+        return None, None, dict(measured)
     times = {
         key: [int(v) for v in measured[key]]  # type: ignore[attr-defined]
         for key in ("aged_ns", "fresh_ns", "control_ns")
@@ -223,19 +221,12 @@ def _aged_vs_fresh(outcome: RunOutcome | None, policy: Policy, samples: Samples)
     alpha = policy.latency.alpha
     aged = compare_aged_fresh(times["aged_ns"], times["fresh_ns"], alpha)
     control = compare_aged_fresh(times["control_ns"], times["fresh_ns"], alpha)
-    first = int(measured.get("warmup_jobs") or 0)  # type: ignore[call-overload]
-    then = list(samples.wall_ns[first : first + len(times["aged_ns"])])
-    now_vs_then = None
-    if len(then) == len(times["aged_ns"]):
-        now_vs_then = compare_aged_fresh(times["aged_ns"], then, alpha)
-    shown: dict[str, Any] = {**times, "warmup_jobs": first}
+    shown: dict[str, Any] = {**times, "warmup_jobs": measured.get("warmup_jobs")}
     if aged is not None:
         shown.update(aged.to_json())
     if control is not None:
         shown["fresh_vs_fresh"] = control.to_json()
-    if now_vs_then is not None:
-        shown["now_vs_then"] = now_vs_then.to_json()
-    return aged, control, now_vs_then, shown
+    return aged, control, shown
 
 
 def _bare_result(
