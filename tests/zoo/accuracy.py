@@ -178,7 +178,9 @@ def table(outcomes: list[Outcome]) -> str:
     rows.append("")
     rows.append(
         f"Caught {sum(o.caught for o in leaky)} of {len(leaky)} faulty workers; false alarms "
-        f"on {sum(bool(o.false_alarms) for o in clean)} of {len(clean)} clean workers; "
+        f"on {sum(bool(o.false_alarms) for o in clean)} of {len(clean)} clean workers"
+        f" ({sum(bool(o.case.may_fail and o.verdicts[o.case.may_fail] == 'fail') for o in clean)}"
+        " disclosed above); "
         f"leaking line named for {sum(o.line_named for o in naming)} of {len(naming)} memory "
         "leaks memray can see."
     )
