@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from harness.analysis.trend import normal_quantile, normal_sf
+from harness.analysis.trend import average_ranks, normal_quantile, normal_sf
 
 MIN_PAIRS: Final = 10
 
@@ -40,20 +40,6 @@ class PairedComparison:
         }
 
 
-def _ranks_of_absolute(values: Sequence[float]) -> list[float]:
-    order = sorted(range(len(values)), key=lambda i: abs(values[i]))
-    ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and abs(values[order[j + 1]]) == abs(values[order[i]]):
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
-
-
 def wilcoxon_greater(differences: Sequence[float]) -> float:
     """One-sided p-value that the differences are centred above zero (normal approximation
     with the tie correction; zeros dropped, as Wilcoxon did)."""
@@ -61,7 +47,7 @@ def wilcoxon_greater(differences: Sequence[float]) -> float:
     n = len(nonzero)
     if n == 0:
         return 1.0
-    ranks = _ranks_of_absolute(nonzero)
+    ranks = average_ranks([abs(d) for d in nonzero])
     w_plus = sum(r for r, d in zip(ranks, nonzero, strict=True) if d > 0)
     mean = n * (n + 1) / 4
     counts: dict[float, int] = {}

@@ -105,7 +105,7 @@ def theil_sen(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, list[flo
     return statistics.median(slopes), slopes
 
 
-def _ranks(values: Sequence[float]) -> list[float]:
+def average_ranks(values: Sequence[float]) -> list[float]:
     """Ranks 1..n, ties given their average rank."""
     order = sorted(range(len(values)), key=values.__getitem__)
     ranks = [0.0] * len(values)
@@ -143,7 +143,7 @@ def hamed_rao_factor(xs: Sequence[float], ys: Sequence[float], slope: float) -> 
     # The Theil-Sen slope is itself a pairwise slope, so detrending ties that pair exactly;
     # rounding keeps float error from breaking the tie one way or the other.
     scale = max(abs(y) for y in ys) or 1.0
-    ranks = _ranks([round((y - slope * x) / scale, 10) for x, y in zip(xs, ys, strict=True)])
+    ranks = average_ranks([round((y - slope * x) / scale, 10) for x, y in zip(xs, ys, strict=True)])
     bound = 1.96 / math.sqrt(n)
     total = 0.0
     lag1 = autocorrelation(ranks, 1)
