@@ -7,9 +7,10 @@ never covers the whole run. Three consecutive windows at the end of the run, one
 1. ``first_jobs`` jobs and 2. ``2 * first_jobs`` jobs, in memray's aggregated format (tiny
    files, read in milliseconds): what each line kept, to tell per-job leaks from caches
    (:mod:`harness.analysis.attribution`);
-3. a few jobs in the full format, whose allocation addresses let the top Python leak be found
-   on the live heap for its retention path (:mod:`harness.retention`). Reading a full capture
-   of 100 email jobs takes 0.5 s; of 10 jobs, a tenth of that.
+3. a few jobs in the full format with native frames, whose allocation addresses let the top
+   Python leak be found on the live heap for its retention path (:mod:`harness.retention`),
+   and whose native stacks show where a native leak allocates (``sqlite3Malloc`` <- ...).
+   Reading a full capture of 100 email jobs takes 0.5 s; of 10 jobs, a tenth of that.
 
 Their jobs are marked ``traced`` in the samples and left out of every verdict. The files stay
 in the run directory for ``memray flamegraph``.
@@ -17,12 +18,11 @@ in the run directory for ``memray flamegraph``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from harness.analysis.attribution import LeakSite, SiteWindows, leak_sites
+from harness.analysis.attribution import MAX_STACK, LeakSite, SiteWindows, leak_sites
 from harness.frames import is_user_file
 from harness.retention import retention_path
 
@@ -84,7 +84,10 @@ class MemrayWindow:
             else memray.FileFormat.AGGREGATED_ALLOCATIONS
         )
         self._tracker = memray.Tracker(
-            str(self.files[window]), trace_python_allocators=True, file_format=file_format
+            str(self.files[window]),
+            trace_python_allocators=True,
+            native_traces=window == 2,
+            file_format=file_format,
         )
         self._tracker.__enter__()
 
@@ -109,7 +112,7 @@ class MemrayWindow:
         windows = _read_windows(self.files[0], self.files[1])
         sites = leak_sites(windows.values(), first, second, is_user_file)
         if addressed and sites:
-            sites = _with_retention_path(sites, self.files[2])
+            sites = _enrich(sites, self.files[2])
         summary["sites"] = [site.to_json() for site in sites]
         return summary
 
@@ -164,28 +167,16 @@ def _read_windows(first: Path, second: Path) -> dict[tuple[Any, ...], SiteWindow
     return windows
 
 
-def _with_retention_path(sites: list[LeakSite], capture: Path) -> list[LeakSite]:
-    """Find the retention path of the top per-job Python leak, if there is one."""
-    top = next((s for s in sites if s.kind == "per_job" and s.allocator == "python"), None)
-    if top is None:
-        return sites
-
-    def at_top_site(stack: list[tuple[str, str, int]]) -> bool:
-        frame = next((f for f in stack if is_user_file(f[1])), None)
-        return frame is not None and (frame[1], frame[2]) == (top.file, top.line)
-
-    path = retention_path(_live_addresses(capture, at_top_site))
-    return [replace(s, retention_path=path) if s is top else s for s in sites]
-
-
-def _live_addresses(
-    capture: Path, wanted: Callable[[list[tuple[str, str, int]]], bool]
-) -> set[int]:
-    """Addresses of Python allocations made at a wanted stack and not freed by the end."""
+def _enrich(sites: list[LeakSite], capture: Path) -> list[LeakSite]:
+    """Give the top per-job Python leak its retention path, and per-job native leaks their
+    native stacks, from one pass over the short full capture."""
     import memray
 
+    top = next((s for s in sites if s.kind == "per_job" and s.allocator == "python"), None)
+    native = {(s.file, s.line): s for s in sites if s.kind == "per_job" and s.allocator == "native"}
+    native_stacks: dict[tuple[str, int], tuple[str, ...]] = {}
     live: set[int] = set()
-    verdict_by_stack: dict[int, bool] = {}
+    site_of_stack: dict[int, tuple[str, int] | None] = {}
     reader = memray.FileReader(str(capture))
     try:
         for count, record in enumerate(reader.get_allocation_records()):
@@ -195,13 +186,28 @@ def _live_addresses(
             if name.endswith("FREE"):
                 live.discard(record.address)
                 continue
-            if not name.startswith("PYMALLOC"):
+            if record.stack_id not in site_of_stack:
+                frame = next((f for f in record.stack_trace() if is_user_file(f[1])), None)
+                site_of_stack[record.stack_id] = (frame[1], frame[2]) if frame else None
+            where = site_of_stack[record.stack_id]
+            if where is None:
                 continue
-            chosen = verdict_by_stack.get(record.stack_id)
-            if chosen is None:
-                chosen = verdict_by_stack[record.stack_id] = wanted(record.stack_trace())
-            if chosen:
-                live.add(record.address)
+            if name.startswith("PYMALLOC"):
+                if top is not None and where == (top.file, top.line):
+                    live.add(record.address)
+            elif where in native and where not in native_stacks:
+                native_stacks[where] = tuple(
+                    f"{fn} {path}:{line}"
+                    for fn, path, line in record.hybrid_stack_trace()[:MAX_STACK]
+                )
     finally:
         reader.close()
-    return live
+
+    def enrich(site: LeakSite) -> LeakSite:
+        if site is top:
+            return replace(site, retention_path=retention_path(live))
+        if site.kind == "per_job" and (site.file, site.line) in native_stacks:
+            return replace(site, stack=native_stacks[(site.file, site.line)])
+        return site
+
+    return [enrich(site) for site in sites]
