@@ -18,6 +18,7 @@ from harness.analysis.verdicts import Policy
 from harness.errors import HarnessError
 from harness.model import RUNNERS, RunConfig
 from harness.units import parse_growth
+from workloads.base import PROFILES
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -89,6 +90,15 @@ def _policy(args: argparse.Namespace) -> Policy:
     return Policy(memory=memory, latency=latency)
 
 
+def _workload_options(args: argparse.Namespace) -> dict[str, str]:
+    options = {"profile": args.profile}
+    for name in ("smtp", "db"):
+        value = getattr(args, name)
+        if value is not None:
+            options[name] = value
+    return options
+
+
 def _int(text: str) -> int:
     try:
         return int(text)
@@ -139,6 +149,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="end the worker when one job runs longer (process runner)",
     )
     run.add_argument("--seed", type=_int, default=0, metavar="S", help="workload seed (default: 0)")
+    run.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="small",
+        help="payload sizes of the workload's jobs (default: small)",
+    )
+    run.add_argument(
+        "--smtp",
+        default=None,
+        metavar="HOST:PORT",
+        help="email workload: send to this SMTP server instead of the embedded sink",
+    )
+    run.add_argument(
+        "--db",
+        default=None,
+        metavar="DSN",
+        help="import workload: sqlite:///PATH or postgresql://USER@HOST:PORT/DB "
+        "(default: a SQLite file in the run directory)",
+    )
     run.add_argument(
         "--light",
         action="store_true",
@@ -196,6 +225,7 @@ def _run(args: argparse.Namespace) -> int:
         job_timeout=args.job_timeout,
         seed=args.seed,
         light=args.light,
+        workload_options=_workload_options(args),
     )
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     with progress_bar(config.jobs, f"soak {config.workload}") as on_progress:
@@ -208,7 +238,10 @@ def _workloads() -> int:
     from workloads import available
 
     for workload in available():
-        print(f"{workload.name:12} {workload.summary}")
+        print(f"{workload.name:8} {workload.summary}")
+        print(f"{'':8} reference worker: {workload.reference_worker}")
+        for name, faulty in workload.faulty.items():
+            print(f"{'':8} faulty '{name}': {faulty.spec} ({faulty.what}; fails {faulty.fails})")
     return EXIT_OK
 
 

@@ -11,8 +11,10 @@ import contextlib
 import datetime as dt
 import os
 import platform
+import re
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -22,6 +24,7 @@ from harness.analysis.failures import group_failures
 from harness.analysis.latency import MIN_JOBS as LATENCY_MIN_JOBS
 from harness.analysis.paired import PairedComparison, compare_aged_fresh
 from harness.analysis.verdicts import Policy, judge
+from harness.environment import WorkloadServices
 from harness.errors import SpecError, UsageError, WorkloadError
 from harness.model import RunConfig, RunOutcome
 from harness.runners import ProgressCallback, Runner
@@ -39,6 +42,7 @@ from harness.store import (
 )
 from harness.tracing import MIN_JOBS_FOR_WINDOW, window_plan
 from workloads import get_workload
+from workloads.base import WorkloadError as WorkloadOptionError
 
 SCHEMA_VERSION: Final = 1
 
@@ -58,8 +62,11 @@ def run_soak(
     """Run the soak ``config`` describes; return the result as written to ``result.json``."""
     try:
         workload = get_workload(config.workload)
+        options = workload.check_options(config.workload_options)
     except KeyError as exc:
         raise WorkloadError(f"--workload: {exc.args[0]}") from None
+    except WorkloadOptionError as exc:
+        raise WorkloadError(str(exc)) from None
     if config.runner == "inline" and config.job_timeout is not None:
         raise UsageError(
             "--job-timeout needs --runner process: the inline runner cannot stop a job "
@@ -68,17 +75,23 @@ def run_soak(
     spec = resolve_worker(config)
     created = not config.out.exists()
     run_dir = prepare_run_dir(config.out)
+    try:
+        services = WorkloadServices(workload, run_dir, options, config.seed)
+    except WorkloadError:
+        _forget_run_dir(run_dir, created)
+        raise
     started_at = dt.datetime.now(dt.UTC)
     origin_ns = time.perf_counter_ns()
     runner = _runner(config, spec, run_dir, origin_ns)
-    jobs = workload.jobs(config.jobs, config.seed, config.workload_options)
+    jobs = workload.jobs(config.jobs, config.seed, options)
     outcome: RunOutcome | None = None
     harness_error: str | None = None
-    with SampleLog(run_dir) as log:
+    with SampleLog(run_dir) as log, services.exported():
         try:
             outcome = runner.run(jobs, config.jobs, log, on_progress or _ignore)
         except SpecError:
             log.close()
+            services.finish(0)
             _forget_run_dir(run_dir, created)
             raise
         except BaseException as exc:  # still write the result, then let it go on
@@ -87,6 +100,7 @@ def run_soak(
         finally:
             if harness_error is not None or outcome is not None:
                 log.close()
+                report = services.finish(outcome.jobs_completed if outcome else 0)
                 duration_ns = time.perf_counter_ns() - origin_ns
                 try:
                     result = build_result(
@@ -99,6 +113,7 @@ def run_soak(
                         run_dir,
                         policy or Policy(),
                     )
+                    result["workload_report"] = report
                     write_result(run_dir, result)
                 except Exception as exc:
                     # Analysis failed: still leave a result that says so, beside the samples.
@@ -174,6 +189,7 @@ def build_result(
         "worker": spec,
         "worker_kind": outcome.worker_kind if outcome is not None else "",
         "workload": config.workload,
+        "workload_options": _redacted(config.workload_options),
         "runner": config.runner,
         "seed": config.seed,
         "job_timeout_s": config.job_timeout,
@@ -252,6 +268,13 @@ def _bare_result(
         "duration_s": round(duration_ns / 1e9, 6),
         "verdicts": {},
         "leak_sites": [],
+    }
+
+
+def _redacted(options: Mapping[str, str]) -> dict[str, str]:
+    """Options as stored: a password in a DSN is not."""
+    return {
+        name: re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", value) for name, value in options.items()
     }
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from workloads import counter
+from workloads import counter, data_import, invoices, mail
 from workloads.base import Job, Workload
 
-_REGISTRY: dict[str, Workload] = {w.name: w for w in (counter.WORKLOAD,)}
+_REGISTRY: dict[str, Workload] = {
+    w.name: w for w in (counter.WORKLOAD, mail.WORKLOAD, invoices.WORKLOAD, data_import.WORKLOAD)
+}
 
 __all__ = ["Job", "Workload", "available", "get_workload"]
 
