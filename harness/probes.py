@@ -246,6 +246,19 @@ class GcCollections(Probe):
             gc.callbacks.remove(self._on_gc)
 
 
+def native_heap_in_use() -> int | None:
+    """glibc's heap in use now, or None where there is no ``mallinfo2``."""
+    global _NATIVE
+    if _NATIVE is None:
+        if not NativeHeap.available():
+            return None
+        _NATIVE = NativeHeap()
+    return _NATIVE.read()[0]
+
+
+_NATIVE: NativeHeap | None = None
+
+
 def default_probes() -> list[Probe]:
     """The probes this platform supports, cheapest first."""
     probes: list[Probe] = [PythonHeap(), GcCollections()]

@@ -22,6 +22,7 @@ from harness import __version__
 from harness.analysis.checkpoints import compute_checkpoints
 from harness.analysis.failures import group_failures
 from harness.analysis.latency import MIN_JOBS as LATENCY_MIN_JOBS
+from harness.analysis.memory import collection_points
 from harness.analysis.paired import PairedComparison, compare_aged_fresh
 from harness.analysis.verdicts import Policy, judge
 from harness.environment import WorkloadServices
@@ -123,10 +124,11 @@ def run_soak(
 
 
 def _runner(config: RunConfig, spec: str, run_dir: Path, origin_ns: int) -> Runner:
-    if config.runner == "inline":
-        return InlineRunner(spec, origin_ns)
     full = not config.light
     window = window_plan(config.jobs) if full else None
+    collect_after = collection_points(config.jobs, window[0] if window else config.jobs)
+    if config.runner == "inline":
+        return InlineRunner(spec, origin_ns, collect_after=collect_after)
     return ProcessRunner(
         spec,
         run_dir,
@@ -134,6 +136,7 @@ def _runner(config: RunConfig, spec: str, run_dir: Path, origin_ns: int) -> Runn
         job_timeout=config.job_timeout,
         trace_window=window,
         aged_probe=_aged_probe(config) if full and config.jobs >= LATENCY_MIN_JOBS else None,
+        collect_after=collect_after,
     )
 
 

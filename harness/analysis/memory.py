@@ -23,6 +23,9 @@ Method, per run of N jobs:
 5. Neither a pass nor steady growth: the run could not rule growth out: ``inconclusive``.
 6. Runs under ``MIN_JOBS_TO_FAIL`` (500) jobs never fail: growth that short may still be a
    cache filling.
+7. Growth must survive a full garbage collection: the worker collects and measures its heap
+   at a few points (``collection_points``); when the second half's collected heap does not
+   grow past the floor, the growth was garbage waiting for CPython's rare full collections.
 """
 
 from __future__ import annotations
@@ -169,10 +172,11 @@ def memory_verdict(samples: Samples, policy: MemoryPolicy | None = None) -> Verd
             f"run {_more(jobs)} jobs",
             figures,
         )
-    return _judge_growth(points, trend, jobs, policy, figures)
+    return _judge_growth(samples, points, trend, jobs, policy, figures)
 
 
 def _judge_growth(
+    samples: Samples,
     points: Points,
     trend: Trend,
     jobs: int,
@@ -196,6 +200,20 @@ def _judge_growth(
             f"from a cache or pool still filling; run at least {MIN_JOBS_TO_FAIL:,} jobs",
             figures,
         )
+    kept = _collected_rate(samples, policy.block_bytes, jobs)
+    if kept is not None:
+        figures = {**figures, "bytes_per_job_collected": kept}
+        if kept < _limit_per_job(policy, jobs):
+            return Verdict(
+                "pass",
+                f"the heap grew {_bytes(rate)}/job between garbage collections, but a full "
+                f"collection brings it back: it keeps {_bytes(kept)}/job (garbage waiting for "
+                "the collector, not a leak)",
+                figures,
+            )
+        rate, projected = kept, kept * jobs
+        figures["bytes_per_job"] = rate
+        figures["projected_growth_bytes"] = projected
     third = _slope_of_quarter(points, jobs * 0.5, jobs * 0.75)
     fourth = _slope_of_quarter(points, jobs * 0.75, jobs)
     figures = {**figures, "slope_third_quarter": third, "slope_last_quarter": fourth}
@@ -215,6 +233,33 @@ def _judge_growth(
         f"({_bytes(projected)} over {jobs:,} jobs; p = {trend.p_increasing:.2g})",
         figures,
     )
+
+
+COLLECTION_FRACTIONS: Final = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75)
+
+
+def collection_points(jobs: int, judged_jobs: int) -> list[int]:
+    """Jobs after which the worker runs a full garbage collection and measures its heap:
+    at the warm-up candidates, three quarters in, and the last judged job."""
+    if judged_jobs < 1:
+        return []
+    points = {int(f * judged_jobs) for f in COLLECTION_FRACTIONS} | {judged_jobs - 1}
+    return sorted(p for p in points if 0 <= p < min(jobs, judged_jobs))
+
+
+def _collected_rate(samples: Samples, block_bytes: float, jobs: int) -> float | None:
+    """Bytes per job the heap keeps once garbage is collected, over the second half of the
+    run, from the measurements taken right after full collections; None without two."""
+    py = dict(zip(*gauge_points(samples, "py_blocks_collected"), strict=True))
+    native = dict(zip(*gauge_points(samples, "native_heap_collected_bytes"), strict=True))
+    at = sorted(job for job in py if job >= 0.5 * jobs - 1 and (not native or job in native))
+    if len(at) < 2 or at[-1] == at[0]:
+        return None
+    first, last = at[0], at[-1]
+    grown = block_bytes * (py[last] - py[first])
+    if native:
+        grown += native[last] - native[first]
+    return grown / (last - first)
 
 
 def _limit_per_job(policy: MemoryPolicy, jobs: int) -> float:

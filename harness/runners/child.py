@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", type=Path, required=True)
     parser.add_argument("--trace-from", type=int, default=None)
     parser.add_argument("--trace-first", type=int, default=None)
+    parser.add_argument("--collect-after", default="", help="job indexes, comma-separated")
     args = parser.parse_args(argv)
     _die_with_parent(args.parent_pid)
     faulthandler.enable()
@@ -67,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SETUP_ERROR
 
     probes = default_probes()
-    executor = JobExecutor(worker, probes, args.origin_ns)
+    collect_after = [int(i) for i in args.collect_after.split(",") if i]
+    executor = JobExecutor(worker, probes, args.origin_ns, collect_after)
     protocol.write_all(
         out_fd,
         protocol.encode_event(

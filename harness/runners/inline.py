@@ -8,7 +8,7 @@ use the process runner.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Final
 
 from harness.execute import JobExecutor
@@ -26,7 +26,14 @@ FLUSH_INTERVAL_NS: Final = 50_000_000
 class InlineRunner:
     """Runs the worker named by ``spec`` in this process."""
 
-    def __init__(self, spec: str, origin_ns: int, probes: list[Probe] | None = None) -> None:
+    def __init__(
+        self,
+        spec: str,
+        origin_ns: int,
+        probes: list[Probe] | None = None,
+        collect_after: Collection[int] = (),
+    ) -> None:
+        self._collect_after = collect_after
         self._spec = spec
         self._origin_ns = origin_ns
         self._probes = probes
@@ -45,7 +52,7 @@ class InlineRunner:
                 setup_error=f"setup() raised {type(exc).__name__}: {exc}",
             )
         probes = self._probes if self._probes is not None else default_probes()
-        executor = JobExecutor(worker, probes, self._origin_ns)
+        executor = JobExecutor(worker, probes, self._origin_ns, self._collect_after)
         completed = 0
         stop: StopReason = "completed"
         crash = None

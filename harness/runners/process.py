@@ -16,7 +16,7 @@ import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
@@ -66,6 +66,7 @@ class ProcessRunner:
         max_ahead: int = DEFAULT_MAX_AHEAD,
         trace_window: tuple[int, int] | None = None,
         aged_probe: AgedProbe | None = None,
+        collect_after: Collection[int] = (),
     ) -> None:
         self._spec = spec
         self._run_dir = run_dir
@@ -75,6 +76,7 @@ class ProcessRunner:
         self._max_ahead = max_ahead
         self._trace_window = trace_window
         self._aged_probe = aged_probe
+        self._collect_after = sorted(collect_after)
 
     def run(
         self, jobs: Iterator[Job], count: int, log: SampleLog, on_progress: ProgressCallback
@@ -96,10 +98,11 @@ class ProcessRunner:
         return spawn_worker(self._spec, self._run_dir, self._origin_ns, log_name, extra_args)
 
     def _trace_args(self) -> list[str]:
+        args = ["--collect-after", ",".join(map(str, self._collect_after))]
         if self._trace_window is None:
-            return []
+            return args
         start, first = self._trace_window
-        return ["--trace-from", str(start), "--trace-first", str(first)]
+        return [*args, "--trace-from", str(start), "--trace-first", str(first)]
 
 
 def _maybe_oom(outcome: RunOutcome, oom_before: int | None) -> RunOutcome:
