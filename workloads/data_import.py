@@ -97,8 +97,9 @@ def encode(records: Sequence[Mapping[str, str]], kind: str) -> str:
     """Records as a CSV document with a header, or as JSON Lines."""
     if kind == "jsonl":
         return "".join(json.dumps(dict(r), ensure_ascii=False) + "\n" for r in records)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
+    buffer = io.StringIO(newline="")
+    # The default "\r\n" terminator makes the writer quote any field holding \r or \n.
+    writer = csv.DictWriter(buffer, fieldnames=FIELDS)
     writer.writeheader()
     writer.writerows(records)
     return buffer.getvalue()
@@ -107,11 +108,17 @@ def encode(records: Sequence[Mapping[str, str]], kind: str) -> str:
 def parse(batch: str, kind: str) -> list[dict[str, Any]]:
     """Rows of a batch; a line that is not a record becomes a row with a ``_error``."""
     if kind == "csv":
-        return [dict(row) for row in csv.DictReader(io.StringIO(batch))]
+        rows: list[dict[str, Any]] = []
+        reader = csv.DictReader(io.StringIO(batch, newline=""))
+        try:
+            rows.extend(dict(row) for row in reader)
+        except csv.Error as exc:  # the rest of an unparseable upload is one rejected row
+            rows.append({"_error": f"line {reader.line_num}: not CSV ({exc})"})
+        return rows
     if kind != "jsonl":
         raise ValueError(f"batch format {kind!r} is neither 'csv' nor 'jsonl'")
-    rows: list[dict[str, Any]] = []
-    for number, line in enumerate(batch.splitlines(), 1):
+    rows = []
+    for number, line in enumerate(batch.split("\n"), 1):
         if not line.strip():
             continue
         try:

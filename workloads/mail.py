@@ -18,10 +18,11 @@ import smtplib
 import socket
 import threading
 from collections.abc import Iterator, Mapping
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
+from email.policy import SMTPUTF8
 from email.policy import default as default_policy
-from email.utils import formataddr
 from pathlib import Path
 from typing import Any, Final
 
@@ -108,9 +109,17 @@ def compose(job: Job, html_template: Any, text_template: Any) -> EmailMessage:
         "attachment": job.get("attachment"),
         "money": lambda minor: money(minor, job["currency"], digits),
     }
-    message = EmailMessage()
-    message["From"] = formataddr(("Billing", "billing@soak.test"))
-    message["To"] = formataddr((job["to"]["name"], job["to"]["address"]))
+    # A non-ASCII mailbox (renée@…) can only be written with the SMTPUTF8 policy, and sent to
+    # a server that offers SMTPUTF8 (smtplib asks for it); every other message stays 7-bit.
+    international = not job["to"]["address"].isascii()
+    message = EmailMessage(policy=SMTPUTF8 if international else default_policy)
+    message["From"] = Address("Billing", addr_spec="billing@soak.test")
+    name = display_name(job["to"]["name"])
+    if international:  # Address() refuses non-ASCII local parts; the header parser does not
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        message["To"] = f'"{quoted}" <{job["to"]["address"]}>'
+    else:
+        message["To"] = Address(name, addr_spec=job["to"]["address"])
     message["Subject"] = context["subject"]
     message["Message-ID"] = f"<{job['invoice_number']}.{job['id']}@soak.test>"
     message.set_content(text_template.render(context))
@@ -133,6 +142,13 @@ def compose(job: Job, html_template: Any, text_template: Any) -> EmailMessage:
                 filename=attachment["filename"],
             )
     return message
+
+
+def display_name(name: str) -> str:
+    """A customer's name made safe for a header: no line breaks (header injection) and no
+    other control characters, runs of white space folded to one."""
+    printable = "".join(ch if ch.isprintable() else " " for ch in name)
+    return " ".join(printable.split())
 
 
 def invoice_job_from_email(job: Job) -> Job:
@@ -221,7 +237,9 @@ class SmtpSink:
         self.refused = 0
         self.dropped = 0
         self.port = _free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(
+            self, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=True
+        )
         self.controller.start()
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
