@@ -14,7 +14,7 @@ import sys
 import time
 import types
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Final
 
 # A GC-tracked object is allocated with its GC header (16 bytes) in front; objects with a
@@ -51,15 +51,20 @@ def _short(key: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def retention_path(addresses: set[int], skip: tuple[object, ...] = ()) -> tuple[str, ...]:
-    """Steps from a module global to the first object found at one of ``addresses``: the
-    global's name, then each object on the way as ``type[edge]``, ending with the leaked
-    object's type. Empty when no path is found within the node and time budget."""
+def retention_path(
+    addresses: set[int], roots: Mapping[str, object] | None = None
+) -> tuple[str, ...]:
+    """Steps from a root to the first object found at one of ``addresses``: the root's name
+    (``roots`` first, e.g. the worker instance, then every module global), then each object
+    on the way as ``type[edge]``, ending with the leaked object's type. Empty when no path is
+    found within the node and time budget."""
     if not addresses:
         return ()
     wanted = {address + offset for address in addresses for offset in _HEADER_OFFSETS}
-    seen: set[int] = {id(addresses), id(wanted), *(id(s) for s in skip)}
-    queue: deque[tuple[object, tuple[str, ...]]] = deque()
+    seen: set[int] = {id(addresses), id(wanted)}
+    queue: deque[tuple[object, tuple[str, ...]]] = deque(
+        (value, (name,)) for name, value in (roots or {}).items()
+    )
     for name, module in list(sys.modules.items()):
         if not isinstance(module, types.ModuleType) or name.split(".")[0] == "harness":
             continue

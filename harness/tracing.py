@@ -19,6 +19,7 @@ in the run directory for ``memray flamegraph``.
 from __future__ import annotations
 
 import gc
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -100,7 +101,7 @@ class MemrayWindow:
             self._tracker.__exit__(None, None, None)
             self._tracker = None
 
-    def finish(self) -> dict[str, Any]:
+    def finish(self, roots: Mapping[str, object] | None = None) -> dict[str, Any]:
         """Close any open window; return the leak sites and what they are based on."""
         self._stop()
         first, second, addressed = self.jobs_traced
@@ -116,7 +117,7 @@ class MemrayWindow:
         windows = _read_windows(self.files[0], self.files[1])
         sites = leak_sites(windows.values(), first, second, is_user_file)
         if addressed and sites:
-            sites = _enrich(sites, self.files[2])
+            sites = _enrich(sites, self.files[2], roots or {})
         summary["sites"] = [site.to_json() for site in sites]
         return summary
 
@@ -171,7 +172,7 @@ def _read_windows(first: Path, second: Path) -> dict[tuple[Any, ...], SiteWindow
     return windows
 
 
-def _enrich(sites: list[LeakSite], capture: Path) -> list[LeakSite]:
+def _enrich(sites: list[LeakSite], capture: Path, roots: Mapping[str, object]) -> list[LeakSite]:
     """Give the top per-job Python leak its retention path, and per-job native leaks their
     native stacks, from one pass over the short full capture."""
     import memray
@@ -209,7 +210,7 @@ def _enrich(sites: list[LeakSite], capture: Path) -> list[LeakSite]:
 
     def enrich(site: LeakSite) -> LeakSite:
         if site is top:
-            return replace(site, retention_path=retention_path(live))
+            return replace(site, retention_path=retention_path(live, roots))
         if site.kind == "per_job" and (site.file, site.line) in native_stacks:
             return replace(site, stack=native_stacks[(site.file, site.line)])
         return site

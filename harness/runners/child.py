@@ -22,7 +22,7 @@ from harness.errors import SpecError
 from harness.execute import SAMPLE_PREFIX, JobExecutor
 from harness.probes import default_probes, describe
 from harness.runners import protocol
-from harness.spec import load_worker
+from harness.spec import Worker, load_worker
 from harness.tracing import MemrayWindow
 
 TRACED_MARK: Final = b',"traced":1}\n'
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             window = MemrayWindow(args.run_dir, args.trace_from, args.trace_first)
         _serve(jobs, executor, window, out_fd)
         if window is not None:
-            report = window.finish()
+            report = window.finish(worker_roots(worker))
             protocol.write_all(out_fd, protocol.encode_event(protocol.LEAK_SITES, **report))
     for probe in probes:
         probe.close()
@@ -93,6 +93,15 @@ def main(argv: list[str] | None = None) -> int:
         protocol.write_all(out_fd, protocol.encode_event(protocol.TEARDOWN_ERROR, message=message))
     protocol.write_all(out_fd, protocol.encode_event(protocol.DONE))
     return 0
+
+
+def worker_roots(worker: Worker) -> dict[str, object]:
+    """The worker instance as a root for retention paths: what it keeps in its attributes is
+    reachable from no module global, only from the harness's own frame."""
+    instance = getattr(worker.handle, "__self__", None)
+    if instance is None:
+        return {}
+    return {f"{type(instance).__qualname__} (the worker)": instance}
 
 
 def _serve(jobs: BinaryIO, executor: JobExecutor, window: MemrayWindow | None, out_fd: int) -> None:
