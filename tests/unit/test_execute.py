@@ -7,13 +7,14 @@ import json
 import weakref
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 
 from harness.execute import MAX_ERROR_CHARS, SAMPLE_PREFIX, JobExecutor
 from harness.probes import PythonHeap
 from harness.runners import protocol
 from harness.spec import Worker
 from tests.strategies import jobs
+from workloads.strategies import email_jobs, import_jobs, invoice_jobs
 
 
 class _Big:
@@ -89,3 +90,10 @@ def test_any_json_job_survives_the_pipe_encoding(job: dict[str, Any]) -> None:
     line = protocol.encode_job(12, job)
     assert line.count(b"\n") == 1
     assert protocol.decode_job(line) == (12, job)
+
+
+@settings(max_examples=30, deadline=None)
+@given(email_jobs() | import_jobs() | invoice_jobs(max_lines=50))
+def test_workload_payloads_survive_the_pipe(job: dict[str, Any]) -> None:
+    """Every payload the workload strategies make reaches the worker process unchanged."""
+    assert protocol.decode_job(protocol.encode_job(3, job)) == (3, job)
