@@ -12,6 +12,7 @@ shadow the standard library's ``email`` package.)
 
 from __future__ import annotations
 
+import email.errors
 import os
 import random
 import smtplib
@@ -119,7 +120,12 @@ def compose(job: Job, html_template: Any, text_template: Any) -> EmailMessage:
         quoted = name.replace("\\", "\\\\").replace('"', '\\"')
         message["To"] = f'"{quoted}" <{job["to"]["address"]}>'
     else:
-        message["To"] = Address(name, addr_spec=job["to"]["address"])
+        try:
+            message["To"] = Address(name, addr_spec=job["to"]["address"])
+        except (ValueError, email.errors.HeaderParseError, email.errors.MessageDefect) as exc:
+            raise InvalidRecipientError(
+                f"recipient {job['to']['address']!r} is not an address: {exc}"
+            ) from None
     message["Subject"] = context["subject"]
     message["Message-ID"] = f"<{job['invoice_number']}.{job['id']}@soak.test>"
     message.set_content(text_template.render(context))
@@ -142,6 +148,11 @@ def compose(job: Job, html_template: Any, text_template: Any) -> EmailMessage:
                 filename=attachment["filename"],
             )
     return message
+
+
+class InvalidRecipientError(ValueError):
+    """A job's recipient address cannot be written in a header: the job fails, not the
+    worker."""
 
 
 def display_name(name: str) -> str:

@@ -6,7 +6,6 @@ the embedded sink on loopback; import includes the SQLite commit.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,20 +20,17 @@ CASES = [(w, p) for w in ("email", "pdf", "import") for p in ("small", "medium",
 
 
 @pytest.fixture
-def services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+def services(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     workload = get_workload(request.node.callspec.params["case"][0])
     started = workload.start(tmp_path, {}, 0) if workload.start else None
     variables = {"SOAK_RUN_DIR": str(tmp_path), **(started.environment() if started else {})}
-    saved = {k: os.environ.get(k) for k in variables}
-    os.environ.update(variables)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
     yield
     if started:
         started.finish(0)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{w}-{p}" for w, p in CASES])

@@ -36,7 +36,9 @@ def _postgres_answers() -> str | None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ImportServices]:
+def database(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ImportServices]:
     """Services for one run, on each database; environment set for the worker."""
     options: dict[str, str] = {"profile": "medium"}
     if request.param == "postgresql":
@@ -45,14 +47,9 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ImportS
             pytest.skip(reason)
         options["db"] = POSTGRES
     services = ImportServices(tmp_path, options, seed=5)
-    saved = {k: os.environ.get(k) for k in (ENV_DB, ENV_TABLE)}
-    os.environ.update(services.environment())
+    for name, value in services.environment().items():
+        monkeypatch.setenv(name, value)
     yield services
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
     if request.param == "postgresql":
         db = Database(POSTGRES, services.table)
         db.connection.execute(f"DROP TABLE IF EXISTS {services.table}")
