@@ -15,7 +15,7 @@ from harness import __version__
 from harness.analysis.latency import LatencyPolicy
 from harness.analysis.memory import MemoryPolicy
 from harness.analysis.verdicts import Policy
-from harness.errors import HarnessError
+from harness.errors import HarnessError, UsageError
 from harness.model import RUNNERS, RunConfig
 from harness.units import parse_growth
 from workloads.base import PROFILES
@@ -198,6 +198,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("workloads", help="list the built-in workloads")
+
+    report = commands.add_parser("report", help="(re)write a run directory's index.html")
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+
+    site = commands.add_parser("site", help="write DIR/index.html over every run under DIR")
+    site.add_argument("root", type=Path, metavar="DIR")
+
+    compare = commands.add_parser(
+        "compare", help="differences between two runs; exit 1 when NEW regressed"
+    )
+    compare.add_argument("base", type=Path, metavar="BASE")
+    compare.add_argument("new", type=Path, metavar="NEW")
+    compare.add_argument("--significance", type=_fraction, default=0.01, metavar="ALPHA")
+    compare.add_argument("--latency-tolerance", type=_percent, default=0.10, metavar="PERCENT")
     return parser
 
 
@@ -230,8 +244,65 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     with progress_bar(config.jobs, f"soak {config.workload}") as on_progress:
         result = run_soak(config, on_progress, _policy(args))
+    _write_report(out)
     render_summary(result, sys.stdout, str(out))
     return exit_code(result)
+
+
+def _write_report(run_dir: Path) -> None:
+    """The HTML report; a failure to draw it never changes the run's outcome."""
+    from harness.report.html import write_run_report
+
+    try:
+        write_run_report(run_dir)
+    except Exception as exc:
+        print(f"soak: warning: the HTML report could not be written: {exc}", file=sys.stderr)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from harness.report.html import write_run_report
+
+    run_dir: Path = args.run_dir
+    if not (run_dir / "result.json").is_file():
+        raise UsageError(f"{str(run_dir)!r} holds no result.json; expected a run directory")
+    print(write_run_report(run_dir))
+    return EXIT_OK
+
+
+def _site(args: argparse.Namespace) -> int:
+    from harness.report.site import build_site, find_runs
+
+    root: Path = args.root
+    if not root.is_dir():
+        raise UsageError(f"{str(root)!r} is not a directory; expected one holding run directories")
+    if not find_runs(root):
+        raise UsageError(f"no run (result.json) under {str(root)!r}; run 'soak run --out' there")
+    print(build_site(root))
+    return EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from harness.analysis.compare import compare_runs
+    from harness.store import read_result, read_samples
+
+    loaded = []
+    for path in (args.base, args.new):
+        run_dir = path if path.is_dir() else path.parent
+        if not (run_dir / "result.json").is_file():
+            raise UsageError(
+                f"{str(path)!r}: no result.json; expected a run directory or its result.json"
+            )
+        result = read_result(run_dir)
+        samples = read_samples(run_dir / "samples.jsonl").untraced()
+        warmup = max(5, len(samples) // 20)
+        loaded.append((result, [ns / 1e9 for ns in samples.wall_ns[warmup:]]))
+    (base, base_lat), (new, new_lat) = loaded
+    rows = compare_runs(base, new, base_lat, new_lat, args.significance, args.latency_tolerance)
+    print(f"{'':22}{'BASE':>28}{'NEW':>28}  change")
+    for row in rows:
+        flag = "  REGRESSED" if row.regressed else ""
+        print(f"{row.name:22}{row.base:>28}{row.new:>28}  {row.change}{flag}")
+    return EXIT_FAILED if any(row.regressed for row in rows) else EXIT_OK
 
 
 def _workloads() -> int:
@@ -248,8 +319,9 @@ def _workloads() -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "run":
-            return _run(args)
+        commands = {"run": _run, "report": _report, "site": _site, "compare": _compare}
+        if args.command in commands:
+            return commands[args.command](args)
         return _workloads()
     except HarnessError as exc:
         print(f"soak: error: {exc}", file=sys.stderr)

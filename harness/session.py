@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import platform
 import re
+import subprocess
 import sys
 import time
 from collections.abc import Mapping
@@ -291,9 +292,23 @@ def _why_no_window(config: RunConfig) -> str:
     return "the run ended before the memray window"
 
 
+def _git_commit() -> str | None:
+    """The commit of the current directory's git checkout, when there is one."""
+    try:
+        completed = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = completed.stdout.strip()
+    return commit if completed.returncode == 0 and commit else None
+
+
 def environment() -> dict[str, str]:
     """Where the run happened, for the report."""
+    commit = _git_commit()
     return {
+        **({"git_commit": commit} if commit else {}),
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),

@@ -290,6 +290,7 @@ def _figures(
         "alpha": policy.alpha,
         "min_growth_bytes": policy.min_growth_bytes,
         "max_growth_per_job": policy.max_growth_per_job,
+        "block_bytes": policy.block_bytes,
         "blocks": trend.n,
     }
     for field, name in (

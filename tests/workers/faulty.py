@@ -120,3 +120,11 @@ async def async_handle(job: Job) -> int:
 
 
 not_callable = 42
+
+
+def hostile_errors(job: Job) -> None:
+    """Every 3rd job fails with an error message that is hostile HTML."""
+    if job["id"] % 3 == 0:
+        raise ValueError(
+            f"<script>window.pwned = {job['id']}</script><img src=x onerror=alert(1)> job"
+        )

@@ -1,0 +1,211 @@
+"""The run report: ``OUT/index.html``, one self-contained page (plots inlined as PNG data,
+styles inline, no script, no external asset), and ``OUT/summary.json`` for dashboards.
+
+Every string from the worker or its jobs goes through Jinja2's autoescaping: a job whose
+error message is hostile HTML shows as text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from harness.model import Samples
+from harness.report import plots
+from harness.store import SAMPLES_FILE, WORKER_LOG, read_result, read_samples
+
+REPORT_FILE: Final = "index.html"
+SUMMARY_FILE: Final = "summary.json"
+TEMPLATES: Final = Path(__file__).parent / "templates"
+VERDICT_NAMES: Final = ("memory", "resources", "latency", "isolation")
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _mib(value: Any) -> str:
+    return "-" if value is None else f"{value / 2**20:,.1f}"
+
+
+def overall(result: Mapping[str, Any]) -> str:
+    """One word for the whole run: FAILED, PASSED or INCONCLUSIVE."""
+    verdicts = [v.get("verdict") for v in result.get("verdicts", {}).values()]
+    if (
+        result.get("crashes")
+        or result.get("stop_reason") not in ("completed", None)
+        or ("fail" in verdicts)
+    ):
+        return "FAILED"
+    return "INCONCLUSIVE" if "inconclusive" in verdicts else "PASSED"
+
+
+def banner(result: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The cards a person reads first: each verdict, then crashes."""
+    cards = []
+    verdicts = result.get("verdicts", {})
+    for name in VERDICT_NAMES:
+        verdict = verdicts.get(name)
+        if verdict is None:
+            if name == "isolation":
+                cards.append(
+                    {
+                        "name": name,
+                        "verdict": "not judged",
+                        "css": "none",
+                        "summary": "this harness version has no isolation verdict yet",
+                    }
+                )
+            continue
+        cards.append(
+            {
+                "name": name,
+                "verdict": verdict["verdict"],
+                "css": verdict["verdict"],
+                "summary": verdict.get("summary", ""),
+            }
+        )
+    crashes = result.get("crashes", [])
+    cards.append(
+        {
+            "name": "crashes",
+            "verdict": f"{len(crashes)} crash{'es' if len(crashes) != 1 else ''}",
+            "css": "fail" if crashes else "pass",
+            "summary": "; ".join(f"job {c['job_index']}: {c['message']}" for c in crashes)
+            or f"stopped: {result.get('stop_reason')}",
+        }
+    )
+    return cards
+
+
+def build_view(result: Mapping[str, Any], run_dir: Path | None = None) -> dict[str, Any]:
+    """Everything the template shows, as plain strings and lists (no plots)."""
+    environment = dict(result.get("environment", {}))
+    environment.update(
+        {
+            "harness": result.get("harness_version", "?"),
+            "worker": result.get("worker", "?"),
+            "workload": result.get("workload", "?"),
+            "workload options": json.dumps(result.get("workload_options", {})),
+            "runner": result.get("runner", "?"),
+            "seed": str(result.get("seed", "?")),
+        }
+    )
+    return {
+        "worker": result.get("worker", "?"),
+        "workload": result.get("workload", "?"),
+        "overall": overall(result),
+        "jobs_completed": _number(result.get("jobs_completed")),
+        "jobs_requested": _number(result.get("jobs_requested")),
+        "jobs_failed": _number(result.get("jobs_failed")),
+        "stop_reason": result.get("stop_reason", "?"),
+        "duration": f"{result.get('duration_s', 0):.1f} s",
+        "started_at": result.get("started_at", "?"),
+        "banner": banner(result),
+        "crashes": result.get("crashes", []),
+        "leak_sites": [
+            {
+                "where": f"{Path(s['file']).name}:{s['line']}",
+                "function": s["function"],
+                "kind": s["kind"].replace("_", " "),
+                "allocator": s["allocator"],
+                "bytes_per_job": _number(s["bytes_per_job"]),
+                "allocations_per_job": _number(s["allocations_per_job"]),
+                "bytes_kept": _number(s["bytes_kept"]),
+                "stack": "\n".join(s["stack"]),
+                "retention_path": " → ".join(s["retention_path"]) or "-",
+            }
+            for s in result.get("leak_sites", [])[:10]
+        ],
+        "memray_files": result.get("attribution", {}).get("files", []),
+        "checkpoints": [
+            {
+                "jobs": _number(c["jobs"]),
+                "window": f"{c['window_first_job']:,}-{c['window_last_job']:,}",
+                "p50": _number(c["latency_p50_ms"]),
+                "p95": _number(c["latency_p95_ms"]),
+                "p99": _number(c["latency_p99_ms"]),
+                "rate": _number(c["throughput_jobs_per_s"]),
+                "py_blocks": _number(c["memory"].get("py_blocks")),
+                "native": _mib(c["memory"].get("native_heap_bytes")),
+                "rss": _mib(c["memory"].get("rss_bytes")),
+            }
+            for c in result.get("checkpoints", [])
+        ],
+        "failures": result.get("failures", []),
+        "workload_report": sorted(
+            (k, str(v)) for k, v in result.get("workload_report", {}).items()
+        ),
+        "environment": sorted(environment.items()),
+        "has_log": run_dir is not None and (run_dir / WORKER_LOG).exists(),
+    }
+
+
+def summary(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A small JSON for dashboards: the outcome, each verdict and its headline figure."""
+    verdicts = result.get("verdicts", {})
+    last = (result.get("checkpoints") or [{}])[-1]
+    top = next((s for s in result.get("leak_sites", []) if s.get("kind") == "per_job"), None)
+    if verdicts.get("memory", {}).get("verdict") != "fail":
+        top = None  # a site is only "the leak" when the heap really grows
+    return {
+        "schema_version": 1,
+        "overall": overall(result),
+        "worker": result.get("worker"),
+        "workload": result.get("workload"),
+        "started_at": result.get("started_at"),
+        "jobs_completed": result.get("jobs_completed"),
+        "jobs_failed": result.get("jobs_failed"),
+        "crashes": len(result.get("crashes", [])),
+        "verdicts": {name: v.get("verdict") for name, v in verdicts.items()},
+        "bytes_per_job": verdicts.get("memory", {}).get("bytes_per_job"),
+        "latency_drift": verdicts.get("latency", {}).get("drift"),
+        "aged_vs_fresh_ratio": result.get("aged_vs_fresh", {}).get("ratio"),
+        "latency_p50_ms": last.get("latency_p50_ms"),
+        "latency_p95_ms": last.get("latency_p95_ms"),
+        "top_leak_site": f"{top['file']}:{top['line']}" if top else None,
+        "git_commit": result.get("environment", {}).get("git_commit"),
+    }
+
+
+def render_run(result: Mapping[str, Any], samples: Samples, run_dir: Path | None = None) -> str:
+    """The page for one run."""
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    judged = samples.untraced() if len(samples) else samples
+    view = build_view(result, run_dir)
+    view["plots"] = {
+        "memory": plots.memory_plot(samples, result),
+        "latency": plots.latency_plot(judged, result),
+        "checkpoints": plots.checkpoint_distributions_plot(judged, result.get("checkpoints", [])),
+        "throughput": plots.throughput_plot(samples),
+        "aged": plots.aged_vs_fresh_plot(result.get("aged_vs_fresh", {})),
+        "resources": plots.resources_plot(samples, result),
+    }
+    return str(environment.get_template("run.html.j2").render(view))
+
+
+def write_run_report(run_dir: Path) -> Path:
+    """Write ``index.html`` and ``summary.json`` for the run in ``run_dir``."""
+    result = read_result(run_dir)
+    samples = read_samples(run_dir / SAMPLES_FILE)
+    page = render_run(result, samples, run_dir)
+    target = run_dir / REPORT_FILE
+    target.write_text(page, encoding="utf-8")
+    (run_dir / SUMMARY_FILE).write_text(
+        json.dumps(summary(result), indent=2) + "\n", encoding="utf-8"
+    )
+    return target

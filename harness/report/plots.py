@@ -1,0 +1,282 @@
+"""The report's plots: matplotlib (Agg, no display), returned as PNG data URIs so the page
+needs no other file. Long series are thinned for drawing only (every point stays in
+samples.jsonl); the figures and their fits come from the same data the verdicts used.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from harness.analysis.checkpoints import window_size
+from harness.analysis.memory import heap_points
+from harness.analysis.series import gauge_points
+from harness.model import Samples
+
+MAX_POINTS: Final = 4_000
+WIDTH: Final = 9.0
+COLORS: Final = {
+    "py": "#1f77b4",
+    "native": "#ff7f0e",
+    "rss": "#2ca02c",
+    "p50": "#1f77b4",
+    "p95": "#ff7f0e",
+    "p99": "#d62728",
+    "crash": "#d62728",
+    "warm": "#dddddd",
+    "traced": "#f3e5f5",
+}
+
+
+def new_figure(height: float = 3.2) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(WIDTH, height), dpi=90, layout="constrained")
+    return figure
+
+
+def data_uri(figure: Any) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _thin(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[float]]:
+    step = max(1, len(xs) // MAX_POINTS)
+    return list(xs[::step]), list(ys[::step])
+
+
+def _mark_run(axes: Any, result: Mapping[str, Any]) -> None:
+    """Warm-up, the memray window and crashes, on any plot against job index."""
+    warmup = result.get("verdicts", {}).get("memory", {}).get("warmup_jobs")
+    if warmup:
+        axes.axvspan(0, warmup, color=COLORS["warm"], alpha=0.5, lw=0, label="warm-up")
+    traced_from = result.get("attribution", {}).get("traced_from_job")
+    if traced_from is not None:
+        axes.axvspan(
+            traced_from,
+            result["jobs_completed"],
+            color=COLORS["traced"],
+            lw=0,
+            label="memray window",
+        )
+    for crash in result.get("crashes", []):
+        axes.axvline(
+            crash["job_index"], color=COLORS["crash"], lw=1.5, label=f"crash ({crash['reason']})"
+        )
+
+
+def memory_plot(samples: Samples, result: Mapping[str, Any]) -> str:
+    """Python heap (blocks), native heap and RSS against job index, with the fitted growth."""
+    figure = new_figure(3.6)
+    axes = figure.add_subplot()
+    twin = axes.twinx()
+    _mark_run(axes, result)
+    for field, label, key, scale, target in (
+        ("native_heap_bytes", "native heap (MiB)", "native", 2**20, axes),
+        ("rss_bytes", "RSS (MiB)", "rss", 2**20, axes),
+        ("py_blocks", "Python heap (blocks, right)", "py", 1, twin),
+    ):
+        xs, ys = gauge_points(samples, field)
+        if xs:
+            xs, ys = _thin(xs, [y / scale for y in ys])
+            target.plot(xs, ys, lw=0.8, color=COLORS[key], label=label)
+    collected_x, collected_y = gauge_points(samples, "native_heap_collected_bytes")
+    if collected_x:
+        axes.plot(
+            collected_x,
+            [y / 2**20 for y in collected_y],
+            "o",
+            ms=4,
+            color="black",
+            label="native heap after full GC",
+        )
+    _fit_line(axes, samples, result)
+    axes.set_xlabel("job")
+    axes.set_ylabel("MiB")
+    twin.set_ylabel("blocks")
+    handles = axes.get_legend_handles_labels()
+    more = twin.get_legend_handles_labels()
+    axes.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left", fontsize=7)
+    axes.set_title("Memory")
+    return data_uri(figure)
+
+
+def _fit_line(axes: Any, samples: Samples, result: Mapping[str, Any]) -> None:
+    """The heap the memory verdict judged (native + blocks x block size), and its fitted
+    growth after warm-up with the interval as a band."""
+    memory = result.get("verdicts", {}).get("memory", {})
+    block_bytes = memory.get("block_bytes")
+    if block_bytes is None:
+        return
+    judged = samples.untraced() if len(samples) else samples
+    xs, ys = heap_points(judged, float(block_bytes))
+    if not xs:
+        return
+    thin_x, thin_y = _thin(xs, [y / 2**20 for y in ys])
+    axes.plot(thin_x, thin_y, lw=1.0, color="#6a3d9a", label="heap judged (MiB)")
+    rate, interval = memory.get("bytes_per_job"), memory.get("bytes_per_job_interval")
+    warmup = int(memory.get("warmup_jobs") or 0)
+    after = [y for x, y in zip(xs, ys, strict=True) if x >= warmup]
+    if rate is None or not interval or not after:
+        return
+    start = statistics.median(after[: max(1, len(after) // 10)]) / 2**20
+    line_x = [float(warmup), float(xs[-1])]
+    span = (line_x[1] - line_x[0]) / 2**20
+    axes.plot(
+        line_x,
+        [start, start + rate * span],
+        "--",
+        color="black",
+        lw=1,
+        label=f"fitted growth {rate:,.3g} B/job",
+    )
+    axes.fill_between(
+        line_x,
+        [start, start + interval[0] * span],
+        [start, start + interval[1] * span],
+        color="black",
+        alpha=0.08,
+        lw=0,
+    )
+
+
+def _rolling(values: Sequence[float], window: int, q: float) -> list[float]:
+    """Rolling quantile over non-overlapping steps (cheap for 10,000 points)."""
+    out: list[float] = []
+    step = max(1, window // 4)
+    for end in range(window, len(values) + 1, step):
+        chunk = sorted(values[end - window : end])
+        out.append(chunk[min(len(chunk) - 1, int(q * len(chunk)))])
+    return out
+
+
+def latency_plot(samples: Samples, result: Mapping[str, Any]) -> str:
+    """Per-job latency with rolling p50/p95/p99, and where the latency verdict saw it turn."""
+    figure = new_figure()
+    axes = figure.add_subplot()
+    _mark_run(axes, result)
+    ms = [ns / 1e6 for ns in samples.wall_ns]
+    xs, ys = _thin(list(range(len(ms))), ms)
+    axes.plot(xs, ys, ".", ms=1.5, color="#999999", label="job")
+    window = max(10, len(ms) // 50)
+    step = max(1, window // 4)
+    for q, key in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
+        rolled = _rolling(ms, window, q)
+        axes.plot(
+            [window + i * step for i in range(len(rolled))],
+            rolled,
+            lw=1.2,
+            color=COLORS[key],
+            label=f"rolling {key}",
+        )
+    latency = result.get("verdicts", {}).get("latency", {})
+    if latency.get("verdict") == "fail" and latency.get("start_ms") is not None:
+        axes.axhline(latency["start_ms"], color="black", lw=0.8, ls=":", label="start level")
+        axes.axhline(latency["end_ms"], color="black", lw=0.8, ls="--", label="end level")
+    axes.set_yscale("log")
+    axes.set_xlabel("job")
+    axes.set_ylabel("ms (log)")
+    axes.set_title("Latency per job")
+    axes.legend(loc="upper left", fontsize=7, ncols=3)
+    return data_uri(figure)
+
+
+def throughput_plot(samples: Samples) -> str:
+    """Jobs per second over the run's wall time."""
+    figure = new_figure(2.6)
+    axes = figure.add_subplot()
+    if samples.end_ns:
+        seconds = [(end - samples.end_ns[0]) / 1e9 for end in samples.end_ns]
+        buckets = max(1, min(100, len(seconds) // 20))
+        span = (seconds[-1] or 1e-9) / buckets
+        counts = [0] * buckets
+        for s in seconds:
+            counts[min(buckets - 1, int(s / span))] += 1
+        axes.plot(
+            [(i + 0.5) * span for i in range(buckets)],
+            [c / span for c in counts],
+            color=COLORS["p50"],
+        )
+    axes.set_xlabel("seconds into the run")
+    axes.set_ylabel("jobs/s")
+    axes.set_title("Throughput")
+    return data_uri(figure)
+
+
+def checkpoint_distributions_plot(
+    samples: Samples, checkpoints: Sequence[Mapping[str, Any]]
+) -> str:
+    """Latency distributions of the windows behind each checkpoint, side by side."""
+    figure = new_figure(2.8)
+    axes = figure.add_subplot()
+    data, labels = [], []
+    for point in checkpoints:
+        jobs = point["jobs"]
+        first = jobs - window_size(jobs)
+        data.append([ns / 1e6 for ns in samples.wall_ns[first:jobs]])
+        labels.append(f"{jobs:,}")
+    if data:
+        axes.boxplot(data, tick_labels=labels, showfliers=False)
+    axes.set_yscale("log")
+    axes.set_xlabel("checkpoint (jobs done)")
+    axes.set_ylabel("ms (log)")
+    axes.set_title("Latency at the checkpoints")
+    return data_uri(figure)
+
+
+def aged_vs_fresh_plot(comparison: Mapping[str, Any]) -> str | None:
+    """Each probe job's time on the aged worker against a fresh one (and the control)."""
+    aged, fresh = comparison.get("aged_ns"), comparison.get("fresh_ns")
+    if not aged or not fresh:
+        return None
+    control = comparison.get("control_ns") or []
+    figure = new_figure(3.0)
+    axes = figure.add_subplot()
+    axes.plot(
+        [f / 1e6 for f in fresh],
+        [a / 1e6 for a in aged],
+        "o",
+        ms=4,
+        color=COLORS["p99"],
+        label="aged vs fresh",
+    )
+    if control:
+        axes.plot(
+            [f / 1e6 for f in fresh],
+            [c / 1e6 for c in control],
+            "s",
+            ms=3,
+            color="#888888",
+            label="second fresh vs fresh (control)",
+        )
+    top = max(*aged, *fresh, *control) / 1e6
+    axes.plot([0, top], [0, top], color="black", lw=0.8, label="equal")
+    axes.set_xlabel("fresh worker, ms")
+    axes.set_ylabel("ms")
+    axes.set_title(f"Aged against fresh: {comparison.get('ratio', float('nan')):.2f}x")
+    axes.legend(fontsize=7)
+    return data_uri(figure)
+
+
+def resources_plot(samples: Samples, result: Mapping[str, Any]) -> str | None:
+    """Open files, threads and child processes over jobs."""
+    series = [(field, gauge_points(samples, field)) for field in ("fds", "threads", "children")]
+    series = [(field, points) for field, points in series if points[0]]
+    if not series:
+        return None
+    figure = new_figure(2.6)
+    axes = figure.add_subplot()
+    _mark_run(axes, result)
+    for field, (xs, ys) in series:
+        axes.step(xs, ys, where="post", label=field)
+    axes.set_xlabel("job")
+    axes.set_title("Open files, threads, child processes")
+    axes.legend(fontsize=7)
+    return data_uri(figure)
