@@ -1,27 +1,41 @@
-"""Built-in workloads, by name."""
+"""Built-in workloads, by name.
+
+The workload modules are imported on first use, not with the package: every worker process
+imports ``workloads.base``, and should not carry smtplib, csv and friends on its heap unless
+its workload needs them.
+"""
 
 from __future__ import annotations
 
-from workloads import counter, data_import, invoices, mail
+import importlib
+from functools import lru_cache
+from typing import Final
+
 from workloads.base import Job, Workload
 
-_REGISTRY: dict[str, Workload] = {
-    w.name: w for w in (counter.WORKLOAD, mail.WORKLOAD, invoices.WORKLOAD, data_import.WORKLOAD)
-}
+_MODULES: Final = ("counter", "mail", "invoices", "data_import")
 
 __all__ = ["Job", "Workload", "available", "get_workload"]
 
 
+@lru_cache(maxsize=1)
+def _registry() -> dict[str, Workload]:
+    workloads = [importlib.import_module(f"workloads.{name}").WORKLOAD for name in _MODULES]
+    return {workload.name: workload for workload in workloads}
+
+
 def available() -> list[Workload]:
     """Every built-in workload, by name."""
-    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+    registry = _registry()
+    return [registry[name] for name in sorted(registry)]
 
 
 def get_workload(name: str) -> Workload:
     """The workload called ``name``; KeyError names the ones there are."""
+    registry = _registry()
     try:
-        return _REGISTRY[name]
+        return registry[name]
     except KeyError:
         raise KeyError(
-            f"no workload {name!r}; expected one of: {', '.join(sorted(_REGISTRY))}"
+            f"no workload {name!r}; expected one of: {', '.join(sorted(registry))}"
         ) from None

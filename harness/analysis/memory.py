@@ -30,6 +30,7 @@ Method, per run of N jobs:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -98,11 +99,15 @@ def _floor_trend(points: Points, start: float, stop: float, alpha: float) -> Tre
     return trend_test(cx, cy, alpha)
 
 
-def growth_onset(points: Points, start: float, stop: float) -> int:
-    """The job from which a flat-then-rising floor rises: the best flat+linear breakpoint."""
-    cx, cy = range_blocks(
-        points, start, stop, min(MAX_BLOCKS, max(1, len(points[0]))), block_minimum
-    )
+def growth_onset(
+    points: Points,
+    start: float,
+    stop: float,
+    reduce: Callable[[Sequence[float]], float] = block_minimum,
+) -> int:
+    """The job from which a flat-then-rising series rises: the best flat+linear breakpoint
+    over block floors (or medians, for latency)."""
+    cx, cy = range_blocks(points, start, stop, min(MAX_BLOCKS, max(1, len(points[0]))), reduce)
     if len(cx) < 3:
         return int(start)
     best_sse, best = float("inf"), cx[0]

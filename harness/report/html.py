@@ -123,8 +123,9 @@ def build_view(result: Mapping[str, Any], run_dir: Path | None = None) -> dict[s
                 "stack": "\n".join(s["stack"]),
                 "retention_path": " → ".join(s["retention_path"]) or "-",
             }
-            for s in result.get("leak_sites", [])[:10]
-        ],
+            for s in result.get("leak_sites", [])
+            if s["kind"] == "per_job" or s["bytes_kept"] > 0
+        ][:10],
         "memray_files": result.get("attribution", {}).get("files", []),
         "checkpoints": [
             {

@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from harness.analysis.checkpoints import window_size
-from harness.analysis.memory import heap_points
+from harness.analysis.memory import growth_onset, heap_points
 from harness.analysis.series import gauge_points
+from harness.analysis.trend import block_median
 from harness.model import Samples
 
 MAX_POINTS: Final = 4_000
@@ -98,6 +99,9 @@ def memory_plot(samples: Samples, result: Mapping[str, Any]) -> str:
             label="native heap after full GC",
         )
     _fit_line(axes, samples, result)
+    onset = result.get("verdicts", {}).get("memory", {}).get("growth_started_at_job")
+    if onset is not None:
+        axes.axvline(onset, color="black", lw=1.2, label=f"growing from job {onset:,}")
     axes.set_xlabel("job")
     axes.set_ylabel("MiB")
     twin.set_ylabel("blocks")
@@ -177,6 +181,11 @@ def latency_plot(samples: Samples, result: Mapping[str, Any]) -> str:
             label=f"rolling {key}",
         )
     latency = result.get("verdicts", {}).get("latency", {})
+    if latency.get("verdict") == "fail" and len(ms) > 20:
+        onset = growth_onset(
+            (list(map(float, range(len(ms)))), ms), 0.0, float(len(ms)), reduce=block_median
+        )
+        axes.axvline(onset, color="black", lw=1.2, label=f"slower from job {onset:,}")
     if latency.get("verdict") == "fail" and latency.get("start_ms") is not None:
         axes.axhline(latency["start_ms"], color="black", lw=0.8, ls=":", label="start level")
         axes.axhline(latency["end_ms"], color="black", lw=0.8, ls="--", label="end level")

@@ -1,8 +1,11 @@
-"""The summary printed at the end of ``soak run``."""
+"""The summary printed at the end of ``soak run`` (rich: colours on a terminal, plain text in
+a CI log)."""
 
 from __future__ import annotations
 
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
+
+STYLES: Final = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
 
 
 def _ms(value: float) -> str:
@@ -14,39 +17,68 @@ def _mib(value: int | None) -> str:
 
 
 def render_summary(result: dict[str, Any], out: TextIO, run_dir: str) -> None:
-    """A few lines a person reads first: what ran, how it ended, then the checkpoints."""
+    """What ran, how it ended, the checkpoints, each verdict in a sentence, where the data is."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(file=out, width=120, soft_wrap=True, highlight=False)
     done, asked = result["jobs_completed"], result["jobs_requested"]
-    out.write(
-        f"soak: {result['worker']} on workload {result['workload']!r} ({result['runner']} runner)\n"
+    console.print(
+        f"soak: {escape(result['worker'])} on workload {result['workload']!r} "
+        f"({result['runner']} runner)"
     )
-    out.write(
+    console.print(
         f"  jobs: {done:,} of {asked:,} completed, {result['jobs_failed']:,} raised"
-        f" - stopped: {result['stop_reason']} after {result['duration_s']:.2f}s\n"
+        f" - stopped: {result['stop_reason']} after {result['duration_s']:.2f}s"
     )
     for crash in result["crashes"]:
-        out.write(f"  CRASH at job {crash['job_index']} ({crash['reason']}): {crash['message']}\n")
+        console.print(
+            f"  [bold red]CRASH[/] at job {crash['job_index']} ({crash['reason']}): "
+            f"{escape(crash['message'])}"
+        )
     for key in ("setup_error", "teardown_error", "harness_error"):
         if result.get(key):
-            out.write(f"  {key.replace('_', ' ')}: {result[key]}\n")
+            console.print(f"  {key.replace('_', ' ')}: {escape(str(result[key]))}")
     for group in result["failures"][:3]:
-        out.write(
-            f"  {group['count']:,} x {group['type']}: {group['message'][:120]}"
-            f" (first job {group['first_job_index']}, {group['where']})\n"
+        console.print(
+            f"  {group['count']:,} x {escape(group['type'])}: "
+            f"{escape(group['message'][:120])} (first job {group['first_job_index']}, "
+            f"{escape(group['where'])})"
         )
     if result["checkpoints"]:
-        out.write(
-            "  checkpoint   p50 ms   p95 ms   p99 ms    jobs/s  py blocks  native MiB  RSS MiB\n"
+        table = Table(box=None, pad_edge=False, padding=(0, 1))
+        for title in (
+            "checkpoint",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "jobs/s",
+            "py blocks",
+            "native MiB",
+            "RSS MiB",
+        ):
+            table.add_column(title, justify="right")
+        for point in result["checkpoints"]:
+            memory = point["memory"]
+            rate = point["throughput_jobs_per_s"]
+            table.add_row(
+                f"{point['jobs']:,}",
+                _ms(point["latency_p50_ms"]),
+                _ms(point["latency_p95_ms"]),
+                _ms(point["latency_p99_ms"]),
+                "-" if rate is None else f"{rate:,.0f}",
+                str(memory.get("py_blocks", "-")),
+                _mib(memory.get("native_heap_bytes")),
+                _mib(memory.get("rss_bytes")),
+            )
+        console.print(table)
+    for name, verdict in result["verdicts"].items():
+        word = verdict.get("verdict", "?")
+        console.print(
+            f"  {name}: [{STYLES.get(word, 'default')}]{word}[/] - "
+            f"{escape(verdict.get('summary', ''))}"
         )
-    for point in result["checkpoints"]:
-        memory = point["memory"]
-        rate = point["throughput_jobs_per_s"]
-        out.write(
-            f"  {point['jobs']:>10,} {_ms(point['latency_p50_ms']):>8} "
-            f"{_ms(point['latency_p95_ms']):>8} {_ms(point['latency_p99_ms']):>8} "
-            f"{'-' if rate is None else f'{rate:,.0f}':>9} {memory.get('py_blocks', '-'):>10} "
-            f"{_mib(memory.get('native_heap_bytes')):>11} {_mib(memory.get('rss_bytes')):>8}\n"
-        )
-    verdicts = result["verdicts"]
-    for name, verdict in verdicts.items():
-        out.write(f"  {name}: {verdict.get('verdict', '?')} - {verdict.get('summary', '')}\n")
-    out.write(f"  data: {run_dir}/result.json, {run_dir}/samples.jsonl\n")
+    console.print(
+        f"  report: {run_dir}/index.html (data: {run_dir}/result.json, {run_dir}/samples.jsonl)"
+    )
