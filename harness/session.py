@@ -212,9 +212,9 @@ def build_result(
         "checkpoints": [c.to_json() for c in compute_checkpoints(judged)],
         "probes": [dict(p) for p in outcome.probes] if outcome is not None else [],
         "verdicts": {
-            name: v.to_json() for name, v in judge(judged, policy, sites, *aged[:2]).items()
+            name: v.to_json() for name, v in judge(judged, policy, sites, *aged[:3]).items()
         },
-        "aged_vs_fresh": aged[2],
+        "aged_vs_fresh": aged[3],
         "leak_sites": sites,
         "attribution": attribution,
         "files": {"samples": SAMPLES_FILE, "worker_log": WORKER_LOG, "result": RESULT_FILE},
@@ -222,18 +222,21 @@ def build_result(
     }
 
 
-Comparisons = tuple[PairedComparison | None, PairedComparison | None, dict[str, Any]]
+Comparisons = tuple[
+    PairedComparison | None, PairedComparison | None, PairedComparison | None, dict[str, Any]
+]
 
 
 def _aged_vs_fresh(outcome: RunOutcome | None, policy: Policy) -> Comparisons:
-    """The paired comparisons the runner measured (aged/fresh, and fresh/fresh as the
-    control), and how result.json shows them."""
+    """The paired comparisons the runner measured (aged/fresh; fresh/fresh as the control;
+    a fresh worker now against the worker's first run of the same jobs), and how
+    result.json shows them."""
     measured = outcome.aged_vs_fresh if outcome is not None else None
     if not measured:
         note = "not compared (--light, the inline runner, a short run, or one that stopped)"
-        return None, None, {"note": note}
+        return None, None, None, {"note": note}
     if "aged_ns" not in measured:
-        return None, None, dict(measured)
+        return None, None, None, dict(measured)
     times = {
         key: [int(v) for v in measured[key]]  # type: ignore[attr-defined]
         for key in ("aged_ns", "fresh_ns", "control_ns")
@@ -241,12 +244,19 @@ def _aged_vs_fresh(outcome: RunOutcome | None, policy: Policy) -> Comparisons:
     alpha = policy.latency.alpha
     aged = compare_aged_fresh(times["aged_ns"], times["fresh_ns"], alpha)
     control = compare_aged_fresh(times["control_ns"], times["fresh_ns"], alpha)
+    start = measured.get("start_ns")
+    now_vs_then = None
+    if isinstance(start, list) and len(start) == len(times["fresh_ns"]):
+        times["start_ns"] = [int(v) for v in start]
+        now_vs_then = compare_aged_fresh(times["fresh_ns"], times["start_ns"], alpha)
     shown: dict[str, Any] = {**times, "warmup_jobs": measured.get("warmup_jobs")}
     if aged is not None:
         shown.update(aged.to_json())
     if control is not None:
         shown["fresh_vs_fresh"] = control.to_json()
-    return aged, control, shown
+    if now_vs_then is not None:
+        shown["fresh_now_vs_then"] = now_vs_then.to_json()
+    return aged, control, now_vs_then, shown
 
 
 def _bare_result(

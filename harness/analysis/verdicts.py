@@ -50,6 +50,7 @@ def judge(
     leak_sites: Sequence[Mapping[str, Any]] = (),
     aged_vs_fresh: PairedComparison | None = None,
     fresh_vs_fresh: PairedComparison | None = None,
+    fresh_now_vs_then: PairedComparison | None = None,
 ) -> dict[str, Verdict]:
     """Memory, resources and latency verdicts; a failing memory verdict names the top
     per-job leak site found by the memray window."""
@@ -71,5 +72,7 @@ def judge(
     return {
         "memory": memory,
         "resources": resource_verdict(samples),
-        "latency": latency_verdict(samples, policy.latency, aged_vs_fresh, fresh_vs_fresh),
+        "latency": latency_verdict(
+            samples, policy.latency, aged_vs_fresh, fresh_vs_fresh, fresh_now_vs_then
+        ),
     }

@@ -25,7 +25,7 @@ from harness.errors import SpecError
 from harness.model import Crash, CrashReason, RunOutcome
 from harness.oom import oom_kill_count
 from harness.runners import ProgressCallback, protocol
-from harness.runners.aged import AgedProbe, ProbeError, compare_with_fresh
+from harness.runners.aged import AgedProbe, ProbeError, baseline_times, compare_with_fresh
 from harness.runners.spawn import WorkerProcess, end_process, spawn_worker
 from harness.store import WORKER_LOG, SampleLog
 from workloads.base import Job
@@ -148,6 +148,8 @@ class _Session:
         self.pending = bytearray()
         self.partial = b""
         self.killed_for: CrashReason | None = None
+        self.baseline_due = runner._aged_probe is not None
+        self.baseline_ns: list[int] | None = None
         os.set_blocking(worker.jobs_fd, False)
 
     def drive(self) -> RunOutcome:
@@ -176,6 +178,11 @@ class _Session:
         try:
             while True:
                 jobs_fd = self.worker.jobs_fd
+                if self.state.ready and self.baseline_due and jobs_fd is not None:
+                    self.baseline_due = False
+                    self._run_baseline()
+                    if timeout:
+                        deadline = time.monotonic() + timeout
                 if self.state.ready and jobs_fd is not None:
                     self._refill()
                     want_write = bool(self.pending)
@@ -211,6 +218,19 @@ class _Session:
         finally:
             selector.close()
 
+    def _run_baseline(self) -> None:
+        probe = self.runner._aged_probe
+        assert probe is not None
+        assert self.worker.jobs_fd is not None
+        try:
+            self.baseline_ns = baseline_times(
+                self.worker, probe, self.runner._job_timeout or _PROBE_TIMEOUT_S, self._on_event
+            )
+        except ProbeError:
+            self.baseline_ns = None
+        if self.worker.jobs_fd is not None:
+            os.set_blocking(self.worker.jobs_fd, False)
+
     def _compare_with_fresh(self) -> None:
         probe = self.runner._aged_probe
         assert probe is not None
@@ -231,6 +251,7 @@ class _Session:
             "aged_ns": times.aged_ns,
             "fresh_ns": times.fresh_ns,
             "control_ns": times.control_ns,
+            "start_ns": self.baseline_ns,
             "warmup_jobs": probe.warmup,
         }
         if self.worker.jobs_fd is not None:

@@ -141,3 +141,15 @@ def test_sub_microsecond_differences_never_fail_the_pair() -> None:
         fresh_vs_fresh=_paired(1.0, 0.98, 1.02, p=0.5),
     )
     assert verdict.verdict != "fail"
+
+
+def test_drift_that_did_not_last_is_inconclusive() -> None:
+    """A 50 % drift, but a fresh worker at the end runs the probe jobs as fast as the new
+    worker did before the run: the machine slowed for a while; not a failure."""
+    samples = latency_samples(5_000, random.Random(1), drift=0.5, phi=0.5)
+    assert latency_verdict(samples).verdict == "fail"
+    passing = latency_verdict(samples, fresh_now_vs_then=_paired(1.0, 0.95, 1.05, p=0.5))
+    assert passing.verdict == "inconclusive"
+    assert "not lasting" in passing.summary
+    lasting = latency_verdict(samples, fresh_now_vs_then=_paired(1.5, 1.4, 1.6))
+    assert lasting.verdict == "fail"
