@@ -169,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: a SQLite file in the run directory)",
     )
     run.add_argument(
+        "--no-report",
+        action="store_true",
+        help="write result.json and samples only, no index.html (the report costs ~1 s)",
+    )
+    run.add_argument(
         "--light",
         action="store_true",
         help="cheap probes and their verdicts only: no memray window",
@@ -244,7 +249,8 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     with progress_bar(config.jobs, f"soak {config.workload}") as on_progress:
         result = run_soak(config, on_progress, _policy(args))
-    _write_report(out)
+    if not args.no_report:
+        _write_report(out)
     render_summary(result, sys.stdout, str(out))
     return exit_code(result)
 
