@@ -3,6 +3,7 @@ a CI log)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Final, TextIO
 
 STYLES: Final = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
@@ -79,6 +80,6 @@ def render_summary(result: dict[str, Any], out: TextIO, run_dir: str) -> None:
             f"  {name}: [{STYLES.get(word, 'default')}]{word}[/] - "
             f"{escape(verdict.get('summary', ''))}"
         )
-    console.print(
-        f"  report: {run_dir}/index.html (data: {run_dir}/result.json, {run_dir}/samples.jsonl)"
-    )
+    has_report = (Path(run_dir) / "index.html").exists()
+    report = f"report: {run_dir}/index.html, " if has_report else ""
+    console.print(f"  {report}data: {run_dir}/result.json, {run_dir}/samples.jsonl")
