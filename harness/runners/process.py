@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import selectors
-import signal
 import subprocess
 import time
 from collections.abc import Collection, Iterator
@@ -22,10 +21,11 @@ from pathlib import Path
 from typing import Final
 
 from harness.errors import SpecError
-from harness.model import Crash, CrashReason, RunOutcome
+from harness.model import CrashReason, RunOutcome
 from harness.oom import oom_kill_count
 from harness.runners import ProgressCallback, protocol
 from harness.runners.aged import AgedProbe, ProbeError, baseline_times, compare_with_fresh
+from harness.runners.crashes import crash_of, with_oom
 from harness.runners.spawn import WorkerProcess, end_process, spawn_worker
 from harness.store import WORKER_LOG, SampleLog
 from workloads.base import Job
@@ -91,7 +91,7 @@ class ProcessRunner:
         if session.state.spec_error is not None:
             raise SpecError(self._spec, session.state.spec_error)
         if outcome.crash is not None and outcome.crash.reason == "signal":
-            outcome = _maybe_oom(outcome, oom_before)
+            outcome = with_oom(outcome, oom_before)
         return outcome
 
     def start(self, log_name: str, extra_args: list[str]) -> WorkerProcess:
@@ -103,23 +103,6 @@ class ProcessRunner:
             return args
         start, first = self._trace_window
         return [*args, "--trace-from", str(start), "--trace-first", str(first)]
-
-
-def _maybe_oom(outcome: RunOutcome, oom_before: int | None) -> RunOutcome:
-    crash = outcome.crash
-    oom_after = oom_kill_count()
-    if crash is None or crash.signal != signal.SIGKILL or oom_before is None or oom_after is None:
-        return outcome
-    if oom_after <= oom_before:
-        return outcome
-    oom = Crash(
-        crash.job_index,
-        "oom",
-        crash.exitcode,
-        crash.signal,
-        "killed by the kernel's out-of-memory killer (the cgroup's oom_kill count rose)",
-    )
-    return replace(outcome, crash=oom)
 
 
 class _Session:
@@ -363,7 +346,7 @@ class _Session:
             )
         if self.killed_for is None and state.done and returncode == 0:
             return replace(base, teardown_error=state.teardown_error)
-        crash = _crash(
+        crash = crash_of(
             state.completed,
             returncode,
             self.killed_for,
@@ -371,37 +354,3 @@ class _Session:
             after_last=state.completed >= self.count,
         )
         return replace(base, stop_reason="crashed", crash=crash)
-
-
-def _crash(
-    job_index: int,
-    returncode: int,
-    killed_for: CrashReason | None,
-    job_timeout: float | None,
-    after_last: bool,
-) -> Crash:
-    signal_number = -returncode if returncode < 0 else None
-    exitcode = returncode if returncode >= 0 else None
-    when = "after its last job (in teardown)" if after_last else f"in job {job_index}"
-    if killed_for == "timeout":
-        message = (
-            f"job {job_index} ran longer than --job-timeout {job_timeout:g}s; ended"
-            if not after_last
-            else f"teardown ran too long {when}; ended"
-        )
-        return Crash(job_index, "timeout", exitcode, signal_number, message)
-    if signal_number is not None:
-        name = signal.Signals(signal_number).name if signal_number in _SIGNALS else "?"
-        return Crash(
-            job_index,
-            "signal",
-            None,
-            signal_number,
-            f"worker process ended by signal {signal_number} ({name}) {when}",
-        )
-    return Crash(
-        job_index, "exit", exitcode, None, f"worker process exited with code {exitcode} {when}"
-    )
-
-
-_SIGNALS: Final = frozenset(int(s) for s in signal.Signals)
