@@ -48,6 +48,9 @@ def test_bad_worker_spec_is_one_line_and_exit_2(
         (["--runner", "thread"], "argument --runner: invalid choice: 'thread'"),
         (["--workload", "nope"], "--workload: no workload 'nope'; expected one of: counter"),
         (["--runner", "inline", "--job-timeout", "1"], "--job-timeout needs --runner process"),
+        (["--max-growth", "lots"], "argument --max-growth: expected a size such as 64B"),
+        (["--significance", "0.7"], "argument --significance: expected a probability in (0, 0.5)"),
+        (["--latency-tolerance", "lots"], "argument --latency-tolerance: expected a percentage"),
     ],
 )
 def test_bad_option_is_one_line_and_exit_2(

@@ -3,6 +3,8 @@ and the capture files a user can open with memray."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import memray
 
 from tests.conftest import SoakCli
@@ -63,3 +65,29 @@ def test_light_runs_no_memray_and_no_comparison(soak_cli: SoakCli) -> None:
     assert result["jobs_judged"] == 1000
     assert not list(run.out.glob("memray-*.bin"))
     assert result["verdicts"]["memory"]["verdict"] == "fail"
+
+
+def test_max_growth_sets_the_floor(soak_cli: SoakCli, tmp_path: Path) -> None:
+    """The same leak fails at the default floor and passes under --max-growth 10MiB."""
+    default = soak_cli(
+        "--worker",
+        "tests/zoo/leak_dict.py:handle",
+        "--jobs",
+        "1000",
+        "--light",
+        out=tmp_path / "default",
+    )
+    assert default.result()["verdicts"]["memory"]["verdict"] == "fail"
+    lenient = soak_cli(
+        "--worker",
+        "tests/zoo/leak_dict.py:handle",
+        "--jobs",
+        "1000",
+        "--light",
+        "--max-growth",
+        "10MiB",
+        out=tmp_path / "lenient",
+    )
+    memory = lenient.result()["verdicts"]["memory"]
+    assert memory["verdict"] == "pass"
+    assert "below the floor of 10.0 MiB over the run" in memory["summary"]
