@@ -58,7 +58,7 @@ CASES = (
         10_000,
         "memory",
         unnamed_because="the list's array grows by realloc every ~1,250 appends at 10,000 "
-        "items: the 300 traced jobs may see none",
+        "items: the 150 jobs of the rate windows may see none",
     ),
     Case("leak_fds", 3_000, "resources"),
     Case("leak_threads", 3_000, "resources"),
