@@ -179,12 +179,16 @@ def table(outcomes: list[Outcome]) -> str:
     rows.append(
         f"Caught {sum(o.caught for o in leaky)} of {len(leaky)} faulty workers; false alarms "
         f"on {sum(bool(o.false_alarms) for o in clean)} of {len(clean)} clean workers"
-        f" ({sum(bool(o.case.may_fail and o.verdicts[o.case.may_fail] == 'fail') for o in clean)}"
-        " disclosed above); "
+        f"{_disclosed(clean)}; "
         f"leaking line named for {sum(o.line_named for o in naming)} of {len(naming)} memory "
         "leaks memray can see."
     )
     return "\n".join(rows)
+
+
+def _disclosed(clean: list[Outcome]) -> str:
+    count = sum(bool(o.case.may_fail and o.verdicts[o.case.may_fail] == "fail") for o in clean)
+    return f" ({count} disclosed above)" if count else ""
 
 
 def main() -> int:
