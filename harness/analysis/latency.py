@@ -29,7 +29,14 @@ from typing import Final
 
 from harness.analysis.paired import PairedComparison
 from harness.analysis.series import latency_points
-from harness.analysis.trend import MAX_BLOCKS, block_median, blocks, normal_quantile, trend_test
+from harness.analysis.trend import (
+    MAX_BLOCKS,
+    block_median,
+    blocks,
+    check_alpha,
+    normal_quantile,
+    trend_test,
+)
 from harness.model import Samples, Verdict
 
 MIN_JOBS: Final = 200
@@ -52,8 +59,7 @@ class LatencyPolicy:
     paired_min_change_s: float = 20e-6
 
     def __post_init__(self) -> None:
-        if not 0 < self.alpha < 0.5:
-            raise ValueError(f"alpha must be within (0, 0.5), got {self.alpha}")
+        check_alpha(self.alpha)
         if not self.tolerance > 0:
             raise ValueError(
                 f"tolerance must be > 0 (a fraction, 0.1 = 10 %), got {self.tolerance}"

@@ -35,7 +35,14 @@ from dataclasses import dataclass
 from typing import Final
 
 from harness.analysis.series import Points, gauge_points, range_blocks
-from harness.analysis.trend import MAX_BLOCKS, Trend, block_minimum, theil_sen, trend_test
+from harness.analysis.trend import (
+    MAX_BLOCKS,
+    Trend,
+    block_minimum,
+    check_alpha,
+    theil_sen,
+    trend_test,
+)
 from harness.model import Samples, Verdict
 
 WARMUP_FRACTIONS: Final = (0.05, 0.1, 0.2, 0.3, 0.5)
@@ -59,8 +66,7 @@ class MemoryPolicy:
     block_bytes: float = 32.0
 
     def __post_init__(self) -> None:
-        if not 0 < self.alpha < 0.5:
-            raise ValueError(f"alpha must be within (0, 0.5), got {self.alpha}")
+        check_alpha(self.alpha)
         if self.min_growth_bytes < 0:
             raise ValueError(f"min_growth_bytes must be >= 0, got {self.min_growth_bytes}")
         if self.max_growth_per_job is not None and self.max_growth_per_job < 0:

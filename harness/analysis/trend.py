@@ -43,6 +43,12 @@ class Trend:
     lag1_autocorrelation: float
 
 
+def check_alpha(alpha: float) -> None:
+    """A significance level the tests here can use: a false-alarm rate in (0, 0.5)."""
+    if not 0 < alpha < 0.5:
+        raise ValueError(f"alpha must be within (0, 0.5), got {alpha}")
+
+
 def blocks(
     xs: Sequence[float],
     ys: Sequence[float],
