@@ -21,6 +21,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -122,8 +123,10 @@ class MemrayWindow:
         return summary
 
 
+@lru_cache(maxsize=64)
 def _allocator_name(allocator: Any) -> str:
-    """memray gives the allocator as an int in some records, an enum in others."""
+    """memray gives the allocator as an int in some records, an enum in others. Cached: the
+    address replay asks once per record, a few hundred thousand times."""
     import memray
 
     try:
