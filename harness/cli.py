@@ -6,17 +6,15 @@ import argparse
 import datetime as dt
 import signal
 import sys
-from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Final, NoReturn
 
 from harness import __version__
-from harness.analysis.latency import LatencyPolicy
-from harness.analysis.memory import MemoryPolicy
 from harness.analysis.verdicts import Policy
 from harness.errors import HarnessError, UsageError
 from harness.model import RUNNERS, RunConfig
+from harness.options import build_policy
 from harness.units import parse_growth
 from workloads.base import PROFILES
 
@@ -81,13 +79,7 @@ def _percent(text: str) -> float:
 
 def _policy(args: argparse.Namespace) -> Policy:
     per_job, total = args.max_growth if args.max_growth is not None else (None, None)
-    memory = MemoryPolicy(alpha=args.significance)
-    if per_job is not None:  # a per-job limit replaces the whole-run floor
-        memory = replace(memory, max_growth_per_job=per_job, min_growth_bytes=0.0)
-    elif total is not None:
-        memory = replace(memory, min_growth_bytes=total)
-    latency = LatencyPolicy(alpha=args.significance, tolerance=args.latency_tolerance)
-    return Policy(memory=memory, latency=latency)
+    return build_policy(per_job, total, args.significance, args.latency_tolerance)
 
 
 def _workload_options(args: argparse.Namespace) -> dict[str, str]:
@@ -288,22 +280,9 @@ def _site(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from harness.analysis.compare import compare_runs
-    from harness.store import read_result, read_samples
+    from harness.baseline import compare_dirs
 
-    loaded = []
-    for path in (args.base, args.new):
-        run_dir = path if path.is_dir() else path.parent
-        if not (run_dir / "result.json").is_file():
-            raise UsageError(
-                f"{str(path)!r}: no result.json; expected a run directory or its result.json"
-            )
-        result = read_result(run_dir)
-        samples = read_samples(run_dir / "samples.jsonl").untraced()
-        warmup = max(5, len(samples) // 20)
-        loaded.append((result, [ns / 1e9 for ns in samples.wall_ns[warmup:]]))
-    (base, base_lat), (new, new_lat) = loaded
-    rows = compare_runs(base, new, base_lat, new_lat, args.significance, args.latency_tolerance)
+    rows = compare_dirs(args.base, args.new, args.significance, args.latency_tolerance)
     print(f"{'':22}{'BASE':>28}{'NEW':>28}  change")
     for row in rows:
         flag = "  REGRESSED" if row.regressed else ""

@@ -35,6 +35,11 @@ class RunConfig:
     workload_options: Mapping[str, str] = field(default_factory=dict)
     #: Cheap probes and their verdicts only: no memray window.
     light: bool = False
+    #: Directories the worker process searches first for the worker's module (a test
+    #: suite's own sys.path, so a worker defined in a test module imports there too).
+    import_paths: tuple[str, ...] = ()
+    #: What the run is called where it was asked for (a test's node id), if anywhere.
+    label: str = ""
 
     def __post_init__(self) -> None:
         if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:

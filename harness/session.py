@@ -33,6 +33,7 @@ from harness.runners import ProgressCallback, Runner
 from harness.runners.aged import FRESH_WARMUP_JOBS, PROBE_PAIRS, AgedProbe
 from harness.runners.inline import InlineRunner
 from harness.runners.process import ProcessRunner
+from harness.spec import Worker, worker_from_object
 from harness.store import (
     RESULT_FILE,
     SAMPLES_FILE,
@@ -60,8 +61,12 @@ def run_soak(
     config: RunConfig,
     on_progress: ProgressCallback | None = None,
     policy: Policy | None = None,
+    worker: object | None = None,
 ) -> dict[str, Any]:
-    """Run the soak ``config`` describes; return the result as written to ``result.json``."""
+    """Run the soak ``config`` describes; return the result as written to ``result.json``.
+
+    ``worker``: the worker itself, already in hand (a closure, an object made in a test), for
+    the inline runner; ``config.worker`` then only names it."""
     try:
         workload = get_workload(config.workload)
         options = workload.check_options(config.workload_options)
@@ -69,12 +74,18 @@ def run_soak(
         raise WorkloadError(f"--workload: {exc.args[0]}") from None
     except WorkloadOptionError as exc:
         raise WorkloadError(str(exc)) from None
+    if worker is not None and config.runner != "inline":
+        raise UsageError(
+            f"the worker {config.worker!r} is an object in this process, which a worker "
+            "process cannot import: define it at module level, or use the inline runner"
+        )
     if config.runner == "inline" and config.job_timeout is not None:
         raise UsageError(
             "--job-timeout needs --runner process: the inline runner cannot stop a job "
             "that hangs in its own process"
         )
     spec = resolve_worker(config)
+    loaded = worker_from_object(spec, worker) if worker is not None else None
     created = not config.out.exists()
     run_dir = prepare_run_dir(config.out)
     try:
@@ -84,7 +95,7 @@ def run_soak(
         raise
     started_at = dt.datetime.now(dt.UTC)
     origin_ns = time.perf_counter_ns()
-    runner = _runner(config, spec, run_dir, origin_ns)
+    runner = _runner(config, spec, run_dir, origin_ns, loaded)
     jobs = workload.jobs(config.jobs, config.seed, options)
     outcome: RunOutcome | None = None
     harness_error: str | None = None
@@ -124,12 +135,14 @@ def run_soak(
     return result
 
 
-def _runner(config: RunConfig, spec: str, run_dir: Path, origin_ns: int) -> Runner:
+def _runner(
+    config: RunConfig, spec: str, run_dir: Path, origin_ns: int, worker: Worker | None
+) -> Runner:
     full = not config.light
     window = window_plan(config.jobs) if full else None
     collect_after = collection_points(config.jobs, window[0] if window else config.jobs)
     if config.runner == "inline":
-        return InlineRunner(spec, origin_ns, collect_after=collect_after)
+        return InlineRunner(spec, origin_ns, collect_after=collect_after, worker=worker)
     return ProcessRunner(
         spec,
         run_dir,
@@ -138,6 +151,7 @@ def _runner(config: RunConfig, spec: str, run_dir: Path, origin_ns: int) -> Runn
         trace_window=window,
         aged_probe=_aged_probe(config) if full and config.jobs >= LATENCY_MIN_JOBS else None,
         collect_after=collect_after,
+        import_paths=config.import_paths,
     )
 
 
@@ -191,6 +205,7 @@ def build_result(
         "schema_version": SCHEMA_VERSION,
         "harness_version": __version__,
         "worker": spec,
+        "label": config.label,
         "worker_kind": outcome.worker_kind if outcome is not None else "",
         "workload": config.workload,
         "workload_options": _redacted(config.workload_options),

@@ -70,6 +70,66 @@ def load_worker(spec: str) -> Worker:
     return _as_worker(spec, target)
 
 
+def worker_from_object(label: str, target: object) -> Worker:
+    """Wrap an object already in hand (a callable, an object or a class with ``handle``) as a
+    :class:`Worker`; ``label`` names it in messages and results."""
+    return _as_worker(label, target)
+
+
+def describe_object(target: object) -> str:
+    """``module:qualname`` of a function, class or object: how results name it."""
+    owner = target if inspect.isfunction(target) or inspect.isclass(target) else type(target)
+    module = getattr(owner, "__module__", None) or "?"
+    qualname = getattr(owner, "__qualname__", None) or type(target).__name__
+    return f"{module}:{qualname}"
+
+
+def importable_spec(target: object) -> str | None:
+    """A ``module:attr`` spec under which a new process importing ``module`` by name finds
+    ``target`` itself; None for lambdas, closures, objects made inside a function, or
+    modules that cannot be imported by name (``__main__``, files loaded by path)."""
+    if inspect.isfunction(target) or inspect.isclass(target):
+        module_name = target.__module__
+        attr_path = target.__qualname__
+    else:
+        module_name = type(target).__module__
+        module = sys.modules.get(module_name)
+        names = [n for n, v in vars(module).items() if v is target] if module else []
+        if not names:
+            return None
+        attr_path = names[0]
+    module = sys.modules.get(module_name)
+    if module is None or module_name == "__main__" or "<" in attr_path:
+        return None
+    if not _findable(module_name, getattr(module, "__file__", None)):
+        return None
+    resolved: object = module
+    for part in attr_path.split("."):
+        resolved = getattr(resolved, part, None)
+    return f"{module_name}:{attr_path}" if resolved is target else None
+
+
+def _findable(module_name: str, file: str | None) -> bool:
+    """Would a fresh import of ``module_name`` (with this sys.path) load ``file``? Asks the
+    import system's finders directly: ``importlib.util.find_spec`` would answer from
+    ``sys.modules``, which a test runner may fill under names no import can find."""
+    parent = module_name.rpartition(".")[0]
+    path = getattr(sys.modules.get(parent), "__path__", None) if parent else None
+    if file is None or (parent and path is None):
+        return False
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        if find_spec is None:
+            continue
+        try:
+            found = find_spec(module_name, path)
+        except Exception:  # a third-party finder that cannot answer: ask the next one
+            continue
+        if found is not None:
+            return bool(found.origin == file)
+    return False
+
+
 def split_spec(spec: str) -> tuple[str, str]:
     """Split ``left:attr`` at the last colon; the left side is a module or a ``.py`` path."""
     module_part, sep, attr_path = spec.rpartition(":")

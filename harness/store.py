@@ -9,8 +9,10 @@ Layout of ``OUT/``::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +25,16 @@ SAMPLES_FILE: Final = "samples.jsonl"
 RESULT_FILE: Final = "result.json"
 WORKER_LOG: Final = "worker.log"
 _TIMING_FIELDS: Final = ("job_index", "wall_ns", "cpu_ns", "end_ns", "error")
+
+
+def run_dir_name(label: str, index: int = 1) -> str:
+    """A directory name for the run called ``label`` (a test's node id): readable, safe on
+    every file system, the same in every session (so a baseline directory is searched by
+    name), distinct for labels that differ only in characters a file name cannot hold."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._")[:80] or "run"
+    digest = hashlib.sha1(label.encode("utf-8")).hexdigest()[:8]
+    suffix = f"-{index}" if index > 1 else ""
+    return f"{readable}-{digest}{suffix}"
 
 
 def prepare_run_dir(out: Path) -> Path:

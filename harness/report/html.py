@@ -97,10 +97,12 @@ def build_view(result: Mapping[str, Any], run_dir: Path | None = None) -> dict[s
             "workload options": json.dumps(result.get("workload_options", {})),
             "runner": result.get("runner", "?"),
             "seed": str(result.get("seed", "?")),
+            **({"test": result["label"]} if result.get("label") else {}),
         }
     )
     return {
         "worker": result.get("worker", "?"),
+        "label": result.get("label", ""),
         "workload": result.get("workload", "?"),
         "overall": overall(result),
         "jobs_completed": _number(result.get("jobs_completed")),

@@ -93,6 +93,7 @@ def build_site(root: Path) -> Path:
                 "started_at": result.get("started_at", "?"),
                 "workload": result.get("workload", "?"),
                 "worker": result.get("worker", "?"),
+                "label": result.get("label", ""),
                 "jobs": f"{result.get('jobs_completed', 0):,}",
                 "overall": overall(result),
                 "verdicts": [

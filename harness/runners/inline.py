@@ -24,7 +24,7 @@ FLUSH_INTERVAL_NS: Final = 50_000_000
 
 
 class InlineRunner:
-    """Runs the worker named by ``spec`` in this process."""
+    """Runs the worker named by ``spec`` (or the one given, already loaded) in this process."""
 
     def __init__(
         self,
@@ -32,16 +32,18 @@ class InlineRunner:
         origin_ns: int,
         probes: list[Probe] | None = None,
         collect_after: Collection[int] = (),
+        worker: Worker | None = None,
     ) -> None:
         self._collect_after = collect_after
         self._spec = spec
+        self._worker = worker
         self._origin_ns = origin_ns
         self._probes = probes
 
     def run(
         self, jobs: Iterator[Job], count: int, log: SampleLog, on_progress: ProgressCallback
     ) -> RunOutcome:
-        worker = load_worker(self._spec)
+        worker = self._worker if self._worker is not None else load_worker(self._spec)
         try:
             worker.setup()
         except Exception as exc:

@@ -67,8 +67,10 @@ class ProcessRunner:
         trace_window: tuple[int, int] | None = None,
         aged_probe: AgedProbe | None = None,
         collect_after: Collection[int] = (),
+        import_paths: tuple[str, ...] = (),
     ) -> None:
         self._spec = spec
+        self._import_paths = import_paths
         self._run_dir = run_dir
         self._origin_ns = origin_ns
         self._job_timeout = job_timeout
@@ -95,7 +97,9 @@ class ProcessRunner:
         return outcome
 
     def start(self, log_name: str, extra_args: list[str]) -> WorkerProcess:
-        return spawn_worker(self._spec, self._run_dir, self._origin_ns, log_name, extra_args)
+        return spawn_worker(
+            self._spec, self._run_dir, self._origin_ns, log_name, extra_args, self._import_paths
+        )
 
     def _trace_args(self) -> list[str]:
         args = ["--collect-after", ",".join(map(str, self._collect_after))]

@@ -45,7 +45,12 @@ class WorkerProcess:
 
 
 def spawn_worker(
-    spec: str, run_dir: Path, origin_ns: int, log_name: str, extra_args: list[str]
+    spec: str,
+    run_dir: Path,
+    origin_ns: int,
+    log_name: str,
+    extra_args: list[str],
+    import_paths: tuple[str, ...] = (),
 ) -> WorkerProcess:
     """Start ``python -m harness.runners.child`` for ``spec``; its output goes to
     ``run_dir/log_name``."""
@@ -70,7 +75,7 @@ def spawn_worker(
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env=child_env(),
+                env=child_env(import_paths),
             )
     finally:
         os.close(jobs_r)
@@ -78,11 +83,12 @@ def spawn_worker(
     return WorkerProcess(popen, jobs_w, samples_r)
 
 
-def child_env() -> dict[str, str]:
+def child_env(import_paths: tuple[str, ...] = ()) -> dict[str, str]:
     env = dict(os.environ)
     # The child must import this very harness, even when it is not installed (a source tree).
     source_root = str(Path(harness.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH")) if p)
+    paths = (source_root, *import_paths, env.get("PYTHONPATH"))
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
     env["PYTHONUNBUFFERED"] = "1"  # the worker's prints reach its log before a crash
     return env
 

@@ -1,0 +1,39 @@
+"""Comparing a run with an earlier one: the run directory loaded for ``compare_runs``, and the
+baseline run of the same name found under a directory of earlier runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness.analysis.compare import Difference, compare_runs
+from harness.errors import UsageError
+from harness.store import RESULT_FILE, SAMPLES_FILE, read_result, read_samples
+
+
+def load_run(path: Path) -> tuple[dict[str, Any], list[float]]:
+    """A run's result and its judged jobs' latencies in seconds, after warm-up; ``path`` is
+    the run directory or its result.json."""
+    run_dir = path if path.is_dir() else path.parent
+    if not (run_dir / RESULT_FILE).is_file():
+        raise UsageError(
+            f"{str(path)!r}: no {RESULT_FILE}; expected a run directory or its {RESULT_FILE}"
+        )
+    result = read_result(run_dir)
+    samples = read_samples(run_dir / SAMPLES_FILE).untraced()
+    warmup = max(5, len(samples) // 20)
+    return result, [ns / 1e9 for ns in samples.wall_ns[warmup:]]
+
+
+def compare_dirs(
+    base: Path, new: Path, alpha: float = 0.01, tolerance: float = 0.10
+) -> list[Difference]:
+    """Every compared figure of NEW against BASE (both run directories)."""
+    (base_result, base_latencies), (new_result, new_latencies) = load_run(base), load_run(new)
+    return compare_runs(base_result, new_result, base_latencies, new_latencies, alpha, tolerance)
+
+
+def baseline_run(root: Path, name: str) -> Path | None:
+    """The run called ``name`` under ``root`` (a directory an earlier session wrote), if any."""
+    candidate = root / name
+    return candidate if (candidate / RESULT_FILE).is_file() else None

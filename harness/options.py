@@ -1,0 +1,190 @@
+"""Soak options given as Python values (fixture keywords, marker arguments, ini lines) checked
+and turned into what a run needs: its settings and its verdict policy.
+
+The CLI parses the same options from text with argparse; both end in :func:`build_policy`, so
+a threshold means the same wherever it is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Final
+
+from harness.analysis.latency import LatencyPolicy
+from harness.analysis.memory import MemoryPolicy
+from harness.analysis.verdicts import Policy
+from harness.errors import UsageError
+from harness.model import RUNNERS
+from harness.units import parse_growth
+from workloads.base import PROFILES
+
+#: Option name -> what a value must be, as the error message says it.
+EXPECTED: Final = {
+    "workload": "a workload name such as 'email' (see 'soak workloads')",
+    "jobs": "a whole number >= 1",
+    "runner": f"one of {', '.join(RUNNERS)}",
+    "job_timeout": "seconds > 0",
+    "seed": "an integer",
+    "light": "True or False",
+    "profile": f"one of {', '.join(PROFILES)}",
+    "smtp": "'HOST:PORT' of an SMTP server",
+    "db": "'sqlite:///PATH' or 'postgresql://USER@HOST:PORT/DB'",
+    "max_growth": "a size over the run ('48KiB') or per job ('64B/job')",
+    "significance": "a probability in (0, 0.5) such as 0.01",
+    "latency_tolerance": "a fraction > 0 (0.1) or a percentage ('10%')",
+    "benchmark": "True or False",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SoakOptions:
+    """Everything a soak can be asked, checked. ``runner`` None: the process runner when the
+    worker can be imported by name in a new process, else the inline one."""
+
+    workload: str = "counter"
+    jobs: int = 1000
+    runner: str | None = None
+    job_timeout: float | None = None
+    seed: int = 0
+    light: bool = False
+    profile: str = "small"
+    smtp: str | None = None
+    db: str | None = None
+    max_growth_per_job: float | None = None
+    max_growth_total: float | None = None
+    significance: float = 0.01
+    latency_tolerance: float = 0.10
+    #: Feed the per-job latencies to pytest-benchmark's ``benchmark`` fixture.
+    benchmark: bool = False
+
+    def workload_options(self) -> dict[str, str]:
+        """The options the workload itself receives."""
+        options = {"profile": self.profile}
+        if self.smtp is not None:
+            options["smtp"] = self.smtp
+        if self.db is not None:
+            options["db"] = self.db
+        return options
+
+    def policy(self) -> Policy:
+        return build_policy(
+            self.max_growth_per_job,
+            self.max_growth_total,
+            self.significance,
+            self.latency_tolerance,
+        )
+
+
+def build_policy(
+    per_job: float | None, total: float | None, significance: float, tolerance: float
+) -> Policy:
+    """The verdict thresholds; a per-job growth limit replaces the whole-run floor."""
+    memory = MemoryPolicy(alpha=significance)
+    if per_job is not None:
+        memory = replace(memory, max_growth_per_job=per_job, min_growth_bytes=0.0)
+    elif total is not None:
+        memory = replace(memory, min_growth_bytes=total)
+    return Policy(memory=memory, latency=LatencyPolicy(alpha=significance, tolerance=tolerance))
+
+
+def soak_options(values: Mapping[str, object], where: str) -> SoakOptions:
+    """Check ``values`` (option name -> value) and return them as options; ``where`` names
+    their origin for the error message, e.g. ``soak(...) in test_mail``."""
+    unknown = sorted(set(values) - set(EXPECTED))
+    if unknown:
+        raise UsageError(
+            f"{where}: unknown soak option {', '.join(map(repr, unknown))}; "
+            f"the options are: {', '.join(EXPECTED)}"
+        )
+    checked: dict[str, object] = {}
+    for name, value in values.items():
+        try:
+            checked.update(_check(name, value))
+        except (TypeError, ValueError):
+            raise UsageError(
+                f"{where}: {name}={value!r} is not usable; expected {EXPECTED[name]}"
+            ) from None
+    return SoakOptions(**checked)  # type: ignore[arg-type]
+
+
+def _check(name: str, value: object) -> dict[str, object]:
+    if name == "max_growth":
+        return _growth(value)
+    converters: dict[str, Callable[[object], object]] = {
+        "jobs": lambda v: _whole(v, minimum=1),
+        "seed": lambda v: _whole(v, minimum=None),
+        "light": _flag,
+        "benchmark": _flag,
+        "job_timeout": lambda v: None if v is None else _positive(v),
+        "significance": _alpha,
+        "latency_tolerance": _tolerance,
+    }
+    convert = converters.get(name)
+    return {name: convert(value) if convert is not None else _choice(name, value)}
+
+
+def _alpha(value: object) -> float:
+    alpha = _number(value)
+    if not 0 < alpha < 0.5:
+        raise ValueError(alpha)
+    return alpha
+
+
+def _tolerance(value: object) -> float:
+    text = str(value).strip()
+    return _positive(_number(text[:-1]) / 100 if text.endswith("%") else _number(value))
+
+
+def _choice(name: str, value: object) -> str | None:
+    if value is None and name in ("runner", "smtp", "db"):
+        return None
+    if not isinstance(value, str) or not value:
+        raise TypeError(name)
+    if name == "runner" and value not in RUNNERS:
+        raise ValueError(name)
+    if name == "profile" and value not in PROFILES:
+        raise ValueError(name)
+    return value
+
+
+def _growth(value: object) -> dict[str, object]:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        per_job, total = parse_growth(value)
+        return {"max_growth_per_job": per_job, "max_growth_total": total}
+    return {"max_growth_total": _positive(value)}
+
+
+def _whole(value: object, minimum: int | None) -> int:
+    if isinstance(value, bool):
+        raise TypeError("a flag is not a count")
+    number = int(str(value).replace("_", "").replace(",", "")) if isinstance(value, str) else value
+    if not isinstance(number, int) or (minimum is not None and number < minimum):
+        raise ValueError(number)
+    return number
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(value)
+    return float(value)
+
+
+def _positive(value: object) -> float:
+    number = _number(value)
+    if not 0 < number < float("inf"):
+        raise ValueError(number)
+    return number

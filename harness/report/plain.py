@@ -1,0 +1,98 @@
+"""Plain-text views of a soak for a test run's output: the failure message of a soak that
+failed, and the one-line entry of the end-of-session summary.
+
+The summary entry travels as a small JSON-able record (from a pytest-xdist worker to the
+controller, into junit-xml properties), so it is built from the result once and rendered
+from the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.result import SoakResult
+
+
+def _relative(text: str, root: Path | None) -> str:
+    """Paths under ``root`` (the test suite's root) as the user writes them."""
+    if root is None:
+        return text
+    return text.replace(f"{root}/", "")
+
+
+def _figures(data: Mapping[str, Any]) -> str:
+    done, asked = data.get("jobs_completed", 0), data.get("jobs_requested", 0)
+    worker, workload = data.get("worker", "?"), data.get("workload", "?")
+    return f"{worker} on workload {workload!r}, {done:,} of {asked:,} jobs"
+
+
+def failure_message(result: SoakResult, root: Path | None = None) -> str:
+    """Why the soak failed: each failing verdict with its figures, the top leak site as
+    ``file.py:LINE`` and what keeps it alive, crashes, regressions, where the data is."""
+    data = result.data
+    failed = result.failed_verdicts
+    reasons = [*failed]
+    if not result.completed:
+        reasons.append(f"stopped: {data.get('stop_reason')}")
+    if result.regressions:
+        reasons.append("regressed against the baseline")
+    lines = [f"soak failed ({'; '.join(reasons)}): {_figures(data)}"]
+    for crash in data.get("crashes", []):
+        lines.append(
+            f"  crash at job {crash['job_index']} ({crash['reason']}): {crash.get('message', '')}"
+        )
+    for key in ("setup_error", "harness_error"):
+        if data.get(key):
+            lines.append(f"  {key.replace('_', ' ')}: {data[key]}")
+    verdicts = result.verdicts
+    for name in failed:
+        lines.append(f"  {name}: {verdicts[name].summary}")
+    per_job = [site for site in result.leak_sites if site.get("kind") == "per_job"]
+    if "memory" in failed and per_job:
+        top = per_job[0]
+        path = top.get("retention_path") or []
+        if path:
+            lines.append(f"    kept alive by {' -> '.join(path)}")
+        for frame in list(top.get("stack") or [])[1:4]:
+            lines.append(f"    {top['function']}() called from {frame}")
+    for row in result.regressions:
+        lines.append(
+            f"  regressed: {row.name}: {row.base} (baseline) -> {row.new} {row.change}".rstrip()
+        )
+    if result.baseline_dir is not None and result.regressions:
+        lines.append(f"  baseline: {result.baseline_dir}")
+    lines.append(f"  report: {result.report}")
+    return _relative("\n".join(lines), root)
+
+
+def summary_record(result: SoakResult, test: str) -> dict[str, Any]:
+    """What the end-of-session summary shows of one soak, as plain JSON values."""
+    return {
+        "test": test,
+        "worker": result.data.get("worker", "?"),
+        "workload": result.data.get("workload", "?"),
+        "jobs": result.jobs_completed,
+        "passed": result.passed,
+        "stop_reason": result.data.get("stop_reason", "?"),
+        "verdicts": {name: v.verdict for name, v in result.verdicts.items()},
+        "regressed": [row.name for row in result.regressions],
+        "report": str(result.report),
+    }
+
+
+def summary_line(record: Mapping[str, Any], root: Path | None = None) -> str:
+    """``PASS test - memory pass, resources pass, latency inconclusive - 1,000 jobs - report``."""
+    word = "PASS" if record["passed"] else "FAIL"
+    verdicts = ", ".join(f"{name} {outcome}" for name, outcome in record["verdicts"].items())
+    extra = []
+    if record["stop_reason"] != "completed":
+        extra.append(f"stopped: {record['stop_reason']}")
+    if record["regressed"]:
+        extra.append(f"regressed: {', '.join(record['regressed'])}")
+    shown = " - ".join(
+        [f"{word} {record['test']}", verdicts or "no verdicts", *extra, f"{record['jobs']:,} jobs"]
+    )
+    notes = "".join(f"\n    {note}" for note in record.get("notes", {}).values())
+    return _relative(f"{shown} - {record['report']}{notes}", root)
