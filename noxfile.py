@@ -1,6 +1,12 @@
-"""Sessions: tests (the suite), lint (ruff + mypy --strict), bench (overhead benchmarks)."""
+"""Sessions: tests (the suite), lint (ruff + mypy --strict), bench (overhead benchmarks),
+soak (the ladder of real soaks over every workload's reference worker, and the site)."""
 
 from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from pathlib import Path
 
 import nox
 
@@ -8,6 +14,8 @@ nox.options.sessions = ["tests", "lint"]
 nox.options.reuse_venv = "yes"
 
 PYTHON = "3.11"
+LADDER = (10, 100, 1_000, 10_000)
+REPORTS = Path("reports")
 
 
 @nox.session(python=PYTHON)
@@ -39,3 +47,41 @@ def bench(session: nox.Session) -> None:
         "--benchmark-columns=min,median,max,rounds",
         *session.posargs,
     )
+
+
+def _ladder_args(posargs: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(prog="nox -s soak --", add_help=False)
+    parser.add_argument("--jobs", type=int, action="append", help="rung(s) of the ladder")
+    parser.add_argument("--workload", action="append", help="workload(s) to soak")
+    return parser.parse_known_args(posargs)
+
+
+@nox.session(python=PYTHON)
+def soak(session: nox.Session) -> None:
+    """Every workload's reference worker at 10, 100, 1,000 and 10,000 jobs, then the site
+    over reports/. Narrow it: ``nox -s soak -- --jobs 1000 --workload pdf``; other options
+    go to ``soak run`` as they are (``--profile large``, ``--db postgresql://...``)."""
+    args, passed_on = _ladder_args(session.posargs)
+    session.install("-e", ".")
+    listed = session.run(
+        "python",
+        "-c",
+        "from workloads import available; print(' '.join(w.name for w in available()))",
+        silent=True,
+    )
+    workloads = args.workload or str(listed).split()
+    root = REPORTS / "ladder" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    failed = []
+    for workload in workloads:
+        for jobs in args.jobs or LADDER:
+            out = root / f"{workload}-{jobs}"
+            command = ["--workload", workload, "--jobs", str(jobs), "--out", str(out)]
+            session.run("soak", "run", *command, *passed_on, success_codes=[0, 1])
+            result = json.loads((out / "result.json").read_text(encoding="utf-8"))
+            verdicts = result.get("verdicts", {})
+            bad = [name for name, v in verdicts.items() if v.get("verdict") == "fail"]
+            if bad or result.get("stop_reason") != "completed":
+                failed.append(f"{workload} at {jobs:,} jobs: {', '.join(bad) or 'stopped'}")
+    session.run("soak", "site", str(REPORTS))
+    if failed:
+        session.error("reference workers failed: " + "; ".join(failed))

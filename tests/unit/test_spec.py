@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import SpecError
-from harness.spec import load_worker, split_spec
+from harness.spec import describe_object, importable_spec, load_worker, split_spec
 from tests.conftest import WORKERS
 
 
@@ -151,3 +151,35 @@ def test_class_without_handle(tmp_path: Path) -> None:
 def test_split_spec_uses_the_last_colon() -> None:
     """Windows-style drive letters keep their colon in the module part."""
     assert split_spec("C:/work/tasks.py:handle") == ("C:/work/tasks.py", "handle")
+
+
+class _ModuleLevelWorker:
+    def handle(self, job: dict[str, object]) -> object:
+        return job
+
+
+MODULE_LEVEL_INSTANCE = _ModuleLevelWorker()
+
+
+def test_importable_spec_names_module_level_workers() -> None:
+    """Functions, classes and objects bound at module level get the spec a new process
+    imports them by; ``load_worker`` on it finds the very same object."""
+    import workloads.counter
+
+    assert importable_spec(workloads.counter.handle) == "workloads.counter:handle"
+    assert importable_spec(_ModuleLevelWorker) == f"{__name__}:_ModuleLevelWorker"
+    spec = importable_spec(MODULE_LEVEL_INSTANCE)
+    assert spec == f"{__name__}:MODULE_LEVEL_INSTANCE"
+    assert load_worker(spec).handle.__self__ is MODULE_LEVEL_INSTANCE  # type: ignore[attr-defined]
+
+
+def test_importable_spec_refuses_what_no_new_process_can_import() -> None:
+    """Lambdas, closures and objects made in a function have no importable name."""
+
+    def closure(job: dict[str, object]) -> object:
+        return job
+
+    assert importable_spec(lambda job: job) is None
+    assert importable_spec(closure) is None
+    assert importable_spec(_ModuleLevelWorker()) is None
+    assert describe_object(closure).endswith("closure")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.errors import RunDirError
 from harness.store import (
@@ -13,6 +16,7 @@ from harness.store import (
     prepare_run_dir,
     read_result,
     read_samples,
+    run_dir_name,
     write_result,
 )
 
@@ -97,3 +101,18 @@ def test_run_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
 def test_run_dir_is_created_with_parents(tmp_path: Path) -> None:
     """Nested output directories are made as needed."""
     assert prepare_run_dir(tmp_path / "a" / "b").is_dir()
+
+
+@given(st.text(max_size=300), st.integers(min_value=1, max_value=50))
+def test_run_dir_names_are_safe_and_stable(label: str, index: int) -> None:
+    """A run directory name is one safe path component, the same every time for a label."""
+    name = run_dir_name(label, index)
+    assert name == run_dir_name(label, index)
+    assert re.fullmatch(r"[A-Za-z0-9._-]{1,100}", name)
+    assert not name.startswith(".")
+
+
+def test_labels_differing_only_in_unsafe_characters_get_different_names() -> None:
+    """``test[a/b]`` and ``test[a:b]`` read alike once cleaned; their digests differ."""
+    assert run_dir_name("t.py::test[a/b]") != run_dir_name("t.py::test[a:b]")
+    assert run_dir_name("t.py::test", 2).endswith("-2")

@@ -1,0 +1,326 @@
+"""The pytest plugin end to end: a user's test suite, run by pytest in a subprocess with the
+installed plugin, as CI runs it."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+WORKERS = """
+import os
+import time
+
+_seen = []
+
+
+def leaky(job):
+    _seen.append("x" * 100 + str(job["id"]))  # LEAK LINE
+    return len(_seen)
+
+
+def clean(job):
+    return job["id"] * 2
+
+
+def maybe_slow(job):
+    if os.environ.get("SOAK_TEST_SLOW"):
+        time.sleep(0.002)
+    return job["id"]
+"""
+
+
+def _leak_line(source: str) -> int:
+    return next(n for n, line in enumerate(source.splitlines(), 1) if "LEAK LINE" in line)
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A user's project: workers in ``workers.py`` beside the tests."""
+    pytester.makepyfile(workers=WORKERS)
+    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    return pytester
+
+
+def test_leaky_worker_fails_naming_its_line_and_clean_one_passes(suite: pytest.Pytester) -> None:
+    """A leaking worker fails its test with the verdict, bytes/job and its file:line; a
+    clean one passes."""
+    suite.makepyfile(
+        test_soaks="""
+        from workers import clean, leaky
+
+        def test_leaky(soak):
+            soak(leaky, jobs=2000)
+
+        def test_clean(soak):
+            soak(clean, jobs=2000)
+        """
+    )
+    line = _leak_line((suite.path / "workers.py").read_text())
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*soak failed (memory): workers:leaky on workload 'counter', 2,000 of 2,000 jobs*",
+            f"*memory: grows * B/job from job * on *top leak: workers.py:{line} "
+            "(leaky) keeps * B/job*",
+            "*kept alive by workers._seen -> list*",
+            "*= soak =*",
+            "FAIL test_soaks.py::test_leaky - memory fail, *2,000 jobs*",
+            "PASS test_soaks.py::test_clean - memory pass, resources pass, *2,000 jobs*",
+        ]
+    )
+
+
+def test_check_false_returns_the_result_for_custom_assertions(suite: pytest.Pytester) -> None:
+    """``check=False`` never fails the test; the result carries verdicts, checkpoints and
+    leak sites."""
+    suite.makepyfile(
+        test_custom="""
+        from workers import leaky
+
+        def test_custom(soak):
+            result = soak(leaky, jobs=1000, check=False)
+            assert not result.passed
+            assert result.failed_verdicts == ["memory"]
+            assert result.verdicts["memory"].figures["bytes_per_job"] > 50
+            assert [c["jobs"] for c in result.checkpoints][:2] == [10, 100]
+            assert result.leak_sites[0]["file"].endswith("workers.py")
+            assert (result.run_dir / "result.json").is_file()
+        """
+    )
+    suite.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_soak_jobs_overrides_every_soak_and_the_marker_sets_options(
+    suite: pytest.Pytester,
+) -> None:
+    """``--soak-jobs`` wins over the marker and the call; the marker's options apply, the
+    call's keywords win over the marker's."""
+    suite.makepyfile(
+        test_override="""
+        import pytest
+        from workers import clean
+
+        @pytest.mark.soak(jobs=5000, seed=7, workload="counter")
+        def test_asks_many(soak):
+            result = soak(clean, jobs=4000, check=False)
+            assert result.jobs_completed == 20
+            assert result.data["seed"] == 7
+
+        @pytest.mark.soak(runner="inline")
+        def test_marker_runner(soak):
+            assert soak(clean, jobs=10).data["runner"] == "inline"
+        """
+    )
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider", "--soak-jobs=20")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["PASS test_override.py::test_asks_many - *20 jobs*"])
+
+
+def test_plugin_is_inert_when_unused(suite: pytest.Pytester) -> None:
+    """A suite that never calls ``soak`` imports no memray, matplotlib or runner and prints
+    no soak section."""
+    suite.makepyfile(
+        test_plain="""
+        import sys
+
+        def test_plain():
+            loaded = [m for m in ("memray", "matplotlib", "jinja2", "harness.session",
+                                  "harness.options") if m in sys.modules]
+            assert loaded == []
+            assert "harness.pytest_plugin" in sys.modules
+        """
+    )
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "= soak =" not in result.stdout.str()
+
+
+def test_bad_options_are_usage_errors(suite: pytest.Pytester) -> None:
+    """A bad ``--soak-jobs`` stops pytest with a usage error (exit 4); a bad marker or call
+    keyword fails that test with one line naming the option and what it expects."""
+    result = suite.runpytest_subprocess("--soak-jobs=ten")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--soak-jobs: jobs='ten' is not usable; expected a whole*"])
+    suite.makepyfile(
+        test_bad="""
+        import pytest
+        from workers import clean
+
+        @pytest.mark.soak(jobs=0)
+        def test_zero_jobs(soak):
+            soak(clean)
+
+        def test_unknown(soak):
+            soak(clean, job=10)
+
+        def test_closure_in_process(soak):
+            soak(lambda job: None, runner="process", jobs=10)
+        """
+    )
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*UsageError: soak() in test_bad.py::test_zero_jobs: jobs=0 is not usable; "
+            "expected a whole number >= 1",
+            "*UsageError: soak() in test_bad.py::test_unknown: unknown soak option 'job'*",
+            "*UsageError: soak(*<lambda>, runner='process'): a worker process can only import*",
+        ]
+    )
+    missing = suite.runpytest_subprocess("--soak-baseline=nowhere")
+    assert missing.ret == pytest.ExitCode.USAGE_ERROR
+    missing.stderr.fnmatch_lines(["*--soak-baseline: 'nowhere' is not a directory*"])
+
+
+def test_xdist_aggregates_summary_and_report_dir(suite: pytest.Pytester) -> None:
+    """Under ``-n 2`` every soak reaches the controller's summary, the report directory holds
+    each run and one site index over them, and junit-xml carries each soak's record."""
+    suite.makepyfile(
+        test_parallel="""
+        import pytest
+        from workers import clean
+
+        @pytest.mark.parametrize("seed", [1, 2, 3])
+        def test_clean(soak, seed):
+            soak(clean, jobs=100, seed=seed)
+        """
+    )
+    result = suite.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-n", "2", "--soak-report=out", "--junit-xml=junit.xml"
+    )
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines_random(
+        [f"PASS test_parallel.py::test_clean?{seed}? - *100 jobs*" for seed in (1, 2, 3)]
+    )
+    out = suite.path / "out"
+    runs = sorted(p.parent.name for p in out.glob("*/result.json"))
+    assert len(runs) == 3
+    assert all((out / run / "index.html").is_file() for run in runs)
+    site = (out / "index.html").read_text()
+    assert all(run in site for run in runs)
+    properties = [
+        json.loads(p.get("value", ""))
+        for p in ET.parse(suite.path / "junit.xml").iter("property")
+        if p.get("name") == "soak"
+    ]
+    assert sorted(p["test"] for p in properties) == [
+        f"test_parallel.py::test_clean[{seed}]" for seed in (1, 2, 3)
+    ]
+    for record in properties:
+        run = json.loads((Path(record["report"]).parent / "result.json").read_text())
+        assert record["verdicts"] == {k: v["verdict"] for k, v in run["verdicts"].items()}
+
+
+def test_benchmark_json_carries_soak_latencies_and_verdicts(suite: pytest.Pytester) -> None:
+    """With the ``benchmark`` fixture, the soak's judged jobs after warm-up become the
+    benchmark's rounds, its verdicts go into extra_info, and the JSON lists every soak."""
+    suite.makepyfile(
+        test_bench="""
+        from workers import clean
+
+        def test_latency(soak, benchmark):
+            soak(clean, jobs=300)
+
+        def test_asked_by_option(soak):
+            soak(clean, jobs=50, benchmark=True)
+        """
+    )
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider", "--benchmark-json=bench.json")
+    result.assert_outcomes(passed=2)
+    saved = json.loads((suite.path / "bench.json").read_text())
+    by_name = {b["name"]: b for b in saved["benchmarks"]}
+    latency = by_name["test_latency"]
+    soaked = latency["extra_info"]["soak"]
+    run = json.loads((Path(soaked["run_dir"]) / "result.json").read_text())
+    warmup = soaked["warmup_jobs_excluded"]
+    assert warmup == run["verdicts"]["latency"]["warmup_jobs"] >= 5
+    assert latency["stats"]["rounds"] == run["jobs_judged"] - warmup
+    assert 0 < latency["stats"]["median"] < 0.01
+    assert set(latency["extra_info"]["soak"]["verdicts"]) == {"memory", "resources", "latency"}
+    assert by_name["test_asked_by_option"]["stats"]["rounds"] > 0
+    assert sorted(s["test"] for s in saved["soak"]) == [
+        "test_bench.py::test_asked_by_option",
+        "test_bench.py::test_latency",
+    ]
+
+
+def test_benchmark_disabled_still_runs_every_job(suite: pytest.Pytester) -> None:
+    """``--benchmark-disable`` records no rounds but the soak still runs all its jobs, and
+    the summary says so."""
+    suite.makepyfile(
+        test_bench="""
+        from workers import clean
+
+        def test_latency(soak, benchmark):
+            assert soak(clean, jobs=400).jobs_completed == 400
+        """
+    )
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider", "--benchmark-disable")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*benchmark disabled: 3?? jobs ran, no rounds recorded*"])
+
+
+def test_baseline_comparison_fails_on_regression(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A soak compared with its own earlier run passes; the same test after its worker
+    became slower fails, naming the regressed figure and both values."""
+    suite.makepyfile(
+        test_base="""
+        from workers import maybe_slow
+
+        def test_speed(soak):
+            soak(maybe_slow, jobs=300)
+        """
+    )
+    suite.runpytest_subprocess("-p", "no:cacheprovider", "--soak-report=base").assert_outcomes(
+        passed=1
+    )
+    same = suite.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--soak-report=same", "--soak-baseline=base"
+    )
+    same.assert_outcomes(passed=1)
+    monkeypatch.setenv("SOAK_TEST_SLOW", "1")
+    slower = suite.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--soak-report=slow", "--soak-baseline=base"
+    )
+    slower.assert_outcomes(failed=1)
+    slower.stdout.fnmatch_lines(
+        [
+            "*soak failed (regressed against the baseline)*",
+            "*regressed: latency (median job): * ms (baseline) -> * ms *x (p = *",
+            "FAIL test_base.py::test_speed - *regressed: latency (median job)*",
+        ]
+    )
+    clash = suite.runpytest_subprocess("--soak-report=base", "--soak-baseline=base")
+    assert clash.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_report_dir_keeps_the_latest_run_of_each_soak(suite: pytest.Pytester) -> None:
+    """Running the suite twice into one report directory replaces each soak's run, and leaves
+    a directory that is not a run alone."""
+    suite.makepyfile(
+        test_twice="""
+        from workers import clean
+
+        def test_clean(soak):
+            soak(clean, jobs=30)
+        """
+    )
+    for _ in range(2):
+        suite.runpytest_subprocess("-p", "no:cacheprovider", "--soak-report=out").assert_outcomes(
+            passed=1
+        )
+    runs = list((suite.path / "out").glob("*/result.json"))
+    assert len(runs) == 1
+    (Path(runs[0].parent) / "result.json").unlink()
+    (Path(runs[0].parent) / "samples.jsonl").unlink()
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider", "--soak-report=out")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*exists and holds no soak run; remove it*"])

@@ -1,0 +1,70 @@
+"""Soak options given as Python values: checked once, with one clear message."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.errors import UsageError
+from harness.options import EXPECTED, SoakOptions, soak_options
+
+
+def test_values_are_converted_as_a_user_writes_them() -> None:
+    """Counts with separators, percentages, sizes per job or per run, flags as text."""
+    options = soak_options(
+        {"jobs": "10_000", "latency_tolerance": "20%", "max_growth": "64B/job", "light": "yes"},
+        "test",
+    )
+    assert options == SoakOptions(
+        jobs=10_000, latency_tolerance=0.2, max_growth_per_job=64.0, light=True
+    )
+    assert soak_options({"max_growth": "48KiB"}, "t").max_growth_total == 48 * 1024
+    assert soak_options({"max_growth": 1000}, "t").max_growth_total == 1000.0
+
+
+def test_a_per_job_limit_replaces_the_whole_run_floor() -> None:
+    """``max_growth='64B/job'`` sets the per-job limit and drops the 48 KiB floor."""
+    memory = soak_options({"max_growth": "64B/job"}, "t").policy().memory
+    assert (memory.max_growth_per_job, memory.min_growth_bytes) == (64.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("jobs", 0),
+        ("jobs", True),
+        ("jobs", 2.5),
+        ("jobs", "ten"),
+        ("runner", "thread"),
+        ("profile", "huge"),
+        ("significance", 0.5),
+        ("latency_tolerance", "-5%"),
+        ("job_timeout", 0),
+        ("light", "maybe"),
+        ("max_growth", "64B/day"),
+        ("workload", 3),
+    ],
+)
+def test_bad_values_name_the_option_the_value_and_what_is_expected(
+    name: str, value: object
+) -> None:
+    """Every refusal says where, which option, the value given and what it must be."""
+    with pytest.raises(UsageError) as caught:
+        soak_options({name: value}, "soak() in test_x")
+    assert str(caught.value) == (
+        f"soak() in test_x: {name}={value!r} is not usable; expected {EXPECTED[name]}"
+    )
+
+
+def test_unknown_options_list_the_known_ones() -> None:
+    """A misspelt option is named, with every option there is."""
+    with pytest.raises(UsageError, match=r"unknown soak option 'job'; the options are: workload"):
+        soak_options({"job": 10}, "t")
+
+
+@given(st.integers(min_value=1, max_value=10**9))
+def test_any_positive_count_is_accepted_as_int_or_text(jobs: int) -> None:
+    """A job count is the same given as an int, as text, or with thousands separators."""
+    assert soak_options({"jobs": jobs}, "t").jobs == jobs
+    assert soak_options({"jobs": f"{jobs:,}"}, "t").jobs == jobs
