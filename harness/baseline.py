@@ -3,6 +3,7 @@ baseline run of the same name found under a directory of earlier runs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,18 @@ from harness.errors import UsageError
 from harness.store import RESULT_FILE, SAMPLES_FILE, read_result, read_samples
 
 
-def load_run(path: Path) -> tuple[dict[str, Any], list[float]]:
-    """A run's result and its judged jobs' latencies in seconds, after warm-up; ``path`` is
-    the run directory or its result.json."""
+@dataclass(frozen=True, slots=True)
+class LoadedRun:
+    """What a comparison needs of a run: its result, its judged jobs' latencies (seconds)
+    after warm-up, and the machine-speed readings at those jobs (None where not read)."""
+
+    result: dict[str, Any]
+    latencies: list[float]
+    speed_ns: list[int | None]
+
+
+def load_run(path: Path) -> LoadedRun:
+    """The run in ``path``: its directory or its result.json."""
     run_dir = path if path.is_dir() else path.parent
     if not (run_dir / RESULT_FILE).is_file():
         raise UsageError(
@@ -22,15 +32,25 @@ def load_run(path: Path) -> tuple[dict[str, Any], list[float]]:
     result = read_result(run_dir)
     samples = read_samples(run_dir / SAMPLES_FILE).untraced()
     warmup = max(5, len(samples) // 20)
-    return result, [ns / 1e9 for ns in samples.wall_ns[warmup:]]
+    speed = list(samples.gauges.get("speed_ns", (None,) * len(samples)))
+    return LoadedRun(result, [max(ns, 1) / 1e9 for ns in samples.wall_ns[warmup:]], speed[warmup:])
 
 
 def compare_dirs(
     base: Path, new: Path, alpha: float = 0.01, tolerance: float = 0.10
 ) -> list[Difference]:
     """Every compared figure of NEW against BASE (both run directories)."""
-    (base_result, base_latencies), (new_result, new_latencies) = load_run(base), load_run(new)
-    return compare_runs(base_result, new_result, base_latencies, new_latencies, alpha, tolerance)
+    old, now = load_run(base), load_run(new)
+    return compare_runs(
+        old.result,
+        now.result,
+        old.latencies,
+        now.latencies,
+        alpha,
+        tolerance,
+        base_speed=old.speed_ns,
+        new_speed=now.speed_ns,
+    )
 
 
 def baseline_run(root: Path, name: str) -> Path | None:

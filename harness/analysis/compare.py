@@ -15,6 +15,7 @@ above BASE's. Failed jobs and crashes: more in NEW.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -36,6 +37,8 @@ from harness.analysis.trend import (
 #: pairs of 3,000-job runs of the same worker regressed).
 SHORT_RUN_S: Final = 10.0
 SHORT_RUN_MIN_RATIO: Final = 2.0
+#: Machine-speed readings each run needs before its latencies are scaled by them.
+MIN_SPEED_READINGS: Final = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +92,24 @@ def shift_ratio(new: Sequence[float], base: Sequence[float]) -> float:
 
 
 def _block_medians(values: Sequence[float]) -> list[float]:
-    positive = [v for v in values if v > 0]
-    return blocks(range(len(positive)), positive, block_median)[1]
+    return blocks(range(len(values)), values, block_median)[1]
+
+
+def speed_blocks(speed_ns: Sequence[float | None], count: int) -> list[float] | None:
+    """The machine's speed over each of ``count`` blocks of a run's jobs: the median of the
+    speed readings inside the block, else the nearest block's; None with under 3 readings."""
+    if len([s for s in speed_ns if s]) < MIN_SPEED_READINGS:
+        return None
+    edges = [block * len(speed_ns) // count for block in range(count + 1)]
+    inside: list[float | None] = []
+    for start, stop in itertools.pairwise(edges):
+        readings = [float(s) for s in speed_ns[start:stop] if s]
+        inside.append(statistics.median(readings) if readings else None)
+    known = [i for i, value in enumerate(inside) if value is not None]
+    return [
+        value if value is not None else inside[min(known, key=lambda k: abs(k - i))] or 0.0
+        for i, value in enumerate(inside)
+    ]
 
 
 def compare_runs(
@@ -101,24 +120,16 @@ def compare_runs(
     alpha: float = 0.01,
     tolerance: float = 0.10,
     min_change_s: float = 20e-6,
+    base_speed: Sequence[float | None] = (),
+    new_speed: Sequence[float | None] = (),
 ) -> list[Difference]:
-    """The differences between two results; latencies are the judged jobs' wall times."""
+    """The differences between two results; latencies are the judged jobs' wall times,
+    speeds the machine-speed readings at the same jobs (None where there was none)."""
     rows: list[Difference] = []
-    old_lat, new_lat = _block_medians(base_latencies), _block_medians(new_latencies)
-    if old_lat and new_lat:
-        p = mann_whitney_greater(new_lat, old_lat, serial_variance_factor(old_lat, new_lat))
-        ratio = shift_ratio(new_lat, old_lat)
-        base_median = statistics.median(old_lat)
-        short = min(sum(base_latencies), sum(new_latencies)) < SHORT_RUN_S
-        needed = max(1 + tolerance, SHORT_RUN_MIN_RATIO) if short else 1 + tolerance
-        note = f", short run: needs {needed:.1f}x" if short else ""
+    if base_latencies and new_latencies:
         rows.append(
-            Difference(
-                "latency (median job)",
-                f"{base_median * 1e3:.3g} ms",
-                f"{statistics.median(new_lat) * 1e3:.3g} ms",
-                f"{ratio:.2f}x (p = {p:.2g}{note})",
-                p < alpha and ratio >= needed and (ratio - 1) * base_median >= min_change_s,
+            _latency_row(
+                base_latencies, new_latencies, base_speed, new_speed, alpha, tolerance, min_change_s
             )
         )
     old_mem = base.get("verdicts", {}).get("memory", {})
@@ -153,6 +164,44 @@ def compare_runs(
             )
         )
     return rows
+
+
+def _latency_row(
+    base_latencies: Sequence[float],
+    new_latencies: Sequence[float],
+    base_speed: Sequence[float | None],
+    new_speed: Sequence[float | None],
+    alpha: float,
+    tolerance: float,
+    min_change_s: float,
+) -> Difference:
+    """Latency of NEW against BASE, each block scaled to the base run's typical machine speed
+    when both runs read it (the speed of CPU-bound work wanders between and within runs)."""
+    old_lat, new_lat = _block_medians(base_latencies), _block_medians(new_latencies)
+    raw_base, raw_new = statistics.median(old_lat), statistics.median(new_lat)
+    old_speed = (
+        speed_blocks(base_speed, len(old_lat)) if len(base_speed) == len(base_latencies) else None
+    )
+    now_speed = (
+        speed_blocks(new_speed, len(new_lat)) if len(new_speed) == len(new_latencies) else None
+    )
+    adjusted = old_speed is not None and now_speed is not None
+    if old_speed is not None and now_speed is not None:
+        reference = statistics.median(old_speed)
+        old_lat = [lat * reference / speed for lat, speed in zip(old_lat, old_speed, strict=True)]
+        new_lat = [lat * reference / speed for lat, speed in zip(new_lat, now_speed, strict=True)]
+    p = mann_whitney_greater(new_lat, old_lat, serial_variance_factor(old_lat, new_lat))
+    ratio = shift_ratio(new_lat, old_lat)
+    short = not adjusted and min(sum(base_latencies), sum(new_latencies)) < SHORT_RUN_S
+    needed = max(1 + tolerance, SHORT_RUN_MIN_RATIO) if short else 1 + tolerance
+    how = ", speed-adjusted" if adjusted else f", short run: needs {needed:.1f}x" if short else ""
+    return Difference(
+        "latency (median job)",
+        f"{raw_base * 1e3:.3g} ms",
+        f"{raw_new * 1e3:.3g} ms",
+        f"{ratio:.2f}x (p = {p:.2g}{how})",
+        p < alpha and ratio >= needed and (ratio - 1) * raw_base >= min_change_s,
+    )
 
 
 def _rate(value: Any) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.analysis.compare import compare_runs
+from harness.analysis.compare import compare_runs, speed_blocks
 
 RESULT = {"verdicts": {}, "jobs_failed": 0, "crashes": []}
 
@@ -38,3 +38,27 @@ def test_runs_under_10_s_need_a_2x_shift() -> None:
     assert not _latency_row(1e-3, 1.5e-3, seconds=0.5)
     assert _latency_row(1e-3, 2.1e-3, seconds=0.5)
     assert _latency_row(1e-3, 1.5e-3, seconds=12.0)
+
+
+def test_latencies_are_scaled_by_the_machine_speed_read_in_each_run() -> None:
+    """A run made while the machine ran 30 % slower (its speed readings 30 % longer) is not a
+    regression; the same slowdown without slower readings is."""
+    base = _latencies(1e-3, 12.0)
+    slower = [lat * 1.3 for lat in base]
+    steady: list[float | None] = [10_000.0 if i % 200 == 0 else None for i in range(len(base))]
+    slow_machine = [None if s is None else s * 1.3 for s in steady]
+
+    def regressed(new_speed: list[float | None]) -> bool:
+        rows = compare_runs(RESULT, RESULT, base, slower, base_speed=steady, new_speed=new_speed)
+        return rows[0].regressed
+
+    assert not regressed(slow_machine)
+    assert regressed(steady)
+
+
+def test_speed_blocks_fill_gaps_from_the_nearest_reading() -> None:
+    """Blocks without a reading take the nearest block's; under 3 readings there is none."""
+    readings: list[float | None] = [None] * 100
+    readings[5], readings[55], readings[95] = 1.0, 2.0, 3.0
+    assert speed_blocks(readings, 10) == [1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 3.0, 3.0]
+    assert speed_blocks([1.0, None, 2.0], 3) is None
