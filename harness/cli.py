@@ -170,6 +170,24 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="cheap probes and their verdicts only: no memray window",
     )
+    isolation = run.add_argument_group("isolation")
+    isolation.add_argument(
+        "--no-isolation",
+        action="store_true",
+        help="skip the isolation verdict (comparing kept results with fresh workers)",
+    )
+    isolation.add_argument(
+        "--stateful",
+        action="store_true",
+        help="the worker keeps state between jobs by design: list its state, do not judge it",
+    )
+    isolation.add_argument(
+        "--normalise",
+        default="",
+        metavar="SPEC",
+        help="'module:function' applied to each result before results are compared (drop "
+        "timestamps, ids); default: soak_normalise in the worker's module, if any",
+    )
     judged = run.add_argument_group("verdict thresholds")
     judged.add_argument(
         "--max-growth",
@@ -237,6 +255,9 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         light=args.light,
         workload_options=_workload_options(args),
+        isolation=not args.no_isolation,
+        stateful=args.stateful,
+        normaliser=args.normalise,
     )
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     with progress_bar(config.jobs, f"soak {config.workload}") as on_progress:

@@ -59,6 +59,23 @@ class JobExecutor:
         # Sparse probes are only looked at on multiples of their cadences' common divisor.
         self._sparse_step = math.gcd(*(p.every for p in sparse)) if sparse else 0
 
+    def run_keeping_result(
+        self, job_index: int, job: dict[str, Any]
+    ) -> tuple[bytes, object, BaseException | None]:
+        """Run one job as :meth:`run` does, and also return what it returned or raised (for
+        the few jobs the isolation verdict compares; ``run`` keeps nothing alive)."""
+        kept: list[object] = []
+        handle = self._handle
+        self._handle = _keeping(handle, kept)
+        try:
+            sample = self.run(job_index, job)
+        finally:
+            self._handle = handle
+        outcome = kept[0] if kept else None
+        if isinstance(outcome, Exception):
+            return sample, None, outcome
+        return sample, outcome, None
+
     def run(self, job_index: int, job: dict[str, Any]) -> bytes:
         """Run one job; return its sample line (ending in a newline). Job errors are data."""
         perf = time.perf_counter_ns
@@ -91,6 +108,18 @@ class JobExecutor:
         if job_index in self._collect_after:
             line += collected_heap()
         return (line + "}\n").encode()
+
+
+def _keeping(handle: Any, kept: list[object]) -> Any:
+    def keep(job: dict[str, Any]) -> object:
+        try:
+            kept.append(handle(job))
+        except Exception as exc:
+            kept.append(exc)
+            raise
+        return None
+
+    return keep
 
 
 def collected_heap() -> str:

@@ -40,6 +40,12 @@ class RunConfig:
     import_paths: tuple[str, ...] = ()
     #: What the run is called where it was asked for (a test's node id), if anywhere.
     label: str = ""
+    #: Judge isolation: compare kept results with a fresh worker's, watch process state.
+    isolation: bool = True
+    #: The worker keeps state between jobs by design: its state is listed, not judged.
+    stateful: bool = False
+    #: A spec of a function applied to results before they are compared (drops ids, times).
+    normaliser: str = ""
 
     def __post_init__(self) -> None:
         if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:

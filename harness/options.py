@@ -34,6 +34,9 @@ EXPECTED: Final = {
     "significance": "a probability in (0, 0.5) such as 0.01",
     "latency_tolerance": "a fraction > 0 (0.1) or a percentage ('10%')",
     "benchmark": "True or False",
+    "isolation": "True or False",
+    "stateful": "True or False",
+    "normalise": "'module:function' applied to each result before comparing",
 }
 
 
@@ -57,6 +60,9 @@ class SoakOptions:
     latency_tolerance: float = 0.10
     #: Feed the per-job latencies to pytest-benchmark's ``benchmark`` fixture.
     benchmark: bool = False
+    isolation: bool = True
+    stateful: bool = False
+    normalise: str = ""
 
     def workload_options(self) -> dict[str, str]:
         """The options the workload itself receives."""
@@ -116,6 +122,8 @@ def _check(name: str, value: object) -> dict[str, object]:
         "seed": lambda v: _whole(v, minimum=None),
         "light": _flag,
         "benchmark": _flag,
+        "isolation": _flag,
+        "stateful": _flag,
         "job_timeout": lambda v: None if v is None else _positive(v),
         "significance": _alpha,
         "latency_tolerance": _tolerance,
@@ -139,6 +147,8 @@ def _tolerance(value: object) -> float:
 def _choice(name: str, value: object) -> str | None:
     if value is None and name in ("runner", "smtp", "db"):
         return None
+    if name == "normalise" and isinstance(value, str):
+        return value
     if not isinstance(value, str) or not value:
         raise TypeError(name)
     if name == "runner" and value not in RUNNERS:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import platform
 import re
@@ -22,17 +23,28 @@ from typing import Any, Final
 from harness import __version__
 from harness.analysis.checkpoints import compute_checkpoints
 from harness.analysis.failures import group_failures
+from harness.analysis.isolation import (
+    Comparison,
+    isolation_verdict,
+    isolation_warmup,
+    plan,
+    state_changes,
+)
 from harness.analysis.latency import MIN_JOBS as LATENCY_MIN_JOBS
 from harness.analysis.memory import collection_points
 from harness.analysis.paired import PairedComparison, compare_aged_fresh
 from harness.analysis.verdicts import Policy, judge
 from harness.environment import WorkloadServices
 from harness.errors import SpecError, UsageError, WorkloadError
-from harness.model import RunConfig, RunOutcome
+from harness.model import RunConfig, RunOutcome, Verdict
 from harness.runners import ProgressCallback, Runner
 from harness.runners.aged import FRESH_WARMUP_JOBS, PROBE_PAIRS, AgedProbe
+from harness.runners.evidence import AGED_RESULTS_FILE, read_snapshots
+from harness.runners.fresh import RESULT_FILE as FRESH_RESULT_FILE
+from harness.runners.fresh import compare_with_fresh_workers
 from harness.runners.inline import InlineRunner
 from harness.runners.process import ProcessRunner
+from harness.runners.spawn import child_env
 from harness.spec import Worker, worker_from_object
 from harness.store import (
     RESULT_FILE,
@@ -102,6 +114,7 @@ def run_soak(
     with SampleLog(run_dir) as log, services.exported():
         try:
             outcome = runner.run(jobs, config.jobs, log, on_progress or _ignore)
+            _check_isolation(config, spec, run_dir, outcome, origin_ns, options)
         except SpecError:
             log.close()
             services.finish(0)
@@ -152,6 +165,39 @@ def _runner(
         aged_probe=_aged_probe(config) if full and config.jobs >= LATENCY_MIN_JOBS else None,
         collect_after=collect_after,
         import_paths=config.import_paths,
+        isolation_plan=plan(window[0] if window else config.jobs)
+        if full and config.isolation
+        else ((), ()),
+    )
+
+
+#: Share of the run's wall time the fresh-worker comparisons may take.
+ISOLATION_BUDGET: Final = 0.10
+#: ... but at least this long: loading the worker and a few forks take ~0.5 s.
+ISOLATION_MIN_BUDGET_S: Final = 1.0
+
+
+def _check_isolation(
+    config: RunConfig,
+    spec: str,
+    run_dir: Path,
+    outcome: RunOutcome,
+    origin_ns: int,
+    options: Mapping[str, str],
+) -> None:
+    """Compare the kept results with fresh workers' (process runner, completed runs)."""
+    if not (run_dir / AGED_RESULTS_FILE).exists() or outcome.stop_reason != "completed":
+        return
+    elapsed_s = (time.perf_counter_ns() - origin_ns) / 1e9
+    compare_with_fresh_workers(
+        spec=spec,
+        run_dir=run_dir,
+        workload=config.workload,
+        seed=config.seed,
+        options=dict(options),
+        budget_s=max(ISOLATION_MIN_BUDGET_S, ISOLATION_BUDGET * elapsed_s),
+        normaliser=config.normaliser,
+        env=child_env(config.import_paths),
     )
 
 
@@ -227,7 +273,8 @@ def build_result(
         "checkpoints": [c.to_json() for c in compute_checkpoints(judged)],
         "probes": [dict(p) for p in outcome.probes] if outcome is not None else [],
         "verdicts": {
-            name: v.to_json() for name, v in judge(judged, policy, sites, *aged[:3]).items()
+            **{name: v.to_json() for name, v in judge(judged, policy, sites, *aged[:3]).items()},
+            "isolation": _isolation(config, run_dir, len(judged)).to_json(),
         },
         "aged_vs_fresh": aged[3],
         "leak_sites": sites,
@@ -240,6 +287,35 @@ def build_result(
 Comparisons = tuple[
     PairedComparison | None, PairedComparison | None, PairedComparison | None, dict[str, Any]
 ]
+
+
+def _isolation(config: RunConfig, run_dir: Path, judged_jobs: int) -> Verdict:
+    """The isolation verdict from what the worker kept and the fresh workers found."""
+    if not config.isolation or config.light:
+        return Verdict("inconclusive", "not judged (--no-isolation or --light)")
+    if config.runner != "process":
+        return Verdict(
+            "inconclusive", "not judged: comparing with a fresh worker needs --runner process"
+        )
+    found: dict[str, Any] = {}
+    path = run_dir / FRESH_RESULT_FILE
+    if path.exists():
+        found = json.loads(path.read_text(encoding="utf-8"))
+    comparisons = [
+        Comparison(int(c["job_index"]), bool(c["equal"]), str(c["aged"]), str(c["fresh"]))
+        for c in found.get("comparisons", [])
+    ]
+    changes = state_changes(read_snapshots(run_dir), isolation_warmup(judged_jobs))
+    note = str(found.get("error", ""))
+    if not found and not comparisons:
+        note = "the run was too short or did not complete"
+    return isolation_verdict(
+        comparisons,
+        changes,
+        stateful=config.stateful,
+        reproduction=found.get("reproduction"),
+        note=note,
+    )
 
 
 def _aged_vs_fresh(outcome: RunOutcome | None, policy: Policy) -> Comparisons:

@@ -72,6 +72,9 @@ class SoakCall:
             light=options.light,
             import_paths=import_paths,
             label=label,
+            isolation=options.isolation,
+            stateful=options.stateful,
+            normaliser=options.normalise,
         )
 
     def run(self, benchmark: object | None = None) -> SoakResult:

@@ -64,10 +64,14 @@ class Worker:
 
 def load_worker(spec: str) -> Worker:
     """Import the object a spec names and wrap it as a :class:`Worker`, or raise SpecError."""
+    return _as_worker(spec, load_object(spec))
+
+
+def load_object(spec: str) -> object:
+    """Import the object a spec names (any object: a worker, a normaliser), or raise SpecError."""
     module_part, attr_path = split_spec(spec)
     module = _import(spec, module_part)
-    target = _resolve_attr(spec, module, attr_path)
-    return _as_worker(spec, target)
+    return _resolve_attr(spec, module, attr_path)
 
 
 def worker_from_object(label: str, target: object) -> Worker:

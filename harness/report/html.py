@@ -61,7 +61,7 @@ def banner(result: Mapping[str, Any]) -> list[dict[str, str]]:
                         "name": name,
                         "verdict": "not judged",
                         "css": "none",
-                        "summary": "this harness version has no isolation verdict yet",
+                        "summary": "written by a harness version without the isolation verdict",
                     }
                 )
             continue
@@ -84,6 +84,28 @@ def banner(result: Mapping[str, Any]) -> list[dict[str, str]]:
         }
     )
     return cards
+
+
+def _isolation_view(verdict: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not verdict or "jobs_compared" not in verdict:
+        return None
+    reproduction = verdict.get("reproduction") or {}
+    sequence = reproduction.get("sequence")
+    if sequence:
+        text = (
+            f"on a fresh worker, running job(s) {', '.join(map(str, sequence[:20]))} before job "
+            f"{reproduction['job_index']} makes it return {reproduction.get('after_sequence')} "
+            f"({reproduction['tests']} runs searched jobs {reproduction['searched_from_job']}-"
+            f"{reproduction['job_index'] - 1})"
+        )
+    else:
+        text = str(reproduction.get("note", ""))
+    return {
+        "jobs_compared": verdict["jobs_compared"],
+        "differing": verdict.get("differing_jobs", []),
+        "reproduction": text,
+        "state_changes": verdict.get("state_changes", []),
+    }
 
 
 def build_view(result: Mapping[str, Any], run_dir: Path | None = None) -> dict[str, Any]:
@@ -144,6 +166,7 @@ def build_view(result: Mapping[str, Any], run_dir: Path | None = None) -> dict[s
             for c in result.get("checkpoints", [])
         ],
         "failures": result.get("failures", []),
+        "isolation": _isolation_view(result.get("verdicts", {}).get("isolation")),
         "workload_report": sorted(
             (k, str(v)) for k, v in result.get("workload_report", {}).items()
         ),

@@ -8,6 +8,7 @@ from the record.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,13 @@ def failure_message(result: SoakResult, root: Path | None = None) -> str:
             lines.append(f"    kept alive by {' -> '.join(path)}")
         for frame in list(top.get("stack") or [])[1:4]:
             lines.append(f"    {top['function']}() called from {frame}")
+    reproduction = (
+        verdicts["isolation"].figures.get("reproduction") if "isolation" in failed else None
+    )
+    if isinstance(reproduction, Mapping) and reproduction.get("jobs"):
+        steps = " then ".join(json.dumps(job, sort_keys=True)[:200] for job in reproduction["jobs"])
+        lines.append(f"    reproduce on a fresh worker: {steps}")
+        lines.append(f"    which returns {reproduction.get('after_sequence')}")
     for row in result.regressions:
         lines.append(
             f"  regressed: {row.name}: {row.base} (baseline) -> {row.new} {row.change}".rstrip()

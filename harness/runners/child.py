@@ -22,7 +22,9 @@ from harness.errors import SpecError
 from harness.execute import SAMPLE_PREFIX, JobExecutor
 from harness.probes import default_probes, describe
 from harness.runners import protocol
+from harness.runners.evidence import IsolationEvidence
 from harness.spec import Worker, load_worker
+from harness.state import StateWatcher, own_modules, worker_module
 from harness.tracing import MemrayWindow
 
 TRACED_MARK: Final = b',"traced":1}\n'
@@ -50,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trace-from", type=int, default=None)
     parser.add_argument("--trace-first", type=int, default=None)
     parser.add_argument("--collect-after", default="", help="job indexes, comma-separated")
+    parser.add_argument("--keep-results", default="", help="job indexes, comma-separated")
+    parser.add_argument("--state-after", default="", help="job indexes, comma-separated")
     args = parser.parse_args(argv)
     _die_with_parent(args.parent_pid)
     faulthandler.enable()
@@ -68,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SETUP_ERROR
 
     probes = default_probes()
-    collect_after = [int(i) for i in args.collect_after.split(",") if i]
+    collect_after = _indexes(args.collect_after)
     executor = JobExecutor(worker, probes, args.origin_ns, collect_after)
     protocol.write_all(
         out_fd,
@@ -76,11 +80,18 @@ def main(argv: list[str] | None = None) -> int:
             protocol.READY, kind=worker.kind, pid=os.getpid(), probes=describe(probes)
         ),
     )
+    evidence = IsolationEvidence(
+        args.run_dir,
+        _indexes(args.keep_results),
+        _indexes(args.state_after),
+        StateWatcher(own_modules(worker_module(worker))) if args.state_after else None,
+    )
     with os.fdopen(args.jobs_fd, "rb", buffering=1 << 16) as jobs:
         window = None
         if args.trace_from is not None:
             window = MemrayWindow(args.run_dir, args.trace_from, args.trace_first)
-        _serve(jobs, executor, window, out_fd)
+        _serve(jobs, executor, window, out_fd, evidence)
+        evidence.save()
         if window is not None:
             report = window.finish(worker_roots(worker))
             protocol.write_all(out_fd, protocol.encode_event(protocol.LEAK_SITES, **report))
@@ -95,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _indexes(text: str) -> frozenset[int]:
+    return frozenset(int(i) for i in text.split(",") if i)
+
+
 def worker_roots(worker: Worker) -> dict[str, object]:
     """The worker instance as a root for retention paths: what it keeps in its attributes is
     reachable from no module global, only from the harness's own frame."""
@@ -104,9 +119,17 @@ def worker_roots(worker: Worker) -> dict[str, object]:
     return {f"{type(instance).__qualname__} (the worker)": instance}
 
 
-def _serve(jobs: BinaryIO, executor: JobExecutor, window: MemrayWindow | None, out_fd: int) -> None:
+def _serve(
+    jobs: BinaryIO,
+    executor: JobExecutor,
+    window: MemrayWindow | None,
+    out_fd: int,
+    evidence: IsolationEvidence,
+) -> None:
     """The job loop: run each job, write its sample; open and close the memray window
-    around its jobs; answer probe jobs (aged against fresh) apart from the run's samples."""
+    around its jobs; answer probe jobs (aged against fresh) apart from the run's samples;
+    keep the results and state snapshots the isolation verdict asked for."""
+    watched = evidence.keep | evidence.state_after
     for line in jobs:
         if line.startswith(protocol.PROBE_MARK):
             job_index, job = protocol.decode_job(line[len(protocol.PROBE_MARK) :])
@@ -114,6 +137,9 @@ def _serve(jobs: BinaryIO, executor: JobExecutor, window: MemrayWindow | None, o
             protocol.write_all(out_fd, protocol.PROBE_PREFIX + sample[len(SAMPLE_PREFIX) :])
             continue
         job_index, job = protocol.decode_job(line)
+        if job_index in watched:
+            protocol.write_all(out_fd, evidence.run(executor, job_index, job))
+            continue
         if window is None:
             protocol.write_all(out_fd, executor.run(job_index, job))
             continue

@@ -68,7 +68,9 @@ class ProcessRunner:
         aged_probe: AgedProbe | None = None,
         collect_after: Collection[int] = (),
         import_paths: tuple[str, ...] = (),
+        isolation_plan: tuple[tuple[int, ...], tuple[int, ...]] = ((), ()),
     ) -> None:
+        self._isolation_plan = isolation_plan
         self._spec = spec
         self._import_paths = import_paths
         self._run_dir = run_dir
@@ -102,7 +104,15 @@ class ProcessRunner:
         )
 
     def _trace_args(self) -> list[str]:
-        args = ["--collect-after", ",".join(map(str, self._collect_after))]
+        keep, state_after = self._isolation_plan
+        args = [
+            "--collect-after",
+            ",".join(map(str, self._collect_after)),
+            "--keep-results",
+            ",".join(map(str, keep)),
+            "--state-after",
+            ",".join(map(str, state_after)),
+        ]
         if self._trace_window is None:
             return args
         start, first = self._trace_window

@@ -1,0 +1,89 @@
+"""The isolation verdict's pure parts: state diffs, the shortest cause, the verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.analysis.isolation import (
+    Comparison,
+    isolation_verdict,
+    shortest_cause,
+    state_changes,
+)
+
+
+def test_state_changes_after_warmup_each_once_at_first_change() -> None:
+    """Changes before warm-up are ignored; each key is reported at its first change."""
+    snapshots = [
+        (0, {"cwd": "/a", "os.environ['X']": "1"}),
+        (10, {"cwd": "/b", "os.environ['X']": "1"}),
+        (20, {"cwd": "/b", "os.environ['X']": "2"}),
+        (50, {"cwd": "/b", "os.environ['X']": "3", "logging['app']": "1 handlers"}),
+    ]
+    changes = state_changes(snapshots, warmup_jobs=10)
+    assert [(c.key, c.first_seen_after_job, c.not_yet_after_job) for c in changes] == [
+        ("os.environ['X']", 20, 10),
+        ("logging['app']", 50, 20),
+    ]
+    assert changes[1].before is None
+    assert all(c.fails for c in changes)
+
+
+@given(
+    st.integers(min_value=1, max_value=300),
+    st.sets(st.integers(min_value=0, max_value=299), min_size=1, max_size=3),
+)
+def test_shortest_cause_finds_the_culprits(length: int, culprits: set[int]) -> None:
+    """With a difference caused by a set of earlier jobs all being present, delta debugging
+    returns exactly those jobs, in order, in O(log n) tests per culprit."""
+    culprits = {c for c in culprits if c < length} or {0}
+
+    def reproduces(sequence: Sequence[int]) -> bool:
+        return culprits <= set(sequence)
+
+    found, tests = shortest_cause(range(length), reproduces)
+    assert found == sorted(culprits)
+    assert tests <= 60 * len(culprits)
+
+
+def test_shortest_cause_of_what_does_not_reproduce() -> None:
+    """No reproduction from the whole history: None, after one test; reproduction with no
+    job at all: the empty sequence."""
+    assert shortest_cause(range(10), lambda s: False) == (None, 1)
+    assert shortest_cause(range(10), lambda s: True)[0] == []
+
+
+def test_verdict_fails_on_a_differing_result_and_names_the_cause() -> None:
+    """A differing job fails, with both results and the reproducing sequence."""
+    verdict = isolation_verdict(
+        [Comparison(120, False, "'acme'", "None"), Comparison(240, True, "1", "1")],
+        [],
+        reproduction={"sequence": [117]},
+    )
+    assert verdict.verdict == "fail"
+    assert verdict.summary == (
+        "history changed the outcome: job 120 returned 'acme' on the aged worker but None on a "
+        "fresh one (1 of 2 compared jobs differ); reproduced on a fresh worker by running "
+        "job(s) 117 before it"
+    )
+
+
+def test_verdict_on_state_left_behind_and_on_module_globals() -> None:
+    """A logging handler per job fails; a growing memo cache with equal results passes and
+    is listed; a declared stateful worker passes."""
+    same = [Comparison(i, True, "1", "1") for i in range(5)]
+    handler = state_changes(
+        [(10, {"logging['app']": "1 handlers"}), (20, {"logging['app']": "2 handlers"})], 10
+    )
+    cache = state_changes(
+        [(10, {"global m.CACHE": "dict len=10"}), (20, {"global m.CACHE": "dict len=20"})], 10
+    )
+    assert isolation_verdict(same, handler).verdict == "fail"
+    memo = isolation_verdict(same, cache)
+    assert memo.verdict == "pass"
+    assert "1 module global(s) changed, results unaffected" in memo.summary
+    assert isolation_verdict(same, handler, stateful=True).verdict == "pass"
+    assert isolation_verdict([], []).verdict == "inconclusive"
