@@ -189,6 +189,7 @@ def _check_isolation(
     if not (run_dir / AGED_RESULTS_FILE).exists() or outcome.stop_reason != "completed":
         return
     elapsed_s = (time.perf_counter_ns() - origin_ns) / 1e9
+    per_job_s = elapsed_s / max(1, outcome.jobs_completed)
     compare_with_fresh_workers(
         spec=spec,
         run_dir=run_dir,
@@ -196,6 +197,8 @@ def _check_isolation(
         seed=config.seed,
         options=dict(options),
         budget_s=max(ISOLATION_MIN_BUDGET_S, ISOLATION_BUDGET * elapsed_s),
+        # A fresh worker's job may take 20 times the run's average before it counts as hung.
+        timeout_s=min(60.0, max(2.0, 20 * per_job_s)),
         normaliser=config.normaliser,
         env=child_env(config.import_paths),
     )
@@ -301,9 +304,11 @@ def _isolation(config: RunConfig, run_dir: Path, judged_jobs: int) -> Verdict:
     path = run_dir / FRESH_RESULT_FILE
     if path.exists():
         found = json.loads(path.read_text(encoding="utf-8"))
+    compared = found.get("comparisons", [])
     comparisons = [
         Comparison(int(c["job_index"]), bool(c["equal"]), str(c["aged"]), str(c["fresh"]))
-        for c in found.get("comparisons", [])
+        for c in compared
+        if c["equal"] is not None
     ]
     changes = state_changes(read_snapshots(run_dir), isolation_warmup(judged_jobs))
     note = str(found.get("error", ""))
@@ -315,6 +320,8 @@ def _isolation(config: RunConfig, run_dir: Path, judged_jobs: int) -> Verdict:
         stateful=config.stateful,
         reproduction=found.get("reproduction"),
         note=note,
+        nondeterministic=[int(c["job_index"]) for c in compared if c["equal"] is None],
+        jobs_rerun=int(found.get("jobs_rerun", 0)),
     )
 
 

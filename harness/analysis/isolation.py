@@ -137,8 +137,11 @@ def isolation_verdict(
     stateful: bool = False,
     reproduction: Mapping[str, Any] | None = None,
     note: str = "",
+    nondeterministic: Sequence[int] = (),
+    jobs_rerun: int = 0,
 ) -> Verdict:
-    """pass | fail | inconclusive, with the jobs compared, differences and state changes."""
+    """pass | fail | inconclusive, with the jobs compared, differences and state changes.
+    ``nondeterministic``: jobs left out because two fresh workers disagreed on them."""
     differing = [c for c in comparisons if not c.equal]
     leaked = [c for c in changes if c.fails]
     figures: dict[str, object] = {
@@ -148,7 +151,15 @@ def isolation_verdict(
         ],
         "state_changes": [c.to_json() for c in changes[:20]],
         "stateful": stateful,
+        "nondeterministic_jobs": list(nondeterministic[:10]),
+        "jobs_rerun": jobs_rerun,
     }
+    if nondeterministic:
+        unjudged = (
+            f"{len(nondeterministic)} job(s) gave different results on two fresh workers "
+            "(time, randomness, ids: add a normaliser) and were left out"
+        )
+        note = f"{note}; {unjudged}" if note else unjudged
     if reproduction is not None:
         figures["reproduction"] = dict(reproduction)
     if note:
@@ -187,6 +198,8 @@ def isolation_verdict(
             figures,
         )
     evidence = f"; {len(changes)} module global(s) changed, results unaffected" if changes else ""
+    if note:
+        evidence += f"; {note}"
     return Verdict(
         "pass",
         f"{len(comparisons)} jobs gave the same result on a fresh worker; no process state "

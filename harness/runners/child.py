@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.trace_from is not None:
             window = MemrayWindow(args.run_dir, args.trace_from, args.trace_first)
         _serve(jobs, executor, window, out_fd, evidence)
-        evidence.save()
+        evidence.close()
         if window is not None:
             report = window.finish(worker_roots(worker))
             protocol.write_all(out_fd, protocol.encode_event(protocol.LEAK_SITES, **report))

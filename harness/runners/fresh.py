@@ -21,22 +21,27 @@ import pickle
 import select
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from harness.analysis.isolation import shortest_cause
-from harness.runners.evidence import AGED_RESULTS_FILE, RAISED, REPR, VALUE, outcome_of
+from harness.runners.evidence import RAISED, REPR, VALUE, outcome_of, read_aged_results
 from harness.spec import Worker, load_object, load_worker, split_spec
 from workloads import get_workload
 
 RESULT_FILE: Final = "isolation.json"
 NORMALISER_NAME: Final = "soak_normalise"
-FORK_TIMEOUT_S: Final = 60.0
+#: A fresh worker may take this long for its jobs, at least (see ``--timeout-s``).
+MIN_TIMEOUT_S: Final = 2.0
+#: A new interpreter's start, imports and ``setup()``, on top of its jobs' time.
+SPAWN_START_S: Final = 30.0
 #: Earlier jobs searched for a cause: the last ones before the differing job.
 CAUSE_WINDOW: Final = 500
 MAX_SHRINK_TESTS: Final = 120
+MAX_SHRINK_S: Final = 60.0
 MAX_SHOWN_CHARS: Final = 200
 MAX_SHOWN_JOBS: Final = 5
 
@@ -44,41 +49,103 @@ Outcome = tuple[str, Any]
 Normaliser = Callable[[object], object]
 
 
-def run_fresh(worker: Worker, jobs: Sequence[dict[str, Any]]) -> Outcome | None:
-    """Run ``jobs`` in order on a worker forked from this set-up one; the last job's outcome
-    (None: the fork crashed or hung)."""
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the fresh worker
-        os.close(read_fd)
-        code = 0
-        try:
-            for job in jobs[:-1]:
-                # An earlier job's failure is part of the history, not the outcome.
-                with contextlib.suppress(Exception):
-                    worker.handle(job)
+def _run_jobs(worker: Worker, jobs: Sequence[dict[str, Any]]) -> Outcome:
+    """Run ``jobs`` in order; the last one's outcome."""
+    for job in jobs[:-1]:
+        # An earlier job's failure is part of the history, not the outcome.
+        with contextlib.suppress(Exception):
+            worker.handle(job)
+    try:
+        return outcome_of(worker.handle(jobs[-1]), None)
+    except Exception as exc:
+        return outcome_of(None, exc)
+
+
+class FreshWorkers:
+    """Fresh workers on demand: forked from this process's set-up worker when it runs no
+    other thread (fast), else new interpreters that load and set up the worker (a thread
+    does not survive a fork: a job waiting on it would hang). Counts every job they run."""
+
+    def __init__(self, worker: Worker, spec: str, timeout_s: float) -> None:
+        self.worker = worker
+        self.spec = spec
+        self.timeout_s = timeout_s
+        self.jobs_run = 0
+        self.forking = threading.active_count() == 1 and _kernel_threads() == 1
+        self.failure: str | None = None
+
+    def run(self, jobs: Sequence[dict[str, Any]]) -> Outcome | None:
+        """The last job's outcome on a fresh worker that first ran the others; None when
+        that worker crashed or hung (then ``failure`` says so)."""
+        self.jobs_run += len(jobs)
+        outcome = self._fork(jobs) if self.forking else self._spawn(jobs)
+        if outcome is None and self.failure is None:
+            how = "forked" if self.forking else "new"
+            self.failure = f"a {how} fresh worker crashed or ran over {self.timeout_s:.0f} s"
+        return outcome
+
+    def _fork(self, jobs: Sequence[dict[str, Any]]) -> Outcome | None:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the fresh worker
+            os.close(read_fd)
+            code = 0
             try:
-                outcome = outcome_of(worker.handle(jobs[-1]), None)
-            except Exception as exc:
-                outcome = outcome_of(None, exc)
-            with os.fdopen(write_fd, "wb") as out:
-                pickle.dump(outcome, out)
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(write_fd)
-    data = _read_all(read_fd, pid)
-    _, status = os.waitpid(pid, 0)
-    if status != 0 or not data:
-        return None
-    loaded: Outcome = pickle.loads(data)
-    return loaded
+                outcome = _run_jobs(self.worker, jobs)
+                with os.fdopen(write_fd, "wb") as out:
+                    pickle.dump(outcome, out)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(write_fd)
+        data = _read_all(read_fd, pid, self.timeout_s)
+        _, status = os.waitpid(pid, 0)
+        if status != 0 or not data:
+            return None
+        loaded: Outcome = pickle.loads(data)
+        return loaded
+
+    def _spawn(self, jobs: Sequence[dict[str, Any]]) -> Outcome | None:
+        import subprocess
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as scratch:
+            given, taken = Path(scratch) / "jobs.pickle", Path(scratch) / "outcome.pickle"
+            given.write_bytes(pickle.dumps(list(jobs)))
+            command = [sys.executable, "-m", "harness.runners.fresh", "--one", str(given)]
+            try:
+                subprocess.run(
+                    [*command, "--spec", self.spec, "--out", str(taken)],
+                    stdin=subprocess.DEVNULL,
+                    timeout=self.timeout_s + SPAWN_START_S,
+                    check=False,
+                )
+                loaded: Outcome = pickle.loads(taken.read_bytes())
+            except (OSError, EOFError, pickle.UnpicklingError, subprocess.TimeoutExpired):
+                return None
+        return loaded
 
 
-def _read_all(fd: int, pid: int) -> bytes:
+def _kernel_threads() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 1
+
+
+def _run_one(jobs_file: Path, spec: str, out: Path) -> int:
+    """``--one``: load and set up the worker, run the pickled jobs, write the last outcome."""
+    worker = load_worker(spec)
+    worker.setup()
+    outcome = _run_jobs(worker, pickle.loads(jobs_file.read_bytes()))
+    out.write_bytes(pickle.dumps(outcome))
+    return 0
+
+
+def _read_all(fd: int, pid: int, timeout_s: float) -> bytes:
     chunks: list[bytes] = []
-    deadline = time.monotonic() + FORK_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     try:
         while True:
             left = deadline - time.monotonic()
@@ -156,55 +223,91 @@ def find_normaliser(spec: str, named: str) -> Normaliser | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="harness.runners.fresh")
     parser.add_argument("--spec", required=True)
-    parser.add_argument("--run-dir", type=Path, required=True)
-    parser.add_argument("--workload", required=True)
-    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--one", type=Path, default=None, help="run these pickled jobs, once")
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--run-dir", type=Path)
+    parser.add_argument("--workload", default="counter")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--options", default="{}")
-    parser.add_argument("--budget-s", type=float, required=True)
+    parser.add_argument("--budget-s", type=float, default=1.0)
+    parser.add_argument("--timeout-s", type=float, default=MIN_TIMEOUT_S)
     parser.add_argument("--normaliser", default="")
     args = parser.parse_args(argv)
+    if args.one is not None:
+        return _run_one(args.one, args.spec, args.out)
     started = time.monotonic()
-    report: dict[str, Any] = {"comparisons": [], "reproduction": None}
+    report: dict[str, Any] = {"comparisons": [], "reproduction": None, "jobs_rerun": 0}
+    fresh_workers = None
     try:
         worker = load_worker(args.spec)
         worker.setup()
+        fresh_workers = FreshWorkers(worker, args.spec, args.timeout_s)
+        report["fresh_workers"] = "forked" if fresh_workers.forking else "new processes"
         normalise = find_normaliser(args.spec, args.normaliser)
-        with open(args.run_dir / AGED_RESULTS_FILE, "rb") as kept:
-            aged: dict[int, Outcome] = pickle.load(kept)
+        aged = read_aged_results(args.run_dir)
         count = max(aged) + 1
-        options = json.loads(args.options)
-        jobs = list(get_workload(args.workload).jobs(count, args.seed, options))
-        first_differing: tuple[int, Outcome | None] | None = None
-        for index in spread_order(list(aged)):
-            if report["comparisons"] and time.monotonic() - started > args.budget_s:
-                break
-            fresh = run_fresh(worker, [jobs[index]])
-            equal = same(aged[index], fresh, normalise)
-            report["comparisons"].append(
-                {
-                    "job_index": index,
-                    "equal": equal,
-                    "aged": shown(aged[index], normalise),
-                    "fresh": shown(fresh, normalise),
-                }
-            )
-            if not equal and first_differing is None:
-                first_differing = (index, fresh)
+        jobs = list(get_workload(args.workload).jobs(count, args.seed, json.loads(args.options)))
+        _compare(report, fresh_workers, aged, jobs, normalise, started + args.budget_s)
         report["compare_seconds"] = round(time.monotonic() - started, 3)
-        if first_differing is not None:
-            report["reproduction"] = _reproduce(worker, jobs, *first_differing, normalise)
+        differing = [c for c in report["comparisons"] if c["equal"] is False]
+        if differing and fresh_workers.failure is None:
+            index = differing[0]["job_index"]
+            report["reproduction"] = _reproduce(
+                fresh_workers, jobs, index, differing[0]["fresh_outcome"], normalise
+            )
+        for comparison in report["comparisons"]:
+            comparison.pop("fresh_outcome", None)
     except Exception as exc:
         report["error"] = f"{type(exc).__name__}: {exc}"
+    if fresh_workers is not None:
+        report["jobs_rerun"] = fresh_workers.jobs_run
+        if fresh_workers.failure is not None:
+            report["error"] = f"stopped comparing: {fresh_workers.failure}"
     report["seconds"] = round(time.monotonic() - started, 3)
     (args.run_dir / RESULT_FILE).write_text(json.dumps(report), encoding="utf-8")
     return 0
 
 
+def _compare(
+    report: dict[str, Any],
+    fresh_workers: FreshWorkers,
+    aged: dict[int, Outcome],
+    jobs: Sequence[dict[str, Any]],
+    normalise: Normaliser | None,
+    deadline: float,
+) -> None:
+    """Each kept job on a fresh worker, spread over the run, until the deadline. A job that
+    differs runs on a second fresh worker: when the two fresh ones disagree, the job's result
+    is not a function of the job (time, randomness, ids) and it is left out, not judged."""
+    for index in spread_order(list(aged)):
+        if report["comparisons"] and time.monotonic() > deadline:
+            break
+        fresh = fresh_workers.run([jobs[index]])
+        if fresh is None:
+            break
+        equal: bool | None = same(aged[index], fresh, normalise)
+        if not equal:
+            again = fresh_workers.run([jobs[index]])
+            if again is None:
+                break
+            if not same(fresh, again, normalise):
+                equal = None
+        report["comparisons"].append(
+            {
+                "job_index": index,
+                "equal": equal,
+                "aged": shown(aged[index], normalise),
+                "fresh": shown(fresh, normalise),
+                "fresh_outcome": fresh,
+            }
+        )
+
+
 def _reproduce(
-    worker: Worker,
+    fresh_workers: FreshWorkers,
     jobs: Sequence[dict[str, Any]],
     index: int,
-    fresh: Outcome | None,
+    fresh: Outcome,
     normalise: Normaliser | None,
 ) -> dict[str, Any]:
     """The shortest run of earlier jobs after which job ``index`` again differs from a
@@ -213,7 +316,9 @@ def _reproduce(
     first = max(0, index - CAUSE_WINDOW)
 
     def reproduces(history: Sequence[int]) -> bool:
-        outcome = run_fresh(worker, [*(jobs[i] for i in history), jobs[index]])
+        if time.monotonic() - started > MAX_SHRINK_S:
+            return False  # out of time: keep the shortest sequence found so far
+        outcome = fresh_workers.run([*(jobs[i] for i in history), jobs[index]])
         return outcome is not None and not same(outcome, fresh, normalise)
 
     sequence, tests = shortest_cause(range(first, index), reproduces, MAX_SHRINK_TESTS)
@@ -232,13 +337,9 @@ def _reproduce(
     else:
         result["jobs"] = [jobs[i] for i in [*sequence[:MAX_SHOWN_JOBS], index]]
         result["after_sequence"] = shown(
-            run_fresh(worker, [*(jobs[i] for i in sequence), jobs[index]]), normalise
+            fresh_workers.run([*(jobs[i] for i in sequence), jobs[index]]), normalise
         )
     return result
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 def compare_with_fresh_workers(
@@ -249,6 +350,7 @@ def compare_with_fresh_workers(
     seed: int,
     options: dict[str, str],
     budget_s: float,
+    timeout_s: float,
     normaliser: str,
     env: dict[str, str],
 ) -> dict[str, Any]:
@@ -264,6 +366,7 @@ def compare_with_fresh_workers(
         "--seed", str(seed),
         "--options", json.dumps(options),
         "--budget-s", str(budget_s),
+        "--timeout-s", str(timeout_s),
         "--normaliser", normaliser,
     ]  # fmt: skip
     target = run_dir / RESULT_FILE
@@ -275,7 +378,8 @@ def compare_with_fresh_workers(
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
-                timeout=budget_s + FORK_TIMEOUT_S * 2 + 30,
+                # The comparisons stop at the budget; a cause search adds at most this much.
+                timeout=budget_s + MAX_SHRINK_S + 4 * (timeout_s + SPAWN_START_S),
                 check=False,
                 start_new_session=True,
             )
@@ -283,3 +387,7 @@ def compare_with_fresh_workers(
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
         return {"comparisons": [], "error": f"the fresh-worker comparison did not finish: {exc}"}
     return found
+
+
+if __name__ == "__main__":
+    sys.exit(main())

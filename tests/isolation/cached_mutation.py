@@ -13,4 +13,4 @@ def handle(job: dict[str, Any]) -> int:
     settings = _settings()
     if job["id"] % 11 == 0:
         settings["rate"] += 1  # meant to be a local adjustment
-    return job["id"] * settings["rate"]
+    return int(job["id"]) * settings["rate"]

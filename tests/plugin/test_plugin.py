@@ -20,11 +20,19 @@ _seen = []
 
 def leaky(job):
     _seen.append("x" * 100 + str(job["id"]))  # LEAK LINE
-    return len(_seen)
 
 
 def clean(job):
     return job["id"] * 2
+
+
+_customer = {}
+
+
+def sticky(job):
+    if job["id"] % 9 == 0:
+        _customer["name"] = f"c{job['id']}"
+    return _customer.get("name")
 
 
 def maybe_slow(job):
@@ -72,6 +80,30 @@ def test_leaky_worker_fails_naming_its_line_and_clean_one_passes(suite: pytest.P
             "*= soak =*",
             "FAIL test_soaks.py::test_leaky - memory fail, *2,000 jobs*",
             "PASS test_soaks.py::test_clean - memory pass, resources pass, *2,000 jobs*",
+        ]
+    )
+
+
+def test_isolation_failure_shows_the_reproduction(suite: pytest.Pytester) -> None:
+    """A worker whose jobs see an earlier job's customer fails isolation; the message shows
+    the shortest job sequence to replay on a fresh worker and what the job then returns."""
+    suite.makepyfile(
+        test_sticky="""
+        from workers import sticky
+
+        def test_sticky(soak):
+            soak(sticky, jobs=400)
+        """
+    )
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*soak failed (isolation)*",
+            "*isolation: history changed the outcome: job * returned 'c*' on the aged worker "
+            "but None on a fresh one*",
+            '*reproduce on a fresh worker: {"id": *} then {"id": *}',
+            "*which returns 'c*'",
         ]
     )
 
@@ -242,7 +274,8 @@ def test_benchmark_json_carries_soak_latencies_and_verdicts(suite: pytest.Pytest
     assert warmup == run["verdicts"]["latency"]["warmup_jobs"] >= 5
     assert latency["stats"]["rounds"] == run["jobs_judged"] - warmup
     assert 0 < latency["stats"]["median"] < 0.01
-    assert set(latency["extra_info"]["soak"]["verdicts"]) == {"memory", "resources", "latency"}
+    assert set(latency["extra_info"]["soak"]["verdicts"]) == set(run["verdicts"])
+    assert "isolation" in run["verdicts"]
     assert by_name["test_asked_by_option"]["stats"]["rounds"] > 0
     assert sorted(s["test"] for s in saved["soak"]) == [
         "test_bench.py::test_asked_by_option",

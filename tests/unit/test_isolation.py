@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Sequence
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,9 +12,12 @@ from hypothesis import strategies as st
 from harness.analysis.isolation import (
     Comparison,
     isolation_verdict,
+    isolation_warmup,
+    plan,
     shortest_cause,
     state_changes,
 )
+from harness.runners.evidence import IsolationEvidence, read_aged_results, read_snapshots
 
 
 def test_state_changes_after_warmup_each_once_at_first_change() -> None:
@@ -87,3 +92,45 @@ def test_verdict_on_state_left_behind_and_on_module_globals() -> None:
     assert "1 module global(s) changed, results unaffected" in memo.summary
     assert isolation_verdict(same, handler, stateful=True).verdict == "pass"
     assert isolation_verdict([], []).verdict == "inconclusive"
+
+
+@given(st.integers(min_value=1, max_value=20_000))
+def test_plan_keeps_results_after_warmup_and_snapshots_around_them(judged: int) -> None:
+    """Kept results: at most 30, all after warm-up and inside the judged jobs; snapshots
+    include the warm-up job and the last judged job whenever anything is kept."""
+    keep, after = plan(judged)
+    warmup = isolation_warmup(judged)
+    assert len(keep) <= 30
+    assert all(warmup <= job < judged for job in keep)
+    assert list(keep) == sorted(set(keep))
+    if keep:
+        assert {warmup, judged - 1} <= set(after)
+        assert len(keep) == min(30, judged - warmup)
+    assert all(0 <= job < judged for job in after)
+
+
+def test_evidence_round_trips_through_its_files(tmp_path: Path) -> None:
+    """Kept results and state snapshots are written as they are taken (as changes) and read
+    back whole."""
+
+    class Watcher:
+        states = iter([{"a": "1", "b": "2"}, {"a": "3"}])
+
+        def snapshot(self, job_index: int) -> dict[str, str]:
+            return next(self.states)
+
+    class Executor:
+        def run_keeping_result(
+            self, job_index: int, job: dict[str, int]
+        ) -> tuple[bytes, object, None]:
+            return b"sample", {"twice": job["id"] * 2}, None
+
+        def run(self, job_index: int, job: dict[str, int]) -> bytes:
+            return b"sample"
+
+    evidence = IsolationEvidence(tmp_path, frozenset({1}), frozenset({0, 1}), Watcher())  # type: ignore[arg-type]
+    for index in (0, 1, 2):
+        assert evidence.run(Executor(), index, {"id": index}) == b"sample"  # type: ignore[arg-type]
+    assert read_snapshots(tmp_path) == [(0, {"a": "1", "b": "2"}), (1, {"a": "3"})]
+    kind, payload = read_aged_results(tmp_path)[1]
+    assert (kind, pickle.loads(payload)) == ("value", {"twice": 2})

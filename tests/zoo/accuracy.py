@@ -154,8 +154,9 @@ def run_case(case: Case, out: Path) -> Outcome:
 def table(outcomes: list[Outcome]) -> str:
     """The README's accuracy table, in Markdown."""
     rows = [
-        "| worker | must fail | memory | resources | latency | top leak site | line named |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| worker | must fail | memory | resources | latency | isolation | top leak site "
+        "| line named |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for o in outcomes:
         named = (
@@ -166,7 +167,7 @@ def table(outcomes: list[Outcome]) -> str:
         rows.append(
             f"| {o.case.name} ({o.case.jobs:,} jobs) | {o.case.must_fail or 'nothing'} | "
             f"{o.verdicts['memory']} | {o.verdicts['resources']} | {o.verdicts['latency']} | "
-            f"{o.top_site or '-'} | {named} |"
+            f"{o.verdicts.get('isolation', '-')} | {o.top_site or '-'} | {named} |"
         )
     leaky = [o for o in outcomes if o.case.must_fail]
     clean = [o for o in outcomes if not o.case.must_fail]
