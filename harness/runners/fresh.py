@@ -138,7 +138,10 @@ def _run_one(jobs_file: Path, spec: str, out: Path) -> int:
     """``--one``: load and set up the worker, run the pickled jobs, write the last outcome."""
     worker = load_worker(spec)
     worker.setup()
-    outcome = _run_jobs(worker, pickle.loads(jobs_file.read_bytes()))
+    try:
+        outcome = _run_jobs(worker, pickle.loads(jobs_file.read_bytes()))
+    finally:
+        worker.teardown()
     out.write_bytes(pickle.dumps(outcome))
     return 0
 
@@ -261,6 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         report["error"] = f"{type(exc).__name__}: {exc}"
     if fresh_workers is not None:
         report["jobs_rerun"] = fresh_workers.jobs_run
+        try:
+            fresh_workers.worker.teardown()
+        except Exception as exc:
+            report["teardown_error"] = f"{type(exc).__name__}: {exc}"
         if fresh_workers.failure is not None:
             report["error"] = f"stopped comparing: {fresh_workers.failure}"
     report["seconds"] = round(time.monotonic() - started, 3)

@@ -32,7 +32,7 @@ def test_callable_in_a_file_writes_one_sample_per_job_and_a_result(soak_cli: Soa
     )
     assert result["crashes"] == []
     assert result["stop_reason"] == "completed"
-    assert set(result["verdicts"]) == {"memory", "resources", "latency"}
+    assert set(result["verdicts"]) == {"memory", "resources", "latency", "isolation"}
     for verdict in result["verdicts"].values():
         assert verdict["verdict"] in ("pass", "fail", "inconclusive")
         assert verdict["summary"]
@@ -216,16 +216,21 @@ def test_setup_failure_is_reported_with_exit_1(soak_cli: SoakCli) -> None:
 
 
 def test_lifecycle_hooks_run_once_in_the_worker_process(soak_cli: SoakCli, tmp_path: Path) -> None:
-    """A worker class is instantiated once; setup before the first job, teardown after."""
+    """A worker class is instantiated once; setup before the first job, teardown after; the
+    isolation check's fresh workers come from one more set-up worker, torn down at its end
+    (its forked copies run jobs but are not set up or torn down again)."""
     marks = tmp_path / "marks"
     run = soak_cli(
         "--worker", worker("Lifecycle"), "--jobs", "30", env={"SOAK_TEST_MARKS": str(marks)}
     )
     assert run.returncode == 0, run.stderr
-    setup, teardown = marks.read_text().splitlines()
+    setup, teardown, fresh_setup, fresh_teardown = marks.read_text().splitlines()
     assert setup.startswith("setup ")
     assert int(setup.split()[1]) != os.getpid()
     assert teardown == "teardown 30"
+    assert fresh_setup.startswith("setup ")
+    assert fresh_setup != setup
+    assert fresh_teardown == "teardown 0"
     assert run.result()["worker_kind"] == "class"
 
 

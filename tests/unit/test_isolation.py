@@ -114,7 +114,7 @@ def test_evidence_round_trips_through_its_files(tmp_path: Path) -> None:
     back whole."""
 
     class Watcher:
-        states = iter([{"a": "1", "b": "2"}, {"a": "3"}])
+        states = iter([{"warm": "up"}, {"a": "1", "b": "2"}, {"a": "3"}])
 
         def snapshot(self, job_index: int) -> dict[str, str]:
             return next(self.states)
@@ -131,6 +131,7 @@ def test_evidence_round_trips_through_its_files(tmp_path: Path) -> None:
     evidence = IsolationEvidence(tmp_path, frozenset({1}), frozenset({0, 1}), Watcher())  # type: ignore[arg-type]
     for index in (0, 1, 2):
         assert evidence.run(Executor(), index, {"id": index}) == b"sample"  # type: ignore[arg-type]
+    evidence.close()
     assert read_snapshots(tmp_path) == [(0, {"a": "1", "b": "2"}), (1, {"a": "3"})]
     kind, payload = read_aged_results(tmp_path)[1]
     assert (kind, pickle.loads(payload)) == ("value", {"twice": 2})
