@@ -15,13 +15,13 @@ above BASE's. Failed jobs and crashes: more in NEW.
 
 from __future__ import annotations
 
-import itertools
 import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from harness.analysis.series import speed_blocks
 from harness.analysis.trend import (
     autocorrelation,
     average_ranks,
@@ -37,8 +37,6 @@ from harness.analysis.trend import (
 #: pairs of 3,000-job runs of the same worker regressed).
 SHORT_RUN_S: Final = 10.0
 SHORT_RUN_MIN_RATIO: Final = 2.0
-#: Machine-speed readings each run needs before its latencies are scaled by them.
-MIN_SPEED_READINGS: Final = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,23 +91,6 @@ def shift_ratio(new: Sequence[float], base: Sequence[float]) -> float:
 
 def _block_medians(values: Sequence[float]) -> list[float]:
     return blocks(range(len(values)), values, block_median)[1]
-
-
-def speed_blocks(speed_ns: Sequence[float | None], count: int) -> list[float] | None:
-    """The machine's speed over each of ``count`` blocks of a run's jobs: the median of the
-    speed readings inside the block, else the nearest block's; None with under 3 readings."""
-    if len([s for s in speed_ns if s]) < MIN_SPEED_READINGS:
-        return None
-    edges = [block * len(speed_ns) // count for block in range(count + 1)]
-    inside: list[float | None] = []
-    for start, stop in itertools.pairwise(edges):
-        readings = [float(s) for s in speed_ns[start:stop] if s]
-        inside.append(statistics.median(readings) if readings else None)
-    known = [i for i, value in enumerate(inside) if value is not None]
-    return [
-        value if value is not None else inside[min(known, key=lambda k: abs(k - i))] or 0.0
-        for i, value in enumerate(inside)
-    ]
 
 
 def compare_runs(

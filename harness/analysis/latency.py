@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from harness.analysis.paired import PairedComparison
-from harness.analysis.series import latency_points
+from harness.analysis.series import latency_points, speed_at, speed_blocks
 from harness.analysis.trend import (
     MAX_BLOCKS,
     block_median,
@@ -173,6 +173,12 @@ def drift_verdict(samples: Samples, policy: LatencyPolicy) -> Verdict:
     warmup = warmup_jobs(jobs)
     xs, ys = latency_points(samples, warmup)
     cx, cy = blocks(xs, ys, block_median, MAX_BLOCKS)
+    speeds = speed_blocks(speed_at(samples, warmup), len(cy))
+    if speeds is not None:
+        # The machine's speed wanders in phases of seconds on shared hosts (clean workers
+        # "slowed" 25-54 % over a run); each block is scaled to the run's typical speed.
+        typical = statistics.median(speeds)
+        cy = [y * typical / speed for y, speed in zip(cy, speeds, strict=True)]
     trend = trend_test(cx, cy, policy.alpha)
     intercept = statistics.median(y - trend.slope * x for x, y in zip(cx, cy, strict=True))
     start_level = intercept + trend.slope * cx[0]
@@ -197,6 +203,7 @@ def drift_verdict(samples: Samples, policy: LatencyPolicy) -> Verdict:
         "unstable_environment": unstable,
         "block_lag1_autocorrelation": trend.lag1_autocorrelation,
         "blocks": trend.n,
+        "speed_adjusted": speeds is not None,
     }
     resolvable = end_level - start_level >= policy.min_change_s
     figures["min_change_ms"] = policy.min_change_s * 1e3

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+import statistics
 from collections.abc import Callable, Sequence
+from typing import Final
 
 from harness.model import Samples
 
 Points = tuple[list[float], list[float]]
+#: Machine-speed readings (the ``speed_ns`` probe) a series needs before it is scaled by them.
+MIN_SPEED_READINGS: Final = 3
 
 
 def gauge_points(samples: Samples, field: str, start_job: int = 0) -> Points:
@@ -47,3 +52,26 @@ def range_blocks(
     centres = [start + (i + 0.5) * width for i, bucket in enumerate(buckets) if bucket]
     values = [reduce(bucket) for bucket in buckets if bucket]
     return centres, values
+
+
+def speed_blocks(speed_ns: Sequence[float | None], count: int) -> list[float] | None:
+    """The machine's speed over each of ``count`` blocks of a run's jobs: the median of the
+    speed readings inside the block, else the nearest block's; None with under 3 readings."""
+    if len([s for s in speed_ns if s]) < MIN_SPEED_READINGS:
+        return None
+    edges = [block * len(speed_ns) // count for block in range(count + 1)]
+    inside: list[float | None] = []
+    for start, stop in itertools.pairwise(edges):
+        readings = [float(s) for s in speed_ns[start:stop] if s]
+        inside.append(statistics.median(readings) if readings else None)
+    known = [i for i, value in enumerate(inside) if value is not None]
+    return [
+        value if value is not None else inside[min(known, key=lambda k: abs(k - i))] or 0.0
+        for i, value in enumerate(inside)
+    ]
+
+
+def speed_at(samples: Samples, start_job: int = 0) -> list[float | None]:
+    """The machine-speed reading at each job from ``start_job`` on (None where not read)."""
+    column = samples.gauges.get("speed_ns", ())
+    return [None if v is None else float(v) for v in column[start_job:]]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from harness.analysis.compare import compare_runs, speed_blocks
+from harness.analysis.compare import compare_runs
+from harness.analysis.series import speed_blocks
 
 RESULT = {"verdicts": {}, "jobs_failed": 0, "crashes": []}
 
