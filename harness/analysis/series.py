@@ -56,8 +56,13 @@ def range_blocks(
 
 def speed_blocks(speed_ns: Sequence[float | None], count: int) -> list[float] | None:
     """The machine's speed over each of ``count`` blocks of a run's jobs: the median of the
-    speed readings inside the block, else the nearest block's; None with under 3 readings."""
-    if len([s for s in speed_ns if s]) < MIN_SPEED_READINGS:
+    readings inside the block, else the nearest block's. None unless there are at least 3
+    readings and one for every two blocks: the probe repeats its last reading between new
+    ones (at most every 20 ms), and a run of fast jobs that got one or two readings would be
+    scaled by their noise (it turned latency passes into inconclusives on the zoo)."""
+    values = [s for s in speed_ns if s]
+    readings = 1 + sum(1 for a, b in itertools.pairwise(values) if a != b) if values else 0
+    if readings < max(MIN_SPEED_READINGS, count // 2):
         return None
     edges = [block * len(speed_ns) // count for block in range(count + 1)]
     inside: list[float | None] = []

@@ -46,7 +46,9 @@ def test_latencies_are_scaled_by_the_machine_speed_read_in_each_run() -> None:
     regression; the same slowdown without slower readings is."""
     base = _latencies(1e-3, 12.0)
     slower = [lat * 1.3 for lat in base]
-    steady: list[float | None] = [10_000.0 if i % 200 == 0 else None for i in range(len(base))]
+    steady: list[float | None] = [
+        10_000.0 + i % 7 if i % 200 == 0 else None for i in range(len(base))
+    ]
     slow_machine = [None if s is None else s * 1.3 for s in steady]
 
     def regressed(new_speed: list[float | None]) -> bool:
@@ -61,5 +63,8 @@ def test_speed_blocks_fill_gaps_from_the_nearest_reading() -> None:
     """Blocks without a reading take the nearest block's; under 3 readings there is none."""
     readings: list[float | None] = [None] * 100
     readings[5], readings[55], readings[95] = 1.0, 2.0, 3.0
-    assert speed_blocks(readings, 10) == [1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 3.0, 3.0]
+    assert speed_blocks(readings, 6) == [1.0, 1.0, 2.0, 2.0, 2.0, 3.0]
     assert speed_blocks([1.0, None, 2.0], 3) is None
+    assert speed_blocks(readings, 10) is None  # 3 readings for 10 blocks: too sparse
+    repeated: list[float | None] = [1.0] * 50 + [2.0] * 50
+    assert speed_blocks(repeated, 4) is None  # one reading repeated, then a second
