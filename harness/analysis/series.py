@@ -61,8 +61,8 @@ def speed_blocks(speed_ns: Sequence[float | None], count: int) -> list[float] | 
     ones (at most every 20 ms), and a run of fast jobs that got one or two readings would be
     scaled by their noise (it turned latency passes into inconclusives on the zoo)."""
     values = [s for s in speed_ns if s]
-    readings = 1 + sum(1 for a, b in itertools.pairwise(values) if a != b) if values else 0
-    if readings < max(MIN_SPEED_READINGS, count // 2):
+    distinct = 1 + sum(1 for a, b in itertools.pairwise(values) if a != b) if values else 0
+    if distinct < max(MIN_SPEED_READINGS, count // 2):
         return None
     edges = [block * len(speed_ns) // count for block in range(count + 1)]
     inside: list[float | None] = []
