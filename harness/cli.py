@@ -177,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip the isolation verdict (comparing kept results with fresh workers)",
     )
     isolation.add_argument(
+        "--isolation-jobs",
+        type=_positive_int,
+        default=30,
+        metavar="N",
+        help="jobs whose results are compared with fresh workers, spread over the run "
+        "(default: 30; the comparisons stop after 10%% of the run's time)",
+    )
+    isolation.add_argument(
         "--stateful",
         action="store_true",
         help="the worker keeps state between jobs by design: list its state, do not judge it",
@@ -256,6 +264,7 @@ def _run(args: argparse.Namespace) -> int:
         light=args.light,
         workload_options=_workload_options(args),
         isolation=not args.no_isolation,
+        isolation_jobs=args.isolation_jobs,
         stateful=args.stateful,
         normaliser=args.normalise,
     )

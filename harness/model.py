@@ -46,6 +46,8 @@ class RunConfig:
     stateful: bool = False
     #: A spec of a function applied to results before they are compared (drops ids, times).
     normaliser: str = ""
+    #: How many jobs' results are kept for the comparison with fresh workers.
+    isolation_jobs: int = 30
 
     def __post_init__(self) -> None:
         if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:

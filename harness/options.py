@@ -35,6 +35,7 @@ EXPECTED: Final = {
     "latency_tolerance": "a fraction > 0 (0.1) or a percentage ('10%')",
     "benchmark": "True or False",
     "isolation": "True or False",
+    "isolation_jobs": "a whole number >= 1",
     "stateful": "True or False",
     "normalise": "'module:function' applied to each result before comparing",
 }
@@ -61,6 +62,7 @@ class SoakOptions:
     #: Feed the per-job latencies to pytest-benchmark's ``benchmark`` fixture.
     benchmark: bool = False
     isolation: bool = True
+    isolation_jobs: int = 30
     stateful: bool = False
     normalise: str = ""
 
@@ -119,6 +121,7 @@ def _check(name: str, value: object) -> dict[str, object]:
         return _growth(value)
     converters: dict[str, Callable[[object], object]] = {
         "jobs": lambda v: _whole(v, minimum=1),
+        "isolation_jobs": lambda v: _whole(v, minimum=1),
         "seed": lambda v: _whole(v, minimum=None),
         "light": _flag,
         "benchmark": _flag,

@@ -27,10 +27,6 @@ class SoakResult:
     regressions: tuple[Difference, ...] = ()
 
     @property
-    def label(self) -> str:
-        return str(self.data.get("label") or self.data.get("worker", ""))
-
-    @property
     def verdicts(self) -> dict[str, Verdict]:
         """Verdict name (``memory``, ``resources``, ``latency``) -> its verdict and figures."""
         verdicts: dict[str, Verdict] = {}

@@ -165,7 +165,7 @@ def _runner(
         aged_probe=_aged_probe(config) if full and config.jobs >= LATENCY_MIN_JOBS else None,
         collect_after=collect_after,
         import_paths=config.import_paths,
-        isolation_plan=plan(window[0] if window else config.jobs)
+        isolation_plan=plan(window[0] if window else config.jobs, config.isolation_jobs)
         if full and config.isolation
         else ((), ()),
     )

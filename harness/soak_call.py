@@ -73,6 +73,7 @@ class SoakCall:
             import_paths=import_paths,
             label=label,
             isolation=options.isolation,
+            isolation_jobs=options.isolation_jobs,
             stateful=options.stateful,
             normaliser=options.normalise,
         )

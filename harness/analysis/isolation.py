@@ -220,7 +220,7 @@ def _cause_text(reproduction: Mapping[str, Any] | None) -> str:
     return f"; reproduced on a fresh worker by running job(s) {shown} before it"
 
 
-#: Jobs whose aged results are kept for the comparison with a fresh worker.
+#: Jobs whose aged results are kept for the comparison with a fresh worker (the default).
 KEPT_RESULTS: Final = 30
 _LADDER: Final = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000)
 
@@ -231,14 +231,14 @@ def isolation_warmup(judged_jobs: int) -> int:
     return max(10, judged_jobs // 10)
 
 
-def plan(judged_jobs: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def plan(judged_jobs: int, kept: int = KEPT_RESULTS) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Which jobs' results to keep (spread after warm-up) and after which jobs to snapshot
     the process state (a ladder, every twentieth of the run, warm-up, the last job)."""
     warmup = isolation_warmup(judged_jobs)
     if judged_jobs <= warmup:
         return (), ()
     span = judged_jobs - warmup
-    count = min(KEPT_RESULTS, span)
+    count = min(kept, span)
     keep = sorted({warmup + (i * span) // count for i in range(count)})
     step = max(1, judged_jobs // 20)
     after = {*_LADDER, warmup, judged_jobs - 1, *range(warmup, judged_jobs, step)}

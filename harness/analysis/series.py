@@ -57,12 +57,14 @@ def range_blocks(
 def speed_blocks(speed_ns: Sequence[float | None], count: int) -> list[float] | None:
     """The machine's speed over each of ``count`` blocks of a run's jobs: the median of the
     readings inside the block, else the nearest block's. None unless there are at least 3
-    readings and one for every two blocks: the probe repeats its last reading between new
+    readings and one for every four blocks: the probe repeats its last reading between new
     ones (at most every 20 ms), and a run of fast jobs that got one or two readings would be
-    scaled by their noise (it turned latency passes into inconclusives on the zoo)."""
+    scaled by their noise (it turned latency passes into inconclusives on the zoo), while a
+    0.3-s run of 1,000 import jobs gets ~15 and needs them (a machine phase change inside it
+    read as "55 % slower")."""
     values = [s for s in speed_ns if s]
     distinct = 1 + sum(1 for a, b in itertools.pairwise(values) if a != b) if values else 0
-    if distinct < max(MIN_SPEED_READINGS, count // 2):
+    if distinct < max(MIN_SPEED_READINGS, count // 4):
         return None
     edges = [block * len(speed_ns) // count for block in range(count + 1)]
     inside: list[float | None] = []

@@ -81,3 +81,17 @@ def test_no_isolation_and_light_skip_it(soak_cli: SoakCli) -> None:
     )
     assert run.result()["verdicts"]["isolation"]["verdict"] == "inconclusive"
     assert not (run.out / "isolation.json").exists()
+
+
+def test_isolation_jobs_sets_how_many_are_compared(soak_cli: SoakCli) -> None:
+    """--isolation-jobs 5: five kept results, five jobs compared."""
+    run = soak_cli(
+        "--worker",
+        f"{ISOLATION}/clean_pure.py:handle",
+        "--jobs",
+        "300",
+        "--isolation-jobs",
+        "5",
+        "--no-report",
+    )
+    assert run.result()["verdicts"]["isolation"]["jobs_compared"] == 5

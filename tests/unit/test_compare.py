@@ -65,6 +65,6 @@ def test_speed_blocks_fill_gaps_from_the_nearest_reading() -> None:
     readings[5], readings[55], readings[95] = 1.0, 2.0, 3.0
     assert speed_blocks(readings, 6) == [1.0, 1.0, 2.0, 2.0, 2.0, 3.0]
     assert speed_blocks([1.0, None, 2.0], 3) is None
-    assert speed_blocks(readings, 10) is None  # 3 readings for 10 blocks: too sparse
+    assert speed_blocks(readings, 16) is None  # 3 readings for 16 blocks: too sparse
     repeated: list[float | None] = [1.0 if i < 50 else 2.0 for i in range(100)]
     assert speed_blocks(repeated, 4) is None  # one reading repeated, then a second

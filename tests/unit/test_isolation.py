@@ -107,6 +107,8 @@ def test_plan_keeps_results_after_warmup_and_snapshots_around_them(judged: int) 
         assert {warmup, judged - 1} <= set(after)
         assert len(keep) == min(30, judged - warmup)
     assert all(0 <= job < judged for job in after)
+    fewer, _ = plan(judged, kept=5)
+    assert len(fewer) == min(5, len(keep)) or not keep
 
 
 def test_evidence_round_trips_through_its_files(tmp_path: Path) -> None:
