@@ -9,6 +9,7 @@ import pytest
 
 from harness.analysis.latency import LatencyPolicy, latency_verdict, minimum_detectable_drift
 from harness.analysis.paired import PairedComparison
+from harness.model import Samples
 from tests.series import latency_samples
 
 
@@ -153,3 +154,16 @@ def test_drift_that_did_not_last_is_inconclusive() -> None:
     assert "not lasting" in passing.summary
     lasting = latency_verdict(samples, fresh_now_vs_then=_paired(1.5, 1.4, 1.6))
     assert lasting.verdict == "fail"
+
+
+def test_a_run_too_short_to_read_the_machine_speed_needs_a_2x_drift() -> None:
+    """With a speed column but too few readings, a 50 % drift is inconclusive and a 3x one
+    fails; without the column (older files) the 10 % tolerance applies as before."""
+    for drift, expected in ((0.5, "inconclusive"), (2.0, "fail")):
+        plain = latency_samples(2_000, random.Random(7), drift=drift, phi=0.3)
+        sparse: list[int | None] = [30_000] + [None] * (len(plain) - 1)
+        samples = Samples(
+            plain.wall_ns, plain.cpu_ns, plain.end_ns, {"speed_ns": tuple(sparse)}, ()
+        )
+        assert latency_verdict(samples).verdict == expected
+        assert latency_verdict(plain).verdict == "fail"
