@@ -13,9 +13,9 @@ from typing import Final, NoReturn
 from harness import __version__
 from harness.analysis.verdicts import Policy
 from harness.errors import HarnessError, UsageError
-from harness.model import RUNNERS, RunConfig
+from harness.model import RUNNERS, PoolConfig, RunConfig
 from harness.options import build_policy
-from harness.units import parse_growth
+from harness.units import parse_growth, parse_size
 from workloads.base import PROFILES
 
 EXIT_OK: Final = 0
@@ -55,6 +55,67 @@ def _growth(text: str) -> tuple[float | None, float | None]:
         return parse_growth(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _size(text: str) -> int:
+    try:
+        value = int(parse_size(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a size above 0, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _count(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 0..65535, got {text!r}")
+    return value
+
+
+_POOL_OPTIONS: Final = (
+    "workers",
+    "max_memory",
+    "kill_memory",
+    "max_jobs_per_worker",
+    "max_worker_age",
+    "max_retries",
+    "prestart",
+    "metrics_file",
+    "metrics_port",
+)
+
+
+def _pool(args: argparse.Namespace) -> PoolConfig | None:
+    """The pool the options ask for; None when none of them is given."""
+    given = {name: getattr(args, name) for name in _POOL_OPTIONS if getattr(args, name) is not None}
+    if not given:
+        return None
+    if args.runner == "inline":
+        raise UsageError(
+            f"--{next(iter(given)).replace('_', '-')} needs worker processes: drop "
+            "--runner inline"
+        )
+    if "max_worker_age" in given:
+        given["max_worker_age_s"] = given.pop("max_worker_age")
+    try:
+        return PoolConfig(**given)
+    except ValueError as exc:
+        message = str(exc).replace("kill_memory", "--kill-memory").replace(
+            "max_memory", "--max-memory"
+        )
+        raise UsageError(f"{message}; fix the options and run again") from None
 
 
 def _fraction(text: str) -> float:
@@ -196,6 +257,47 @@ def build_parser() -> argparse.ArgumentParser:
         help="'module:function' applied to each result before results are compared (drop "
         "timestamps, ids); default: soak_normalise in the worker's module, if any",
     )
+    pool = run.add_argument_group(
+        "supervised pool (any of these runs the worker in a pool of recycled processes)"
+    )
+    pool.add_argument(
+        "--workers", type=_positive_int, default=None, metavar="N",
+        help="worker processes fed from one job queue (default: 1)",
+    )
+    pool.add_argument(
+        "--max-memory", type=_size, default=None, metavar="SIZE",
+        help="soft limit on a worker's current RSS (e.g. 200MB): past it the worker finishes "
+        "its job, tears down and is replaced",
+    )
+    pool.add_argument(
+        "--kill-memory", type=_size, default=None, metavar="SIZE",
+        help="hard limit on a worker's current RSS: past it the worker is ended (TERM, then "
+        "KILL) and its job retried on a fresh worker",
+    )
+    pool.add_argument(
+        "--max-jobs-per-worker", type=_positive_int, default=None, metavar="N",
+        help="replace a worker after N jobs (plus up to 10%% jitter)",
+    )
+    pool.add_argument(
+        "--max-worker-age", type=_seconds, default=None, metavar="SECONDS",
+        help="replace a worker after this long (plus up to 10%% jitter)",
+    )
+    pool.add_argument(
+        "--max-retries", type=_count, default=None, metavar="N",
+        help="runs of a job again after its worker was killed or crashed (default: 1)",
+    )
+    pool.add_argument(
+        "--prestart", action="store_true", default=None,
+        help="start a worker's replacement as soon as it announces its recycle",
+    )
+    pool.add_argument(
+        "--metrics-file", type=Path, default=None, metavar="PATH",
+        help="keep the pool's metrics in Prometheus text format in PATH",
+    )
+    pool.add_argument(
+        "--metrics-port", type=_port, default=None, metavar="PORT",
+        help="serve the pool's metrics on http://127.0.0.1:PORT/metrics",
+    )  # fmt: skip
     judged = run.add_argument_group("verdict thresholds")
     judged.add_argument(
         "--max-growth",
@@ -267,6 +369,7 @@ def _run(args: argparse.Namespace) -> int:
         isolation_jobs=args.isolation_jobs,
         stateful=args.stateful,
         normaliser=args.normalise,
+        pool=_pool(args),
     )
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     with progress_bar(config.jobs, f"soak {config.workload}") as on_progress:

@@ -21,6 +21,63 @@ OUTCOMES: Final = ("pass", "fail", "inconclusive")
 StopReason = Literal["completed", "crashed", "interrupted", "error"]
 
 
+RECYCLE_REASONS: Final = ("memory", "jobs", "age", "crash", "kill", "timeout")
+RecycleReason = Literal["memory", "jobs", "age", "crash", "kill", "timeout"]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolConfig:
+    """How the supervised pool runs its worker processes and when it recycles them."""
+
+    #: Worker processes fed from the one job queue.
+    workers: int = 1
+    #: Soft limit on a worker's current RSS: past it, the worker finishes the job, then
+    #: tears down and is replaced.
+    max_memory: int | None = None
+    #: Hard limit on a worker's current RSS: past it, the supervisor ends the worker.
+    kill_memory: int | None = None
+    #: Replace a worker after this many jobs (plus up to ``jitter`` more).
+    max_jobs_per_worker: int | None = None
+    #: Replace a worker after this many seconds (plus up to ``jitter`` more).
+    max_worker_age_s: float | None = None
+    #: Times a job interrupted by a killed or crashed worker is run again on a fresh one.
+    max_retries: int = 1
+    #: Start the replacement as soon as a worker announces its recycle, not after it exits.
+    prestart: bool = False
+    #: Up to this fraction added to the job and age limits, drawn per worker lifetime, so
+    #: workers started together do not all recycle together (gunicorn's max_requests_jitter).
+    jitter: float = 0.1
+    #: Write the pool's metrics in Prometheus text format to this file (atomically).
+    metrics_file: Path | None = None
+    #: Serve the same metrics on http://127.0.0.1:PORT/metrics (0: any free port).
+    metrics_port: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise ValueError(f"workers must be an int >= 1, got {self.workers!r}")
+        for name in ("max_memory", "kill_memory", "max_jobs_per_worker"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be an int >= 1 or None, got {value!r}")
+        if self.max_worker_age_s is not None and not self.max_worker_age_s > 0:
+            raise ValueError(f"max_worker_age_s must be > 0 or None, got {self.max_worker_age_s}")
+        if not isinstance(self.max_retries, int) or self.max_retries < 0:
+            raise ValueError(f"max_retries must be an int >= 0, got {self.max_retries!r}")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError(f"jitter must be within 0..1, got {self.jitter}")
+        if (
+            self.max_memory is not None
+            and self.kill_memory is not None
+            and self.kill_memory <= self.max_memory
+        ):
+            raise ValueError(
+                f"kill_memory ({self.kill_memory:,} B) must be above max_memory "
+                f"({self.max_memory:,} B): the soft limit recycles first, the hard one kills"
+            )
+        if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
+            raise ValueError(f"metrics_port must be within 0..65535, got {self.metrics_port}")
+
+
 @dataclass(frozen=True, slots=True)
 class RunConfig:
     """What one soak run was asked to do."""
@@ -48,6 +105,8 @@ class RunConfig:
     normaliser: str = ""
     #: How many jobs' results are kept for the comparison with fresh workers.
     isolation_jobs: int = 30
+    #: Run under the supervised pool (several workers, recycling, limits); None: one child.
+    pool: PoolConfig | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
@@ -96,6 +155,8 @@ class RunOutcome:
     attribution: Mapping[str, object] | None = None
     #: Probe-job wall times of the aged and a fresh worker (None: no comparison ran).
     aged_vs_fresh: Mapping[str, object] | None = None
+    #: What the supervised pool saw: recycles and the job ledger (None: no pool).
+    pool: Mapping[str, object] | None = None
 
     def __post_init__(self) -> None:
         if self.stop_reason not in STOP_REASONS:

@@ -31,6 +31,7 @@ from harness.analysis.isolation import (
     state_changes,
 )
 from harness.analysis.latency import MIN_JOBS as LATENCY_MIN_JOBS
+from harness.analysis.lifetimes import recycling_verdict
 from harness.analysis.memory import collection_points
 from harness.analysis.paired import PairedComparison, compare_aged_fresh
 from harness.analysis.verdicts import Policy, judge
@@ -43,6 +44,7 @@ from harness.runners.evidence import AGED_RESULTS_FILE, read_snapshots
 from harness.runners.fresh import RESULT_FILE as FRESH_RESULT_FILE
 from harness.runners.fresh import compare_with_fresh_workers
 from harness.runners.inline import InlineRunner
+from harness.runners.pool import PoolRunner
 from harness.runners.process import ProcessRunner
 from harness.runners.spawn import child_env
 from harness.spec import Worker, worker_from_object
@@ -90,6 +92,10 @@ def run_soak(
         raise UsageError(
             f"the worker {config.worker!r} is an object in this process, which a worker "
             "process cannot import: define it at module level, or use the inline runner"
+        )
+    if config.runner == "inline" and config.pool is not None:
+        raise UsageError(
+            "the supervised pool runs worker processes: it needs --runner process, not inline"
         )
     if config.runner == "inline" and config.job_timeout is not None:
         raise UsageError(
@@ -156,6 +162,18 @@ def _runner(
     collect_after = collection_points(config.jobs, window[0] if window else config.jobs)
     if config.runner == "inline":
         return InlineRunner(spec, origin_ns, collect_after=collect_after, worker=worker)
+    if config.pool is not None:
+        # The memray window, the aged-vs-fresh probe and the isolation comparison follow one
+        # worker process through the run; the pool's jobs spread over many.
+        return PoolRunner(
+            spec,
+            run_dir,
+            origin_ns,
+            config.pool,
+            job_timeout=config.job_timeout,
+            import_paths=config.import_paths,
+            seed=config.seed,
+        )
     return ProcessRunner(
         spec,
         run_dir,
@@ -248,6 +266,7 @@ def build_result(
     if not attribution:
         attribution = {"note": _why_no_window(config)}
     completed = len(samples)
+    pool = dict(outcome.pool) if outcome is not None and outcome.pool is not None else {}
     crash = outcome.crash if outcome is not None else None
     stop_reason = outcome.stop_reason if outcome is not None else "error"
     return {
@@ -278,12 +297,26 @@ def build_result(
         "verdicts": {
             **{name: v.to_json() for name, v in judge(judged, policy, sites, *aged[:3]).items()},
             "isolation": _isolation(config, run_dir, len(judged)).to_json(),
+            **({"recycling": recycling_verdict(pool).to_json()} if pool else {}),
         },
+        **_pool_fields(pool),
         "aged_vs_fresh": aged[3],
         "leak_sites": sites,
         "attribution": attribution,
         "files": {"samples": SAMPLES_FILE, "worker_log": WORKER_LOG, "result": RESULT_FILE},
         "environment": environment(),
+    }
+
+
+def _pool_fields(pool: Mapping[str, Any]) -> dict[str, Any]:
+    """What a pool run adds to result.json: its accounting at the top, the rest under
+    ``pool``."""
+    if not pool:
+        return {}
+    keys = ("workers", "recycles", "jobs_lost", "jobs_retried", "jobs_run_twice")
+    return {
+        **{key: pool[key] for key in keys},
+        "pool": {key: value for key, value in pool.items() if key not in keys},
     }
 
 
@@ -299,6 +332,12 @@ def _isolation(config: RunConfig, run_dir: Path, judged_jobs: int) -> Verdict:
     if config.runner != "process":
         return Verdict(
             "inconclusive", "not judged: comparing with a fresh worker needs --runner process"
+        )
+    if config.pool is not None:
+        return Verdict(
+            "inconclusive",
+            "not judged under the supervised pool: run without --workers and recycle limits "
+            "to compare results with fresh workers",
         )
     found: dict[str, Any] = {}
     path = run_dir / FRESH_RESULT_FILE
@@ -395,6 +434,11 @@ def _why_no_window(config: RunConfig) -> str:
         return "--light: no memray window"
     if config.runner == "inline":
         return "the inline runner does not trace with memray (use --runner process)"
+    if config.pool is not None:
+        return (
+            "the supervised pool does not trace with memray: run without --workers and "
+            "recycle limits to find the leak sites"
+        )
     if window_plan(config.jobs) is None:
         return f"runs under {MIN_JOBS_FOR_WINDOW} jobs are not traced with memray"
     return "the run ended before the memray window"

@@ -10,6 +10,7 @@ Layout of ``OUT/``::
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -93,6 +94,27 @@ def iter_sample_dicts(path: Path) -> Iterator[dict[str, Any]]:
             yield json.loads(raw)
 
 
+def _in_job_order(path: Path) -> Iterator[dict[str, Any]]:
+    """The samples in job order. A pool's workers finish jobs out of order, and their samples
+    (tagged ``worker_pid``) are written as they arrive: those are sorted, up to the first job
+    missing (an interrupted run). Any other file is read as it is, streamed."""
+    samples = iter_sample_dicts(path)
+    first = next(samples, None)
+    if first is None:
+        return
+    if "worker_pid" not in first:
+        yield first
+        yield from samples
+        return
+    by_index: dict[int, dict[str, Any]] = {}
+    for sample in itertools.chain((first,), samples):
+        by_index.setdefault(sample["job_index"], sample)
+    for index in range(len(by_index)):
+        if index not in by_index:
+            return
+        yield by_index[index]
+
+
 def read_samples(path: Path) -> Samples:
     """Load a samples file into columns; positions must equal job indexes."""
     wall: list[int] = []
@@ -100,7 +122,7 @@ def read_samples(path: Path) -> Samples:
     end: list[int] = []
     gauges: dict[str, list[int | None]] = {}
     errors: list[JobError] = []
-    for position, sample in enumerate(iter_sample_dicts(path) if path.exists() else ()):
+    for position, sample in enumerate(_in_job_order(path) if path.exists() else ()):
         if sample["job_index"] != position:
             raise ValueError(
                 f"{path}: line {position + 1} is job {sample['job_index']}, expected {position}"

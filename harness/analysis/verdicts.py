@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
+from harness.analysis.lifetimes import per_lifetime
 from harness.analysis.latency import LatencyPolicy, latency_verdict
 from harness.analysis.memory import MemoryPolicy, memory_verdict
 from harness.analysis.paired import PairedComparison
@@ -60,7 +61,7 @@ def judge(
     block_bytes = measured_block_bytes(per_job)
     if block_bytes is not None:
         memory_policy = replace(memory_policy, block_bytes=block_bytes)
-    memory = memory_verdict(samples, memory_policy)
+    memory = per_lifetime(samples, lambda lifetime: memory_verdict(lifetime, memory_policy))
     top = per_job[0] if per_job else None
     if memory.verdict == "fail" and top is not None:
         where = f"{top['file']}:{top['line']} ({top['function']})"
@@ -71,7 +72,7 @@ def judge(
         )
     return {
         "memory": memory,
-        "resources": resource_verdict(samples),
+        "resources": per_lifetime(samples, resource_verdict),
         "latency": latency_verdict(
             samples, policy.latency, aged_vs_fresh, fresh_vs_fresh, fresh_now_vs_then
         ),

@@ -23,6 +23,7 @@ from harness.execute import SAMPLE_PREFIX, JobExecutor
 from harness.probes import default_probes, describe
 from harness.runners import protocol
 from harness.runners.evidence import IsolationEvidence
+from harness.runners.recycle import EXIT_RECYCLE, Recycler
 from harness.spec import Worker, load_worker
 from harness.state import StateWatcher, own_modules, worker_module
 from harness.tracing import MemrayWindow
@@ -54,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--collect-after", default="", help="job indexes, comma-separated")
     parser.add_argument("--keep-results", default="", help="job indexes, comma-separated")
     parser.add_argument("--state-after", default="", help="job indexes, comma-separated")
+    parser.add_argument("--pool", action="store_true", help="tag samples with this pid")
+    parser.add_argument("--recycle-memory", type=int, default=None, help="bytes of RSS")
+    parser.add_argument("--recycle-jobs", type=int, default=None)
+    parser.add_argument("--recycle-age", type=float, default=None, help="seconds")
     args = parser.parse_args(argv)
     _die_with_parent(args.parent_pid)
     faulthandler.enable()
@@ -73,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
 
     probes = default_probes()
     collect_after = _indexes(args.collect_after)
-    executor = JobExecutor(worker, probes, args.origin_ns, collect_after)
+    fixed = f',"worker_pid":{os.getpid()}' if args.pool else ""
+    executor = JobExecutor(worker, probes, args.origin_ns, collect_after, fixed)
+    recycler = None
+    if args.recycle_memory or args.recycle_jobs or args.recycle_age:
+        recycler = Recycler(args.recycle_memory, args.recycle_jobs, args.recycle_age)
     protocol.write_all(
         out_fd,
         protocol.encode_event(
@@ -90,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         window = None
         if args.trace_from is not None:
             window = MemrayWindow(args.run_dir, args.trace_from, args.trace_first)
-        _serve(jobs, executor, window, out_fd, evidence)
+        recycled = _serve(jobs, executor, window, out_fd, evidence, recycler)
         evidence.close()
         if window is not None:
             report = window.finish(worker_roots(worker))
@@ -103,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         message = f"teardown() raised {type(exc).__name__}: {exc}"
         protocol.write_all(out_fd, protocol.encode_event(protocol.TEARDOWN_ERROR, message=message))
     protocol.write_all(out_fd, protocol.encode_event(protocol.DONE))
-    return 0
+    return EXIT_RECYCLE if recycled else 0
 
 
 def _indexes(text: str) -> frozenset[int]:
@@ -125,10 +134,13 @@ def _serve(
     window: MemrayWindow | None,
     out_fd: int,
     evidence: IsolationEvidence,
-) -> None:
+    recycler: Recycler | None = None,
+) -> bool:
     """The job loop: run each job, write its sample; open and close the memray window
     around its jobs; answer probe jobs (aged against fresh) apart from the run's samples;
-    keep the results and state snapshots the isolation verdict asked for."""
+    keep the results and state snapshots the isolation verdict asked for. Returns True when
+    the worker stops early to be recycled: its last job's sample is written first, then the
+    recycle event, and no further job line is read."""
     watched = evidence.keep | evidence.state_after
     for line in jobs:
         if line.startswith(protocol.PROBE_MARK):
@@ -138,17 +150,28 @@ def _serve(
             continue
         job_index, job = protocol.decode_job(line)
         if job_index in watched:
-            protocol.write_all(out_fd, evidence.run(executor, job_index, job))
-            continue
-        if window is None:
-            protocol.write_all(out_fd, executor.run(job_index, job))
-            continue
-        window.before_job(job_index)
-        sample = executor.run(job_index, job)
-        window.after_job(job_index)
-        if window.traced(job_index):
-            sample = sample[:-2] + TRACED_MARK
+            sample = evidence.run(executor, job_index, job)
+        elif window is None:
+            sample = executor.run(job_index, job)
+        else:
+            window.before_job(job_index)
+            sample = executor.run(job_index, job)
+            window.after_job(job_index)
+            if window.traced(job_index):
+                sample = sample[:-2] + TRACED_MARK
         protocol.write_all(out_fd, sample)
+        if recycler is not None and (reason := recycler.after_job()) is not None:
+            event = protocol.encode_event(
+                protocol.RECYCLE,
+                reason=reason,
+                job_index=job_index,
+                jobs_done=recycler.jobs_done,
+                rss_bytes=recycler.last_rss,
+            )
+            protocol.write_all(out_fd, event)
+            recycler.close()
+            return True
+    return False
 
 
 if __name__ == "__main__":

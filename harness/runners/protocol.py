@@ -23,6 +23,8 @@ SETUP_ERROR: Final = "setup_error"
 TEARDOWN_ERROR: Final = "teardown_error"
 LEAK_SITES: Final = "leak_sites"
 DONE: Final = "done"
+#: The worker finished a job past one of its recycle limits and takes no more.
+RECYCLE: Final = "recycle"
 
 
 def encode_job(job_index: int, job: dict[str, Any]) -> bytes:

@@ -1,0 +1,648 @@
+"""The supervised pool: ``--workers N`` worker processes fed from one job queue, recycled.
+
+Each worker process is the same child as the process runner's, told its recycle limits: past
+``--max-memory`` (current RSS), ``--max-jobs-per-worker`` or ``--max-worker-age`` it finishes
+the job, writes its sample, says why it stops, takes no new job, tears down and exits. The
+supervisor then starts a fresh one (with ``--prestart``, as soon as the old one says so).
+
+From outside, on a 50 ms tick, the supervisor ends a worker (SIGTERM, grace, SIGKILL) whose
+RSS passed ``--kill-memory`` or whose job ran past ``--job-timeout``; the job in flight goes
+to the :class:`~harness.runners.ledger.Ledger`, which runs it again on a fresh worker at most
+``--max-retries`` times. A worker that crashes is treated the same way.
+
+Each worker holds at most two jobs (the one it runs and the next), so it never waits for a
+round trip, and little is handed back when it ends. Samples are written to disk as they
+arrive, in arrival order, each tagged with its worker's pid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import selectors
+import signal
+import subprocess
+import time
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from harness.errors import SpecError, UsageError
+from harness.execute import SAMPLE_PREFIX
+from harness.model import PoolConfig, RecycleReason, RunOutcome
+from harness.runners import ProgressCallback, protocol
+from harness.runners.ledger import Job, Ledger
+from harness.runners.metrics import (
+    METRICS_FILE,
+    MetricsServer,
+    ProcessMemory,
+    WorkerMetrics,
+    prometheus_text,
+    unique_set_size,
+    write_text_atomically,
+)
+from harness.runners.recycle import EXIT_RECYCLE
+from harness.runners.spawn import WorkerProcess, signal_group, spawn_worker
+from harness.store import WORKER_LOG, SampleLog
+
+#: Jobs a worker holds: the one it runs and the next, already in its pipe.
+JOBS_AHEAD: Final = 2
+TICK_S: Final = 0.05
+HEARTBEAT_S: Final = 0.5
+DEFAULT_GRACE_S: Final = 2.0
+#: Lifetimes in a row that end this early mean the limits, not the worker, are at fault.
+FLAPPING_LIFETIMES: Final = 3
+_STARTUP_TIMEOUT_FLOOR_S: Final = 60.0
+_PIPE_CHUNK: Final = 1 << 16
+
+
+@dataclass(slots=True, eq=False)
+class _Worker:
+    """One worker process's life in the pool."""
+
+    slot: int
+    lifetime: int
+    process: WorkerProcess
+    memory: ProcessMemory
+    spawned_at: float
+    restart: dict[str, Any] | None
+    queue: deque[tuple[int, Job]] = field(default_factory=deque)
+    pending: bytearray = field(default_factory=bytearray)
+    partial: bytes = b""
+    ready: bool = False
+    jobs_done: int = 0
+    job_started: float | None = None
+    last_finish: float | None = None
+    last_rss: int | None = None
+    retiring: RecycleReason | None = None
+    #: Its replacement was started before it exited (``--prestart``).
+    restart_started: bool = False
+    killed_for: RecycleReason | None = None
+    kill_at: float | None = None
+    writing: bool = False
+
+    @property
+    def pid(self) -> int:
+        return self.process.popen.pid
+
+    @property
+    def occupies_slot(self) -> bool:
+        """Whether this process still counts against ``--workers`` (its memory does)."""
+        return not (self.retiring and self.restart_started)
+
+
+class PoolRunner:
+    """Runs the worker named by ``spec`` in a supervised pool of processes."""
+
+    def __init__(
+        self,
+        spec: str,
+        run_dir: Path,
+        origin_ns: int,
+        pool: PoolConfig,
+        job_timeout: float | None = None,
+        grace_s: float = DEFAULT_GRACE_S,
+        import_paths: tuple[str, ...] = (),
+        seed: int = 0,
+    ) -> None:
+        self._spec = spec
+        self._run_dir = run_dir
+        self._origin_ns = origin_ns
+        self._pool = pool
+        self._job_timeout = job_timeout
+        self._grace_s = grace_s
+        self._import_paths = import_paths
+        self._seed = seed
+
+    def run(
+        self, jobs: Iterator[Job], count: int, log: SampleLog, on_progress: ProgressCallback
+    ) -> RunOutcome:
+        supervisor = _Supervisor(self, jobs, log, on_progress)
+        try:
+            return supervisor.drive()
+        finally:
+            supervisor.close()
+
+    def _limits(self, lifetime: int) -> list[str]:
+        """Child arguments: this lifetime's recycle limits, jittered."""
+        pool = self._pool
+        rng = random.Random(self._seed * 1_000_003 + lifetime)
+        args = ["--pool"]
+        if pool.max_memory is not None:
+            args += ["--recycle-memory", str(pool.max_memory)]
+        if pool.max_jobs_per_worker is not None:
+            extra = int(rng.random() * pool.jitter * pool.max_jobs_per_worker)
+            args += ["--recycle-jobs", str(pool.max_jobs_per_worker + extra)]
+        if pool.max_worker_age_s is not None:
+            age = pool.max_worker_age_s * (1 + rng.random() * pool.jitter)
+            args += ["--recycle-age", repr(age)]
+        return args
+
+
+class _Supervisor:
+    """One pool run: start, feed, watch, recycle and end worker processes. Not reusable."""
+
+    def __init__(
+        self, runner: PoolRunner, jobs: Iterator[Job], log: SampleLog, on_progress: ProgressCallback
+    ) -> None:
+        self.runner = runner
+        self.pool = runner._pool
+        self.source = jobs
+        self.log = log
+        self.on_progress = on_progress
+        self.ledger = Ledger(self.pool.max_retries)
+        self.exhausted = False
+        self.workers: list[_Worker] = []
+        self.lifetimes: list[dict[str, Any]] = []
+        self.recycles: list[dict[str, Any]] = []
+        self.selector = selectors.DefaultSelector()
+        self.kind = ""
+        self.probes: tuple[dict[str, object], ...] = ()
+        self.fatal: tuple[str, str] | None = None
+        self.stopping = False
+        self.teardown_errors: list[str] = []
+        self.early_ends: deque[str] = deque(maxlen=FLAPPING_LIFETIMES)
+        self.next_tick = 0.0
+        self.next_heartbeat = 0.0
+        self.started = time.monotonic()
+        self.metrics_log: TextIO = open(runner._run_dir / METRICS_FILE, "a", encoding="utf-8")
+        self.server = (
+            MetricsServer(self.pool.metrics_port) if self.pool.metrics_port is not None else None
+        )
+        timeout = runner._job_timeout
+        self.startup_limit = max(_STARTUP_TIMEOUT_FLOOR_S, timeout or 0.0)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def drive(self) -> RunOutcome:
+        try:
+            while self._work_left() or self.workers:
+                if self.fatal is not None:
+                    self._end_all()
+                    break
+                self._start_workers()
+                for worker in list(self.workers):
+                    self._feed(worker)
+                wait = max(0.0, min(self.next_tick, self.next_heartbeat) - time.monotonic())
+                for key, events in self.selector.select(wait):
+                    worker, end = key.data
+                    if end == "samples":
+                        self._receive(worker)
+                    elif events & selectors.EVENT_WRITE:
+                        self._send(worker)
+                now = time.monotonic()
+                if now >= self.next_tick:
+                    self.next_tick = now + TICK_S
+                    self._watch(now)
+                if now >= self.next_heartbeat:
+                    self.next_heartbeat = now + HEARTBEAT_S
+                    self._heartbeat(now)
+        except KeyboardInterrupt:
+            self._end_all()
+            return self._outcome("interrupted")
+        self._heartbeat(time.monotonic())
+        if self.fatal is not None:
+            kind, message = self.fatal
+            if kind == protocol.SPEC_ERROR:
+                raise SpecError(self.runner._spec, message)
+            if kind == "flapping":
+                raise UsageError(message)
+            return self._outcome("error", setup_error=message)
+        return self._outcome("completed")
+
+    def _work_left(self) -> bool:
+        return bool(self.ledger.again) or not self.exhausted
+
+    def _start_workers(self) -> None:
+        while self._work_left() and self._occupied() < self.pool.workers:
+            self._spawn(None)
+
+    def _occupied(self) -> int:
+        return sum(1 for w in self.workers if w.occupies_slot)
+
+    def _spawn(self, restart: dict[str, Any] | None) -> _Worker:
+        taken = {w.slot for w in self.workers if w.occupies_slot}
+        slot = (
+            restart["worker"]
+            if restart is not None
+            else min(s for s in range(self.pool.workers + 1) if s not in taken)
+        )
+        lifetime = len(self.lifetimes)
+        process = spawn_worker(
+            self.runner._spec,
+            self.runner._run_dir,
+            self.runner._origin_ns,
+            WORKER_LOG,
+            self.runner._limits(lifetime),
+            self.runner._import_paths,
+        )
+        assert process.samples_fd is not None and process.jobs_fd is not None
+        os.set_blocking(process.jobs_fd, False)
+        worker = _Worker(
+            slot, lifetime, process, ProcessMemory(process.popen.pid), time.monotonic(), restart
+        )
+        self.lifetimes.append(
+            {"worker": slot, "pid": worker.pid, "started_s": self._clock(), "jobs": 0}
+        )
+        self.selector.register(process.samples_fd, selectors.EVENT_READ, (worker, "samples"))
+        self.workers.append(worker)
+        return worker
+
+    # -- feeding ----------------------------------------------------------------------------
+
+    def _feed(self, worker: _Worker) -> None:
+        if not worker.ready or worker.retiring or worker.killed_for:
+            return
+        if worker.process.jobs_fd is None:
+            return
+        while len(worker.queue) < JOBS_AHEAD:
+            entry = self.ledger.next_job(self.source)
+            if entry is None:
+                self.exhausted = True
+                break
+            if not worker.queue:
+                worker.job_started = time.monotonic()
+            worker.queue.append(entry)
+            worker.pending += protocol.encode_job(*entry)
+        if worker.pending:
+            self._send(worker)
+        elif not worker.queue and not self._work_left():
+            worker.process.close_input()  # nothing left: it tears down and exits
+
+    def _send(self, worker: _Worker) -> None:
+        fd = worker.process.jobs_fd
+        if fd is None:
+            return
+        try:
+            written = os.write(fd, worker.pending)
+        except BlockingIOError:
+            written = 0
+        except BrokenPipeError:  # it is ending; its queue is settled when its output ends
+            worker.pending.clear()
+            written = 0
+        del worker.pending[:written]
+        want = bool(worker.pending)
+        if want != worker.writing:
+            if want:
+                self.selector.register(fd, selectors.EVENT_WRITE, (worker, "jobs"))
+            else:
+                self.selector.unregister(fd)
+            worker.writing = want
+
+    def _close_input(self, worker: _Worker) -> None:
+        fd = worker.process.jobs_fd
+        if worker.writing and fd is not None:
+            self.selector.unregister(fd)
+            worker.writing = False
+        worker.pending.clear()
+        worker.process.close_input()
+
+    # -- hearing ----------------------------------------------------------------------------
+
+    def _receive(self, worker: _Worker) -> None:
+        fd = worker.process.samples_fd
+        assert fd is not None
+        data = os.read(fd, _PIPE_CHUNK)
+        if not data:
+            self.selector.unregister(fd)
+            self._ended(worker)
+            return
+        data = worker.partial + data
+        cut = data.rfind(b"\n") + 1
+        worker.partial = data[cut:]
+        kept = []
+        now = time.monotonic()
+        for line in data[:cut].splitlines(keepends=True):
+            if line.startswith(protocol.EVENT_PREFIX):
+                self._on_event(worker, protocol.decode_event(line), now)
+            elif line.startswith(SAMPLE_PREFIX) and self._finished(worker, line, now):
+                kept.append(line)
+        if kept:
+            self.log.write(b"".join(kept))
+            self.on_progress(len(self.ledger.finished))
+
+    def _finished(self, worker: _Worker, line: bytes, now: float) -> bool:
+        start = len(SAMPLE_PREFIX)
+        job_index = int(line[start : line.index(b",", start)])
+        for position, (index, _) in enumerate(worker.queue):
+            if index == job_index:
+                del worker.queue[position]
+                break
+        worker.jobs_done += 1
+        worker.last_finish = now
+        worker.job_started = now if worker.queue else None
+        return self.ledger.finish(job_index)
+
+    def _on_event(self, worker: _Worker, event: dict[str, Any], now: float) -> None:
+        name = event["event"]
+        if name == protocol.READY:
+            worker.ready = True
+            self.kind = self.kind or str(event.get("kind", ""))
+            self.probes = self.probes or tuple(event.get("probes", ()))
+            if worker.restart is not None:
+                gap_from = worker.restart.pop("_gap_from")
+                worker.restart["restart_seconds"] = round(now - gap_from, 4)
+        elif name == protocol.RECYCLE:
+            reason: RecycleReason = event["reason"]
+            worker.retiring = reason
+            self.ledger.give_back(list(worker.queue))
+            worker.queue.clear()
+            self._close_input(worker)
+            record = self._record(worker, reason, int(event["job_index"]), event.get("rss_bytes"))
+            self._memory_flapping(worker, reason)
+            if self.pool.prestart and self._work_left():
+                worker.restart_started = True
+                self._spawn(record)
+        elif name in (protocol.SPEC_ERROR, protocol.SETUP_ERROR):
+            self.fatal = (name, str(event["message"]))
+        elif name == protocol.TEARDOWN_ERROR:
+            self.teardown_errors.append(str(event["message"]))
+
+    def _memory_flapping(self, worker: _Worker, reason: RecycleReason) -> None:
+        if reason != "memory" or worker.jobs_done > 1:
+            self.early_ends.clear()
+            return
+        self.early_ends.append(reason)
+        if len(self.early_ends) == FLAPPING_LIFETIMES:
+            limit = self.pool.max_memory or 0
+            self.fatal = (
+                "flapping",
+                f"--max-memory {limit / 1e6:g}MB is below what a fresh worker uses after one "
+                f"job ({(worker.last_rss or limit) / 1e6:.1f} MB RSS): {FLAPPING_LIFETIMES} "
+                "workers in a row recycled after their first job. Raise --max-memory above "
+                "the worker's size after warm-up.",
+            )
+
+    def _record(
+        self, worker: _Worker, reason: RecycleReason, job_index: int | None, rss: object
+    ) -> dict[str, Any]:
+        rss_bytes = int(rss) if isinstance(rss, int) and rss else worker.last_rss
+        record: dict[str, Any] = {
+            "worker": worker.slot,
+            "pid": worker.pid,
+            "job_index": job_index,
+            "reason": reason,
+            "rss_bytes": rss_bytes,
+            "jobs_done": worker.jobs_done,
+            "at_s": self._clock(),
+            "restart_seconds": None,
+            "_gap_from": worker.last_finish or time.monotonic(),
+        }
+        self.recycles.append(record)
+        return record
+
+    # -- ending -----------------------------------------------------------------------------
+
+    def _ended(self, worker: _Worker) -> None:
+        """The worker's output ended: it exited or was ended. Settle its jobs; replace it."""
+        returncode = self._reap(worker)
+        self.workers.remove(worker)
+        worker.memory.close()
+        self.lifetimes[worker.lifetime].update(
+            jobs=worker.jobs_done, ended_s=self._clock(), exitcode=returncode
+        )
+        if self.stopping:  # the run is being ended: its unfinished jobs stay unfinished
+            self.lifetimes[worker.lifetime]["end"] = "run ended"
+            return
+        record: dict[str, Any] | None = None
+        if worker.retiring is not None:
+            self.lifetimes[worker.lifetime]["end"] = worker.retiring
+            if worker.restart_started:
+                return
+            record = next(r for r in reversed(self.recycles) if r["pid"] == worker.pid)
+            if returncode != EXIT_RECYCLE:
+                record["note"] = f"exited with {_exit_text(returncode)} after its recycle"
+        elif worker.killed_for is None and not worker.queue and returncode == 0:
+            self.lifetimes[worker.lifetime]["end"] = "end of jobs"
+            return
+        else:
+            reason: RecycleReason = worker.killed_for or "crash"
+            in_flight = worker.queue[0] if worker.queue else None
+            record = self._record(worker, reason, in_flight[0] if in_flight else None, None)
+            record["exit"] = _exit_text(returncode)
+            self.lifetimes[worker.lifetime]["end"] = reason
+            if in_flight is not None:
+                self._interrupted(worker, in_flight, reason, record)
+            self.ledger.give_back(list(worker.queue)[1:])
+            worker.queue.clear()
+            if not worker.ready and self.fatal is None:
+                self._died_before_ready(worker, returncode)
+        if self.fatal is None and self._work_left() and record is not None:
+            self._spawn(record)
+
+    def _interrupted(
+        self, worker: _Worker, entry: tuple[int, Job], reason: RecycleReason, record: dict[str, Any]
+    ) -> None:
+        job_index, job = entry
+        why = {
+            "kill": f"its worker passed --kill-memory ({(worker.last_rss or 0) / 1e6:.1f} MB RSS)",
+            "timeout": f"it ran longer than --job-timeout {self.runner._job_timeout}s",
+        }.get(reason, f"its worker crashed ({record.get('exit')})")
+        if self.ledger.interrupt(job_index, job, why):
+            record["retried"] = True
+            return
+        record["retried"] = False
+        tries = self.ledger.interruptions[job_index]
+        elapsed = time.monotonic() - (worker.job_started or time.monotonic())
+        error = {
+            "type": "WorkerEnded",
+            "message": f"the job was interrupted {tries} times: {why}; "
+            f"not run again (--max-retries {self.pool.max_retries})",
+            "where": "",
+        }
+        end_ns = time.perf_counter_ns() - self.runner._origin_ns
+        line = json.dumps(
+            {
+                "job_index": job_index,
+                "wall_ns": int(elapsed * 1e9),
+                "cpu_ns": 0,
+                "end_ns": end_ns,
+                "worker_pid": worker.pid,
+                "error": error,
+            },
+            separators=(",", ":"),
+        )
+        if self.ledger.finish(job_index):
+            self.log.write(line.encode() + b"\n")
+
+    def _died_before_ready(self, worker: _Worker, returncode: int) -> None:
+        self.early_ends.append("startup")
+        if len(self.early_ends) == FLAPPING_LIFETIMES and all(
+            e == "startup" for e in self.early_ends
+        ):
+            self.fatal = (
+                protocol.SETUP_ERROR,
+                f"{FLAPPING_LIFETIMES} worker processes in a row ended before their first job "
+                f"(last: {_exit_text(returncode)}); see {WORKER_LOG}",
+            )
+
+    def _reap(self, worker: _Worker) -> int:
+        popen = worker.process.popen
+        try:
+            returncode = popen.wait(self.runner._grace_s)
+        except subprocess.TimeoutExpired:  # closed its output but lingers: end it
+            signal_group(popen.pid, signal.SIGKILL)
+            returncode = popen.wait()
+        worker.process.close(0)
+        return returncode
+
+    def _kill(self, worker: _Worker, reason: RecycleReason, now: float) -> None:
+        worker.killed_for = reason
+        worker.kill_at = now + self.runner._grace_s
+        self._close_input(worker)
+        signal_group(worker.pid, signal.SIGTERM)
+
+    def _end_all(self) -> None:
+        self.stopping = True
+        now = time.monotonic()
+        for worker in self.workers:
+            if worker.killed_for is None:
+                self._kill(worker, "kill", now)
+        for worker in list(self.workers):
+            try:
+                worker.process.popen.wait(self.runner._grace_s)
+            except subprocess.TimeoutExpired:
+                signal_group(worker.pid, signal.SIGKILL)
+            self._drain(worker)
+
+    def _drain(self, worker: _Worker) -> None:
+        """Keep the samples a worker wrote before it was ended."""
+        fd = worker.process.samples_fd
+        if fd is None:
+            return
+        while worker in self.workers:
+            self._receive(worker)
+
+    # -- watching ---------------------------------------------------------------------------
+
+    def _watch(self, now: float) -> None:
+        timeout = self.runner._job_timeout
+        kill_memory = self.pool.kill_memory
+        for worker in list(self.workers):
+            if worker.kill_at is not None:
+                if now >= worker.kill_at:
+                    signal_group(worker.pid, signal.SIGKILL)
+                    worker.kill_at = None
+                continue
+            if worker.killed_for is not None:
+                continue
+            if worker.retiring is not None:
+                # Teardown is bounded like setup; its jobs are settled already.
+                if now - (worker.last_finish or now) > self.startup_limit:
+                    signal_group(worker.pid, signal.SIGKILL)
+                continue
+            worker.last_rss = worker.memory.rss() or worker.last_rss
+            if kill_memory is not None and (worker.last_rss or 0) > kill_memory:
+                self._kill(worker, "kill", now)
+            elif not worker.ready and now - worker.spawned_at > self.startup_limit:
+                self._kill(worker, "timeout", now)
+            elif (
+                timeout is not None
+                and worker.queue
+                and worker.job_started is not None
+                and now - worker.job_started > timeout
+            ):
+                self._kill(worker, "timeout", now)
+
+    def _heartbeat(self, now: float) -> None:
+        metrics = []
+        for worker in self.workers:
+            running = worker.queue[0][0] if worker.queue and worker.ready else None
+            metrics.append(
+                WorkerMetrics(
+                    worker=worker.slot,
+                    pid=worker.pid,
+                    lifetime=worker.lifetime,
+                    rss_bytes=worker.memory.rss(),
+                    uss_bytes=unique_set_size(worker.pid),
+                    jobs_done=worker.jobs_done,
+                    job_index=running,
+                    job_running_s=(
+                        round(now - worker.job_started, 4)
+                        if running is not None and worker.job_started is not None
+                        else None
+                    ),
+                )
+            )
+        at = self._clock()
+        for m in metrics:
+            self.metrics_log.write(json.dumps({"at_s": at, **_fields(m)}) + "\n")
+        self.metrics_log.flush()
+        if self.pool.metrics_file is None and self.server is None:
+            return
+        totals = {
+            "jobs_finished": len(self.ledger.finished),
+            "jobs_retried": self.ledger.retried,
+            "jobs_failed_by_interruption": len(self.ledger.failed),
+        }
+        reasons = Counter(str(r["reason"]) for r in self.recycles)
+        text = prometheus_text(metrics, totals, reasons)
+        if self.pool.metrics_file is not None:
+            write_text_atomically(self.pool.metrics_file, text)
+        if self.server is not None:
+            self.server.update(text)
+
+    # -- result -----------------------------------------------------------------------------
+
+    def _clock(self) -> float:
+        return round(time.monotonic() - self.started, 4)
+
+    def _outcome(self, stop_reason: str, setup_error: str | None = None) -> RunOutcome:
+        for record in self.recycles:
+            record.pop("_gap_from", None)
+        summary: dict[str, Any] = {
+            "workers": self.pool.workers,
+            "limits": {
+                "max_memory_bytes": self.pool.max_memory,
+                "kill_memory_bytes": self.pool.kill_memory,
+                "max_jobs_per_worker": self.pool.max_jobs_per_worker,
+                "max_worker_age_s": self.pool.max_worker_age_s,
+                "max_retries": self.pool.max_retries,
+                "jitter": self.pool.jitter,
+                "prestart": self.pool.prestart,
+                "job_timeout_s": self.runner._job_timeout,
+            },
+            "recycles": self.recycles,
+            "lifetimes": self.lifetimes,
+            **self.ledger.summary(),
+            "failed_jobs": {str(k): v for k, v in sorted(self.ledger.failed.items())},
+            "teardown_errors": self.teardown_errors,
+            "metrics": METRICS_FILE,
+        }
+        if self.server is not None:
+            summary["metrics_port"] = self.server.port
+        return RunOutcome(
+            len(self.ledger.finished),
+            stop_reason,  # type: ignore[arg-type]
+            worker_kind=self.kind,
+            probes=self.probes,
+            setup_error=setup_error,
+            pool=summary,
+        )
+
+    def close(self) -> None:
+        for worker in list(self.workers):
+            signal_group(worker.pid, signal.SIGKILL)
+            worker.process.close(0)
+            worker.memory.close()
+        self.workers.clear()
+        self.selector.close()
+        self.metrics_log.close()
+        if self.server is not None:
+            self.server.close()
+
+
+def _fields(metrics: WorkerMetrics) -> dict[str, Any]:
+    return {name: getattr(metrics, name) for name in WorkerMetrics.__slots__}
+
+
+def _exit_text(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"signal {-returncode} ({signal.Signals(-returncode).name})"
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"exit code {returncode}"
