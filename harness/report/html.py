@@ -108,6 +108,47 @@ def _isolation_view(verdict: Mapping[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def _pool_view(result: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The supervised pool's recycles and worker lifetimes, as the Recycling section shows."""
+    if "recycles" not in result:
+        return None
+    pool = result.get("pool", {})
+    limits = {k: v for k, v in pool.get("limits", {}).items() if v not in (None, False)}
+    return {
+        "workers": result.get("workers", "?"),
+        "limits": ", ".join(f"{k} {v}" for k, v in limits.items()) or "none",
+        "accounting": (
+            f"Jobs lost: {result.get('jobs_lost')}; retried: {result.get('jobs_retried')}; "
+            f"run twice: {result.get('jobs_run_twice')}; failed after retries: "
+            f"{pool.get('jobs_failed_by_interruption', 0)}."
+        ),
+        "recycles": [
+            {
+                "job_index": r.get("job_index", "-"),
+                "reason": r["reason"],
+                "worker": r["worker"],
+                "pid": r["pid"],
+                "rss": _mib(r.get("rss_bytes")),
+                "jobs_done": r.get("jobs_done", "-"),
+                "restart": _number(r.get("restart_seconds")),
+                "note": r.get("exit") or r.get("note") or "",
+            }
+            for r in result["recycles"][:200]
+        ],
+        "lifetimes": [
+            {
+                "worker": life["worker"],
+                "pid": life["pid"],
+                "jobs": _number(life.get("jobs")),
+                "started": _number(life.get("started_s")),
+                "ended": _number(life.get("ended_s")),
+                "end": life.get("end", "-"),
+            }
+            for life in pool.get("lifetimes", [])[:200]
+        ],
+    }
+
+
 def build_view(result: Mapping[str, Any], run_dir: Path | None = None) -> dict[str, Any]:
     """Everything the template shows, as plain strings and lists (no plots)."""
     environment = dict(result.get("environment", {}))
@@ -167,6 +208,7 @@ def build_view(result: Mapping[str, Any], run_dir: Path | None = None) -> dict[s
         ],
         "failures": result.get("failures", []),
         "isolation": _isolation_view(result.get("verdicts", {}).get("isolation")),
+        "pool": _pool_view(result),
         "workload_report": sorted(
             (k, str(v)) for k, v in result.get("workload_report", {}).items()
         ),
@@ -217,7 +259,7 @@ def render_run(result: Mapping[str, Any], samples: Samples, run_dir: Path | None
         "memory": plots.memory_plot(samples, result),
         "latency": plots.latency_plot(judged, result),
         "checkpoints": plots.checkpoint_distributions_plot(judged, result.get("checkpoints", [])),
-        "throughput": plots.throughput_plot(samples),
+        "throughput": plots.throughput_plot(samples, result),
         "aged": plots.aged_vs_fresh_plot(result.get("aged_vs_fresh", {})),
         "resources": plots.resources_plot(samples, result),
     }

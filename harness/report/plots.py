@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from harness.analysis.checkpoints import window_size
 from harness.analysis.memory import growth_onset, heap_points
+from harness.analysis.lifetimes import UNGRACEFUL
 from harness.analysis.series import gauge_points
 from harness.analysis.trend import block_median
 from harness.model import Samples
@@ -27,6 +28,7 @@ COLORS: Final = {
     "p95": "#ff7f0e",
     "p99": "#d62728",
     "crash": "#d62728",
+    "recycle": "#9467bd",
     "warm": "#dddddd",
     "traced": "#f3e5f5",
 }
@@ -55,7 +57,9 @@ def _thin(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[f
 
 def _mark_run(axes: Any, result: Mapping[str, Any]) -> None:
     """Warm-up, the memray window and crashes, on any plot against job index."""
-    warmup = result.get("verdicts", {}).get("memory", {}).get("warmup_jobs")
+    memory = result.get("verdicts", {}).get("memory", {})
+    # Judged per worker lifetime, the warm-up counts that worker's own jobs: not this axis.
+    warmup = None if "lifetimes" in memory else memory.get("warmup_jobs")
     if warmup:
         axes.axvspan(0, warmup, color=COLORS["warm"], alpha=0.5, lw=0, label="warm-up")
     traced_from = result.get("attribution", {}).get("traced_from_job")
@@ -71,6 +75,23 @@ def _mark_run(axes: Any, result: Mapping[str, Any]) -> None:
         axes.axvline(
             crash["job_index"], color=COLORS["crash"], lw=1.5, label=f"crash ({crash['reason']})"
         )
+    for number, recycle in enumerate(_recycles_at(result)):
+        axes.axvline(
+            recycle[0],
+            color=COLORS["crash"] if recycle[1] in UNGRACEFUL else COLORS["recycle"],
+            lw=1,
+            ls="--",
+            label="recycle" if number == 0 else None,
+        )
+
+
+def _recycles_at(result: Mapping[str, Any]) -> list[tuple[int, str]]:
+    """(job index, reason) of the pool's recycles that happened at a known job."""
+    return [
+        (int(r["job_index"]), str(r["reason"]))
+        for r in result.get("recycles", [])
+        if r.get("job_index") is not None
+    ]
 
 
 def memory_plot(samples: Samples, result: Mapping[str, Any]) -> str:
@@ -98,9 +119,11 @@ def memory_plot(samples: Samples, result: Mapping[str, Any]) -> str:
             color="black",
             label="native heap after full GC",
         )
-    _fit_line(axes, samples, result)
+    per_lifetime = "lifetimes" in result.get("verdicts", {}).get("memory", {})
+    if not per_lifetime:  # a lifetime's fit and onset are in its own job numbers
+        _fit_line(axes, samples, result)
     onset = result.get("verdicts", {}).get("memory", {}).get("growth_started_at_job")
-    if onset is not None:
+    if onset is not None and not per_lifetime:
         axes.axvline(onset, color="black", lw=1.2, label=f"growing from job {onset:,}")
     axes.set_xlabel("job")
     axes.set_ylabel("MiB")
@@ -197,12 +220,14 @@ def latency_plot(samples: Samples, result: Mapping[str, Any]) -> str:
     return data_uri(figure)
 
 
-def throughput_plot(samples: Samples) -> str:
-    """Jobs per second over the run's wall time."""
+def throughput_plot(samples: Samples, result: Mapping[str, Any] | None = None) -> str:
+    """Jobs per second over the run's wall time; the pool's recycles as dashed lines, where
+    the throughput dips."""
     figure = new_figure(2.6)
     axes = figure.add_subplot()
     if samples.end_ns:
-        seconds = [(end - samples.end_ns[0]) / 1e9 for end in samples.end_ns]
+        first_end = min(samples.end_ns)
+        seconds = sorted((end - first_end) / 1e9 for end in samples.end_ns)
         buckets = max(1, min(100, len(seconds) // 20))
         span = (seconds[-1] or 1e-9) / buckets
         counts = [0] * buckets
@@ -213,6 +238,17 @@ def throughput_plot(samples: Samples) -> str:
             [c / span for c in counts],
             color=COLORS["p50"],
         )
+        for number, (job_index, reason) in enumerate(_recycles_at(result or {})):
+            if job_index < len(samples):
+                axes.axvline(
+                    (samples.end_ns[job_index] - first_end) / 1e9,
+                    color=COLORS["crash"] if reason in UNGRACEFUL else COLORS["recycle"],
+                    lw=1,
+                    ls="--",
+                    label=f"recycle ({reason})" if number == 0 else None,
+                )
+        if _recycles_at(result or {}):
+            axes.legend(loc="lower left", fontsize=7)
     axes.set_xlabel("seconds into the run")
     axes.set_ylabel("jobs/s")
     axes.set_title("Throughput")

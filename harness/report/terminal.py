@@ -25,10 +25,9 @@ def render_summary(result: dict[str, Any], out: TextIO, run_dir: str) -> None:
 
     console = Console(file=out, width=120, soft_wrap=True, highlight=False)
     done, asked = result["jobs_completed"], result["jobs_requested"]
-    console.print(
-        f"soak: {escape(result['worker'])} on workload {result['workload']!r} "
-        f"({result['runner']} runner)"
-    )
+    workers = result.get("workers")
+    runner = f"pool of {workers} worker processes" if workers else f"{result['runner']} runner"
+    console.print(f"soak: {escape(result['worker'])} on workload {result['workload']!r} ({runner})")
     console.print(
         f"  jobs: {done:,} of {asked:,} completed, {result['jobs_failed']:,} raised"
         f" - stopped: {result['stop_reason']} after {result['duration_s']:.2f}s"
@@ -44,8 +43,8 @@ def render_summary(result: dict[str, Any], out: TextIO, run_dir: str) -> None:
     for group in result["failures"][:3]:
         console.print(
             f"  {group['count']:,} x {escape(group['type'])}: "
-            f"{escape(group['message'][:120])} (first job {group['first_job_index']}, "
-            f"{escape(group['where'])})"
+            f"{escape(group['message'][:120])} (first job {group['first_job_index']}"
+            f"{', ' + escape(group['where']) if group['where'] else ''})"
         )
     if result["checkpoints"]:
         table = Table(box=None, pad_edge=False, padding=(0, 1))
@@ -74,6 +73,15 @@ def render_summary(result: dict[str, Any], out: TextIO, run_dir: str) -> None:
                 _mib(memory.get("rss_bytes")),
             )
         console.print(table)
+    for recycle in result.get("recycles", ())[:5]:
+        gap = recycle.get("restart_seconds")
+        console.print(
+            f"  recycle ({recycle['reason']}) of pid {recycle['pid']} after job "
+            f"{recycle['job_index']}: RSS {_mib(recycle.get('rss_bytes'))} MiB, restart "
+            f"{'-' if gap is None else f'{gap:.3f} s'}"
+        )
+    if len(result.get("recycles", ())) > 5:
+        console.print(f"  ... {len(result['recycles']) - 5} more recycles in result.json")
     for name, verdict in result["verdicts"].items():
         word = verdict.get("verdict", "?")
         console.print(
