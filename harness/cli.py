@@ -104,16 +104,15 @@ def _pool(args: argparse.Namespace) -> PoolConfig | None:
         return None
     if args.runner == "inline":
         raise UsageError(
-            f"--{next(iter(given)).replace('_', '-')} needs worker processes: drop "
-            "--runner inline"
+            f"--{next(iter(given)).replace('_', '-')} needs worker processes: drop --runner inline"
         )
     if "max_worker_age" in given:
         given["max_worker_age_s"] = given.pop("max_worker_age")
     try:
         return PoolConfig(**given)
     except ValueError as exc:
-        message = str(exc).replace("kill_memory", "--kill-memory").replace(
-            "max_memory", "--max-memory"
+        message = (
+            str(exc).replace("kill_memory", "--kill-memory").replace("max_memory", "--max-memory")
         )
         raise UsageError(f"{message}; fix the options and run again") from None
 
@@ -261,37 +260,60 @@ def build_parser() -> argparse.ArgumentParser:
         "supervised pool (any of these runs the worker in a pool of recycled processes)"
     )
     pool.add_argument(
-        "--workers", type=_positive_int, default=None, metavar="N",
+        "--workers",
+        type=_positive_int,
+        default=None,
+        metavar="N",
         help="worker processes fed from one job queue (default: 1)",
     )
     pool.add_argument(
-        "--max-memory", type=_size, default=None, metavar="SIZE",
+        "--max-memory",
+        type=_size,
+        default=None,
+        metavar="SIZE",
         help="soft limit on a worker's current RSS (e.g. 200MB): past it the worker finishes "
         "its job, tears down and is replaced",
     )
     pool.add_argument(
-        "--kill-memory", type=_size, default=None, metavar="SIZE",
+        "--kill-memory",
+        type=_size,
+        default=None,
+        metavar="SIZE",
         help="hard limit on a worker's current RSS: past it the worker is ended (TERM, then "
         "KILL) and its job retried on a fresh worker",
     )
     pool.add_argument(
-        "--max-jobs-per-worker", type=_positive_int, default=None, metavar="N",
+        "--max-jobs-per-worker",
+        type=_positive_int,
+        default=None,
+        metavar="N",
         help="replace a worker after N jobs (plus up to 10%% jitter)",
     )
     pool.add_argument(
-        "--max-worker-age", type=_seconds, default=None, metavar="SECONDS",
+        "--max-worker-age",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
         help="replace a worker after this long (plus up to 10%% jitter)",
     )
     pool.add_argument(
-        "--max-retries", type=_count, default=None, metavar="N",
+        "--max-retries",
+        type=_count,
+        default=None,
+        metavar="N",
         help="runs of a job again after its worker was killed or crashed (default: 1)",
     )
     pool.add_argument(
-        "--prestart", action="store_true", default=None,
+        "--prestart",
+        action="store_true",
+        default=None,
         help="start a worker's replacement as soon as it announces its recycle",
     )
     pool.add_argument(
-        "--metrics-file", type=Path, default=None, metavar="PATH",
+        "--metrics-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help="keep the pool's metrics in Prometheus text format in PATH",
     )
     pool.add_argument(

@@ -55,7 +55,9 @@ class JobExecutor:
         every_job = [p for p in probes if p.every == 1]
         self._every_job = tuple(p.read for p in every_job)
         # One template for the fixed part: a single % costs less than one per probe.
-        self._head = _HEAD + fixed_fields.replace("%", "%%") + "".join(p.template for p in every_job)
+        self._head = (
+            _HEAD + fixed_fields.replace("%", "%%") + "".join(p.template for p in every_job)
+        )
         sparse = [p for p in probes if p.every > 1]
         self._sparse = tuple((p.every, p.template, p.read) for p in sparse)
         # Sparse probes are only looked at on multiples of their cadences' common divisor.

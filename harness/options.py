@@ -15,8 +15,8 @@ from harness.analysis.latency import LatencyPolicy
 from harness.analysis.memory import MemoryPolicy
 from harness.analysis.verdicts import Policy
 from harness.errors import UsageError
-from harness.model import RUNNERS
-from harness.units import parse_growth
+from harness.model import RUNNERS, PoolConfig
+from harness.units import parse_growth, parse_size
 from workloads.base import PROFILES
 
 #: Option name -> what a value must be, as the error message says it.
@@ -38,7 +38,24 @@ EXPECTED: Final = {
     "isolation_jobs": "a whole number >= 1",
     "stateful": "True or False",
     "normalise": "'module:function' applied to each result before comparing",
+    "workers": "a whole number >= 1",
+    "max_memory": "a size such as '200MB' or a number of bytes",
+    "kill_memory": "a size such as '400MB' or a number of bytes",
+    "max_jobs_per_worker": "a whole number >= 1",
+    "max_worker_age": "seconds > 0",
+    "max_retries": "a whole number >= 0",
+    "prestart": "True or False",
 }
+#: The options that run the worker in the supervised pool.
+POOL_OPTIONS: Final = (
+    "workers",
+    "max_memory",
+    "kill_memory",
+    "max_jobs_per_worker",
+    "max_worker_age",
+    "max_retries",
+    "prestart",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +82,25 @@ class SoakOptions:
     isolation_jobs: int = 30
     stateful: bool = False
     normalise: str = ""
+    workers: int | None = None
+    max_memory: int | None = None
+    kill_memory: int | None = None
+    max_jobs_per_worker: int | None = None
+    max_worker_age: float | None = None
+    max_retries: int | None = None
+    prestart: bool | None = None
+
+    def pool(self, where: str = "soak()") -> PoolConfig | None:
+        """The supervised pool these options ask for; None when no pool option is set."""
+        given = {n: getattr(self, n) for n in POOL_OPTIONS if getattr(self, n) is not None}
+        if not given:
+            return None
+        if "max_worker_age" in given:
+            given["max_worker_age_s"] = given.pop("max_worker_age")
+        try:
+            return PoolConfig(**given)
+        except ValueError as exc:
+            raise UsageError(f"{where}: {exc}") from None
 
     def workload_options(self) -> dict[str, str]:
         """The options the workload itself receives."""
@@ -127,6 +163,13 @@ def _check(name: str, value: object) -> dict[str, object]:
         "benchmark": _flag,
         "isolation": _flag,
         "stateful": _flag,
+        "prestart": _flag,
+        "workers": lambda v: _whole(v, minimum=1),
+        "max_jobs_per_worker": lambda v: _whole(v, minimum=1),
+        "max_retries": lambda v: _whole(v, minimum=0),
+        "max_memory": _size,
+        "kill_memory": _size,
+        "max_worker_age": _positive,
         "job_timeout": lambda v: None if v is None else _positive(v),
         "significance": _alpha,
         "latency_tolerance": _tolerance,
@@ -177,6 +220,12 @@ def _whole(value: object, minimum: int | None) -> int:
     if not isinstance(number, int) or (minimum is not None and number < minimum):
         raise ValueError(number)
     return number
+
+
+def _size(value: object) -> int:
+    if isinstance(value, str):
+        return _whole(int(parse_size(value)), minimum=1)
+    return _whole(value, minimum=1)
 
 
 def _flag(value: object) -> bool:

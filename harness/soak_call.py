@@ -76,6 +76,7 @@ class SoakCall:
             isolation_jobs=options.isolation_jobs,
             stateful=options.stateful,
             normaliser=options.normalise,
+            pool=options.pool(f"soak() in {label}"),
         )
 
     def run(self, benchmark: object | None = None) -> SoakResult:

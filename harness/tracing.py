@@ -140,7 +140,8 @@ def _python_allocator(allocator: Any) -> bool:
 
 
 def _read_windows(first: Path, second: Path) -> dict[tuple[Any, ...], SiteWindows]:
-    """Per Python stack and allocation shape: what each window kept."""
+    """Per Python stack and allocation shape: what each window kept; native when either
+    window saw native allocations there."""
     import memray
 
     windows: dict[tuple[Any, ...], SiteWindows] = {}
@@ -155,8 +156,14 @@ def _read_windows(first: Path, second: Path) -> dict[tuple[Any, ...], SiteWindow
                 # One surviving block (a list's array, a dict's table) grows by realloc; many
                 # surviving blocks accumulate. Keep the two shapes apart: mixed, a one-off
                 # table resize would hide the per-job objects at the same line.
-                key = (stack, kind, record.n_allocations <= SINGLE_BLOCK)
+                # The allocator is not part of the key: memray merges a location's leaked
+                # records whatever their allocator and reports one of them, so a line that
+                # allocates through pymalloc and malloc (sqlite3 under ``db.execute``) reads
+                # PYMALLOC_REALLOC in one window and REALLOC in the next.
+                key = (stack, record.n_allocations <= SINGLE_BLOCK)
                 site = windows.get(key) or SiteWindows(stack=stack, allocator=kind)
+                if kind == "native":
+                    site = replace(site, allocator="native")
                 if window == 0:
                     site = replace(
                         site,

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from harness.analysis.lifetimes import per_lifetime
 from harness.analysis.latency import LatencyPolicy, latency_verdict
+from harness.analysis.lifetimes import per_lifetime
 from harness.analysis.memory import MemoryPolicy, memory_verdict
 from harness.analysis.paired import PairedComparison
 from harness.analysis.resources import resource_verdict

@@ -168,7 +168,10 @@ class _Supervisor:
         self.next_tick = 0.0
         self.next_heartbeat = 0.0
         self.started = time.monotonic()
-        self.metrics_log: TextIO = open(runner._run_dir / METRICS_FILE, "a", encoding="utf-8")
+        # Open for the whole run (closed in close()): one line per worker per heartbeat.
+        self.metrics_log: TextIO = open(  # noqa: SIM115
+            runner._run_dir / METRICS_FILE, "a", encoding="utf-8"
+        )
         self.server = (
             MetricsServer(self.pool.metrics_port) if self.pool.metrics_port is not None else None
         )
@@ -239,7 +242,8 @@ class _Supervisor:
             self.runner._limits(lifetime),
             self.runner._import_paths,
         )
-        assert process.samples_fd is not None and process.jobs_fd is not None
+        assert process.samples_fd is not None
+        assert process.jobs_fd is not None
         os.set_blocking(process.jobs_fd, False)
         worker = _Worker(
             slot, lifetime, process, ProcessMemory(process.popen.pid), time.monotonic(), restart
@@ -537,9 +541,7 @@ class _Supervisor:
             worker.last_rss = worker.memory.rss() or worker.last_rss
             if kill_memory is not None and (worker.last_rss or 0) > kill_memory:
                 self._kill(worker, "kill", now)
-            elif not worker.ready and now - worker.spawned_at > self.startup_limit:
-                self._kill(worker, "timeout", now)
-            elif (
+            elif (not worker.ready and now - worker.spawned_at > self.startup_limit) or (
                 timeout is not None
                 and worker.queue
                 and worker.job_started is not None

@@ -53,7 +53,7 @@ class OneHugeJob:
         size = 0
         if job["id"] == 40:
             huge = bytearray(400 * 1024 * 1024)
-            huge[:: 4096] = b"x" * len(range(0, len(huge), 4096))  # touch every page
+            huge[::4096] = b"x" * len(range(0, len(huge), 4096))  # touch every page
             time.sleep(5)  # long enough for the supervisor to see it
             size = len(huge)
         self.log.end(job)
@@ -109,3 +109,19 @@ def read_job_log(path: str) -> tuple[dict[int, list[int]], dict[int, list[int]]]
             kind, job, pid = line.split()
             (starts if kind == "S" else ends).setdefault(int(job), []).append(int(pid))
     return starts, ends
+
+
+class HangsOnJob7:
+    """Job 7 never ends; the others take no time."""
+
+    def setup(self) -> None:
+        self.log = _JobLog()
+
+    def handle(self, job: dict[str, Any]) -> None:
+        self.log.start(job)
+        if job["id"] == 7:
+            time.sleep(3600)
+        self.log.end(job)
+
+
+hangs_on_job_7 = HangsOnJob7()
