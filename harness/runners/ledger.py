@@ -19,18 +19,23 @@ Job = dict[str, Any]
 
 @dataclass(slots=True)
 class Ledger:
-    """Job accounting for one pool run; the single source of ``jobs_lost`` and its peers."""
+    """Job accounting for one pool run; the single source of ``jobs_lost`` and its peers.
+
+    Its memory does not grow with the run: jobs are handed out in index order and mostly
+    settle in order, so settled jobs are kept as a watermark (every index below it is
+    settled) plus the few settled above it."""
 
     max_retries: int
     #: Jobs to hand out before new ones: returned unstarted, or to be retried.
     again: deque[tuple[int, Job]] = field(default_factory=deque)
     handed_out: int = 0
-    finished: set[int] = field(default_factory=set)
+    finished_count: int = 0
     failed: dict[int, str] = field(default_factory=dict)
     interruptions: dict[int, int] = field(default_factory=dict)
-    #: Sample lines that arrived for a job already finished (dropped, counted).
+    #: Sample lines that arrived for a job already settled (dropped, counted).
     duplicates: int = 0
-    _seen: set[int] = field(default_factory=set)
+    _settled_below: int = 0
+    _settled_above: set[int] = field(default_factory=set)
 
     def next_job(self, source: Iterator[Job]) -> tuple[int, Job] | None:
         """The next job to hand to a worker: a returned or retried one first, else a new one
@@ -43,15 +48,25 @@ class Ledger:
             return None
         index = self.handed_out
         self.handed_out += 1
-        self._seen.add(index)
         return index, job
 
+    def settled(self, job_index: int) -> bool:
+        """Whether the job finished or was recorded as failed."""
+        return job_index < self._settled_below or job_index in self._settled_above
+
+    def _settle(self, job_index: int) -> None:
+        self._settled_above.add(job_index)
+        while self._settled_below in self._settled_above:
+            self._settled_above.remove(self._settled_below)
+            self._settled_below += 1
+
     def finish(self, job_index: int) -> bool:
-        """A sample arrived for ``job_index``; False if the job had already finished."""
-        if job_index in self.finished:
+        """A sample arrived for ``job_index``; False if the job had already settled."""
+        if self.settled(job_index):
             self.duplicates += 1
             return False
-        self.finished.add(job_index)
+        self._settle(job_index)
+        self.finished_count += 1
         return True
 
     def give_back(self, jobs: list[tuple[int, Job]]) -> None:
@@ -59,11 +74,13 @@ class Ledger:
         self.again.extendleft(reversed(jobs))
 
     def interrupt(self, job_index: int, job: Job, why: str) -> bool:
-        """The job in flight when its worker was ended; True if it will run again."""
+        """The job in flight when its worker was ended; True if it will run again, False
+        if it is now recorded as failed."""
         count = self.interruptions.get(job_index, 0) + 1
         self.interruptions[job_index] = count
         if count > self.max_retries:
             self.failed[job_index] = why
+            self._settle(job_index)
             return False
         self.again.appendleft((job_index, job))
         return True
@@ -71,19 +88,18 @@ class Ledger:
     @property
     def retried(self) -> int:
         """Jobs handed out again after an interruption (each counted once)."""
-        return sum(1 for count in self.interruptions.values() if count >= 1 and self.max_retries)
+        return len(self.interruptions) if self.max_retries else 0
 
     @property
     def lost(self) -> int:
         """Jobs handed out that neither finished nor were recorded as failed, nor wait to
         be handed out again."""
-        waiting = {index for index, _ in self.again}
-        return len(self._seen - self.finished - set(self.failed) - waiting)
+        return self.handed_out - self.finished_count - len(self.failed) - len(self.again)
 
     def summary(self) -> dict[str, int]:
         return {
             "jobs_handed_out": self.handed_out,
-            "jobs_finished": len(self.finished),
+            "jobs_finished": self.finished_count,
             "jobs_lost": self.lost,
             "jobs_retried": self.retried,
             "jobs_run_twice": self.duplicates,

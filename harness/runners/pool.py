@@ -326,7 +326,7 @@ class _Supervisor:
                 kept.append(line)
         if kept:
             self.log.write(b"".join(kept))
-            self.on_progress(len(self.ledger.finished))
+            self.on_progress(self.ledger.finished_count)
 
     def _finished(self, worker: _Worker, line: bytes, now: float) -> bool:
         start = len(SAMPLE_PREFIX)
@@ -469,8 +469,7 @@ class _Supervisor:
             },
             separators=(",", ":"),
         )
-        if self.ledger.finish(job_index):
-            self.log.write(line.encode() + b"\n")
+        self.log.write(line.encode() + b"\n")
 
     def _died_before_ready(self, worker: _Worker, returncode: int) -> None:
         self.early_ends.append("startup")
@@ -576,7 +575,7 @@ class _Supervisor:
         if self.pool.metrics_file is None and self.server is None:
             return
         totals = {
-            "jobs_finished": len(self.ledger.finished),
+            "jobs_finished": self.ledger.finished_count,
             "jobs_retried": self.ledger.retried,
             "jobs_failed_by_interruption": len(self.ledger.failed),
         }
@@ -617,7 +616,7 @@ class _Supervisor:
         if self.server is not None:
             summary["metrics_port"] = self.server.port
         return RunOutcome(
-            len(self.ledger.finished),
+            self.ledger.finished_count,
             stop_reason,  # type: ignore[arg-type]
             worker_kind=self.kind,
             probes=self.probes,
