@@ -3,16 +3,18 @@
 Each worker process is the same child as the process runner's, told its recycle limits: past
 ``--max-memory`` (current RSS), ``--max-jobs-per-worker`` or ``--max-worker-age`` it finishes
 the job, writes its sample, says why it stops, takes no new job, tears down and exits. The
-supervisor then starts a fresh one (with ``--prestart``, as soon as the old one says so).
+supervisor then starts a fresh one. With ``--prestart`` a standby worker is started when one
+reaches 90 % of a limit, and takes over the moment the old one stops taking jobs.
 
 From outside, on a 50 ms tick, the supervisor ends a worker (SIGTERM, grace, SIGKILL) whose
 RSS passed ``--kill-memory`` or whose job ran past ``--job-timeout``; the job in flight goes
 to the :class:`~harness.runners.ledger.Ledger`, which runs it again on a fresh worker at most
 ``--max-retries`` times. A worker that crashes is treated the same way.
 
-Each worker holds at most two jobs (the one it runs and the next), so it never waits for a
-round trip, and little is handed back when it ends. Samples are written to disk as they
-arrive, in arrival order, each tagged with its worker's pid.
+Each worker holds two jobs (the one it runs and the next), so it never waits for a round
+trip, and little is handed back when it ends; up to 64 when its jobs take microseconds.
+Samples are written to disk as they arrive, in arrival order, each tagged with its worker's
+pid.
 """
 
 from __future__ import annotations
@@ -48,11 +50,18 @@ from harness.runners.recycle import EXIT_RECYCLE
 from harness.runners.spawn import WorkerProcess, signal_group, spawn_worker
 from harness.store import WORKER_LOG, SampleLog
 
-#: Jobs a worker holds: the one it runs and the next, already in its pipe.
-JOBS_AHEAD: Final = 2
+#: Jobs a worker holds at least: the one it runs and the next, already in its pipe.
+MIN_JOBS_AHEAD: Final = 2
+#: ... and at most, for jobs of microseconds, where a round trip per job would halve the
+#: throughput: as many as fill ``AHEAD_S`` of work.
+MAX_JOBS_AHEAD: Final = 64
+AHEAD_S: Final = 0.005
 TICK_S: Final = 0.05
 HEARTBEAT_S: Final = 0.5
 DEFAULT_GRACE_S: Final = 2.0
+#: With ``--prestart``, a standby worker starts when one reaches this share of a limit, or
+#: is projected to reach it within twice the time a worker takes to start (plus two ticks).
+PRESTART_AT: Final = 0.9
 #: Lifetimes in a row that end this early mean the limits, not the worker, are at fault.
 FLAPPING_LIFETIMES: Final = 3
 _STARTUP_TIMEOUT_FLOOR_S: Final = 60.0
@@ -73,10 +82,22 @@ class _Worker:
     pending: bytearray = field(default_factory=bytearray)
     partial: bytes = b""
     ready: bool = False
+    ready_at: float | None = None
+    #: This lifetime's recycle limits after jitter (the worker process applies them).
+    limit_jobs: int | None = None
+    limit_age_s: float | None = None
+    #: A standby waits, started but fed nothing, to take over from this worker.
+    standby_for: _Worker | None = None
+    standby: _Worker | None = None
     jobs_done: int = 0
     job_started: float | None = None
     last_finish: float | None = None
     last_rss: int | None = None
+    #: Growth of its RSS, bytes per second, between the last two ticks.
+    rss_rate: float = 0.0
+    #: Moving average of a job's time in this worker, as the supervisor sees it (start: 10
+    #: ms, so a worker begins with the fewest jobs ahead).
+    job_seconds: float = 0.01
     retiring: RecycleReason | None = None
     #: Its replacement was started before it exited (``--prestart``).
     restart_started: bool = False
@@ -91,7 +112,7 @@ class _Worker:
     @property
     def occupies_slot(self) -> bool:
         """Whether this process still counts against ``--workers`` (its memory does)."""
-        return not (self.retiring and self.restart_started)
+        return self.standby_for is None and not (self.retiring and self.restart_started)
 
 
 class PoolRunner:
@@ -126,20 +147,24 @@ class PoolRunner:
         finally:
             supervisor.close()
 
-    def _limits(self, lifetime: int) -> list[str]:
-        """Child arguments: this lifetime's recycle limits, jittered."""
+    def _limits(self, lifetime: int) -> tuple[list[str], int | None, float | None]:
+        """Child arguments with this lifetime's recycle limits, jittered; the job and age
+        limits themselves."""
         pool = self._pool
         rng = random.Random(self._seed * 1_000_003 + lifetime)
         args = ["--pool"]
+        jobs = age = None
         if pool.max_memory is not None:
             args += ["--recycle-memory", str(pool.max_memory)]
         if pool.max_jobs_per_worker is not None:
-            extra = int(rng.random() * pool.jitter * pool.max_jobs_per_worker)
-            args += ["--recycle-jobs", str(pool.max_jobs_per_worker + extra)]
+            jobs = pool.max_jobs_per_worker + int(
+                rng.random() * pool.jitter * pool.max_jobs_per_worker
+            )
+            args += ["--recycle-jobs", str(jobs)]
         if pool.max_worker_age_s is not None:
             age = pool.max_worker_age_s * (1 + rng.random() * pool.jitter)
             args += ["--recycle-age", repr(age)]
-        return args
+        return args, jobs, age
 
 
 class _Supervisor:
@@ -166,6 +191,8 @@ class _Supervisor:
         self.teardown_errors: list[str] = []
         self.early_ends: deque[str] = deque(maxlen=FLAPPING_LIFETIMES)
         self.next_tick = 0.0
+        #: How long a worker takes from spawn to ready (moving average; first guess 0.5 s).
+        self.startup_s = 0.5
         self.next_heartbeat = 0.0
         self.started = time.monotonic()
         # Open for the whole run (closed in close()): one line per worker per heartbeat.
@@ -226,20 +253,22 @@ class _Supervisor:
     def _occupied(self) -> int:
         return sum(1 for w in self.workers if w.occupies_slot)
 
-    def _spawn(self, restart: dict[str, Any] | None) -> _Worker:
+    def _spawn(self, restart: dict[str, Any] | None, standby_for: _Worker | None = None) -> _Worker:
         taken = {w.slot for w in self.workers if w.occupies_slot}
-        slot = (
-            restart["worker"]
-            if restart is not None
-            else min(s for s in range(self.pool.workers + 1) if s not in taken)
-        )
+        if standby_for is not None:
+            slot = standby_for.slot
+        elif restart is not None:
+            slot = restart["worker"]
+        else:
+            slot = min(s for s in range(self.pool.workers + 1) if s not in taken)
         lifetime = len(self.lifetimes)
+        args, limit_jobs, limit_age_s = self.runner._limits(lifetime)
         process = spawn_worker(
             self.runner._spec,
             self.runner._run_dir,
             self.runner._origin_ns,
             WORKER_LOG,
-            self.runner._limits(lifetime),
+            args,
             self.runner._import_paths,
         )
         assert process.samples_fd is not None
@@ -248,6 +277,8 @@ class _Supervisor:
         worker = _Worker(
             slot, lifetime, process, ProcessMemory(process.popen.pid), time.monotonic(), restart
         )
+        worker.limit_jobs, worker.limit_age_s = limit_jobs, limit_age_s
+        worker.standby_for = standby_for
         self.lifetimes.append(
             {"worker": slot, "pid": worker.pid, "started_s": self._clock(), "jobs": 0}
         )
@@ -258,11 +289,18 @@ class _Supervisor:
     # -- feeding ----------------------------------------------------------------------------
 
     def _feed(self, worker: _Worker) -> None:
+        if worker.standby_for is not None:  # fed once it takes over
+            if not self._work_left():
+                self._close_input(worker)
+            return
         if not worker.ready or worker.retiring or worker.killed_for:
             return
         if worker.process.jobs_fd is None:
             return
-        while len(worker.queue) < JOBS_AHEAD:
+        ahead = min(
+            MAX_JOBS_AHEAD, max(MIN_JOBS_AHEAD, int(AHEAD_S / max(worker.job_seconds, 1e-7)))
+        )
+        while len(worker.queue) < ahead:
             entry = self.ledger.next_job(self.source)
             if entry is None:
                 self.exhausted = True
@@ -336,6 +374,9 @@ class _Supervisor:
                 del worker.queue[position]
                 break
         worker.jobs_done += 1
+        if worker.last_finish is not None and worker.job_started is not None:
+            # Jobs finish in bursts (one read brings several samples): a slow average.
+            worker.job_seconds += 0.05 * (now - worker.job_started - worker.job_seconds)
         worker.last_finish = now
         worker.job_started = now if worker.queue else None
         return self.ledger.finish(job_index)
@@ -344,6 +385,8 @@ class _Supervisor:
         name = event["event"]
         if name == protocol.READY:
             worker.ready = True
+            worker.ready_at = now
+            self.startup_s += 0.5 * (now - worker.spawned_at - self.startup_s)
             self.kind = self.kind or str(event.get("kind", ""))
             self.probes = self.probes or tuple(event.get("probes", ()))
             if worker.restart is not None:
@@ -357,13 +400,29 @@ class _Supervisor:
             self._close_input(worker)
             record = self._record(worker, reason, int(event["job_index"]), event.get("rss_bytes"))
             self._memory_flapping(worker, reason)
-            if self.pool.prestart and self._work_left():
+            if self._take_over(worker, record):
+                worker.restart_started = True
+            elif self.pool.prestart and self._work_left():
                 worker.restart_started = True
                 self._spawn(record)
         elif name in (protocol.SPEC_ERROR, protocol.SETUP_ERROR):
             self.fatal = (name, str(event["message"]))
         elif name == protocol.TEARDOWN_ERROR:
             self.teardown_errors.append(str(event["message"]))
+
+    def _take_over(self, worker: _Worker, record: dict[str, Any]) -> bool:
+        """Let the worker's standby, if it has one, take its place; True if it did."""
+        standby = worker.standby
+        worker.standby = None
+        if standby is None or standby not in self.workers or standby.killed_for:
+            return False
+        standby.standby_for = None
+        standby.restart = record
+        record["prestarted"] = True
+        if standby.ready_at is not None:  # ready before it was needed: no gap but the swap
+            gap_from = record.pop("_gap_from")
+            record["restart_seconds"] = round(max(0.0, standby.ready_at - gap_from), 4)
+        return True
 
     def _memory_flapping(self, worker: _Worker, reason: RecycleReason) -> None:
         if reason != "memory" or worker.jobs_done > 1:
@@ -411,6 +470,10 @@ class _Supervisor:
         if self.stopping:  # the run is being ended: its unfinished jobs stay unfinished
             self.lifetimes[worker.lifetime]["end"] = "run ended"
             return
+        if worker.standby_for is not None:  # a standby never needed
+            worker.standby_for.standby = None
+            self.lifetimes[worker.lifetime]["end"] = "standby not needed"
+            return
         record: dict[str, Any] | None = None
         if worker.retiring is not None:
             self.lifetimes[worker.lifetime]["end"] = worker.retiring
@@ -421,6 +484,8 @@ class _Supervisor:
                 record["note"] = f"exited with {_exit_text(returncode)} after its recycle"
         elif worker.killed_for is None and not worker.queue and returncode == 0:
             self.lifetimes[worker.lifetime]["end"] = "end of jobs"
+            if worker.standby is not None:
+                self._close_input(worker.standby)
             return
         else:
             reason: RecycleReason = worker.killed_for or "crash"
@@ -434,7 +499,8 @@ class _Supervisor:
             worker.queue.clear()
             if not worker.ready and self.fatal is None:
                 self._died_before_ready(worker, returncode)
-        if self.fatal is None and self._work_left() and record is not None:
+        taken_over = self.fatal is None and record is not None and self._take_over(worker, record)
+        if self.fatal is None and record is not None and not taken_over and self._work_left():
             self._spawn(record)
 
     def _interrupted(
@@ -537,7 +603,12 @@ class _Supervisor:
                 if now - (worker.last_finish or now) > self.startup_limit:
                     signal_group(worker.pid, signal.SIGKILL)
                 continue
-            worker.last_rss = worker.memory.rss() or worker.last_rss
+            rss = worker.memory.rss()
+            if rss is not None and worker.last_rss is not None:
+                worker.rss_rate = (rss - worker.last_rss) / TICK_S
+            worker.last_rss = rss or worker.last_rss
+            if self.pool.prestart and self._near_a_limit(worker, now):
+                worker.standby = self._spawn(None, standby_for=worker)
             if kill_memory is not None and (worker.last_rss or 0) > kill_memory:
                 self._kill(worker, "kill", now)
             elif (not worker.ready and now - worker.spawned_at > self.startup_limit) or (
@@ -547,6 +618,33 @@ class _Supervisor:
                 and now - worker.job_started > timeout
             ):
                 self._kill(worker, "timeout", now)
+
+    def _near_a_limit(self, worker: _Worker, now: float) -> bool:
+        """Whether a worker without a standby has reached ``PRESTART_AT`` of a recycle limit,
+        or will reach one sooner than a standby could start."""
+        if worker.standby is not None or worker.standby_for is not None or not worker.ready:
+            return False
+        if not self._work_left():
+            return False
+        lead_s = 2 * self.startup_s + 2 * TICK_S
+        near = False
+        memory = self.pool.max_memory
+        if memory is not None:
+            rss = worker.last_rss or 0
+            soon = worker.rss_rate > 0 and (memory - rss) / worker.rss_rate <= lead_s
+            near = rss >= PRESTART_AT * memory or soon
+        jobs = worker.limit_jobs
+        if jobs is not None:
+            left = jobs - worker.jobs_done
+            near = (
+                near
+                or worker.jobs_done >= PRESTART_AT * jobs
+                or left * worker.job_seconds <= lead_s
+            )
+        age = worker.limit_age_s
+        if age is not None:
+            near = near or now - worker.spawned_at >= min(PRESTART_AT * age, age - lead_s)
+        return near
 
     def _heartbeat(self, now: float) -> None:
         metrics = []

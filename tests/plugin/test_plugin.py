@@ -35,6 +35,17 @@ def sticky(job):
     return _customer.get("name")
 
 
+class Bloating:
+    def setup(self):
+        self.kept = []
+
+    def handle(self, job):
+        self.kept.append(bytearray(64 * 1024))  # LEAK LINE 2
+
+
+bloating = Bloating()
+
+
 def maybe_slow(job):
     if os.environ.get("SOAK_TEST_SLOW"):
         time.sleep(0.002)
@@ -106,6 +117,31 @@ def test_isolation_failure_shows_the_reproduction(suite: pytest.Pytester) -> Non
             "*which returns 'c*'",
         ]
     )
+
+
+def test_pool_options_recycle_and_the_leaker_still_fails(suite: pytest.Pytester) -> None:
+    """``soak(worker, workers=2, max_memory=...)`` runs a recycled pool: the result carries
+    the recycles and the job ledger; memory still fails per worker lifetime."""
+    suite.makepyfile(
+        test_pool="""
+        from workers import bloating
+
+        def test_pool(soak):
+            result = soak(bloating, jobs=3000, workers=2, max_memory="120MB", check=False)
+            assert result.data["workers"] == 2
+            assert result.data["recycles"], result.data
+            assert {r["reason"] for r in result.data["recycles"]} == {"memory"}
+            assert result.data["jobs_lost"] == result.data["jobs_run_twice"] == 0
+            assert result.verdicts["recycling"].verdict == "pass"
+            assert result.failed_verdicts == ["memory"]
+
+        def test_bad_limits(soak):
+            soak(bloating, jobs=10, max_memory="2MB", kill_memory="1MB")
+        """
+    )
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*soak() in test_pool.py::test_bad_limits: kill_memory*"])
 
 
 def test_check_false_returns_the_result_for_custom_assertions(suite: pytest.Pytester) -> None:
