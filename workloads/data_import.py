@@ -34,6 +34,8 @@ from workloads.payloads import CURRENCIES, person
 
 ENV_DB: Final = "SOAK_DB"
 ENV_TABLE: Final = "SOAK_IMPORT_TABLE"
+#: balance_minor goes to a BIGINT column (SQLite INTEGER, PostgreSQL bigint): 64-bit signed.
+BIGINT_LIMIT: Final = 2**63
 FIELDS: Final = ("customer_id", "name", "email", "balance_minor", "currency", "signup_date")
 ROWS: Final = {"small": 20, "medium": 200, "large": 2_000}
 BAD_ROW_RATE: Final = 0.05
@@ -143,6 +145,8 @@ def validate(row: Mapping[str, Any]) -> str | None:
         return f"email {row['email']!r} is not an address"
     if not re.fullmatch(r"-?\d+", row["balance_minor"]):
         return f"balance_minor {row['balance_minor']!r} is not a whole number"
+    if not -BIGINT_LIMIT <= int(row["balance_minor"]) < BIGINT_LIMIT:
+        return f"balance_minor {row['balance_minor']} does not fit a 64-bit BIGINT column"
     if not _DATE.match(row["signup_date"]):
         return f"signup_date {row['signup_date']!r} is not YYYY-MM-DD"
     return None

@@ -44,6 +44,17 @@ def failure_message(result: SoakResult, root: Path | None = None) -> str:
         lines.append(
             f"  crash at job {crash['job_index']} ({crash['reason']}): {crash.get('message', '')}"
         )
+    recycles = data.get("recycles")
+    if recycles is not None:
+        reasons_seen: dict[str, int] = {}
+        for record in recycles:
+            reasons_seen[record["reason"]] = reasons_seen.get(record["reason"], 0) + 1
+        said = ", ".join(f"{reason} {n}" for reason, n in sorted(reasons_seen.items()))
+        lines.append(
+            f"  pool of {data.get('workers')}: {len(recycles)} recycles"
+            f"{f' ({said})' if said else ''}; jobs lost {data.get('jobs_lost')}, retried "
+            f"{data.get('jobs_retried')}, run twice {data.get('jobs_run_twice')}"
+        )
     for key in ("setup_error", "harness_error"):
         if data.get(key):
             lines.append(f"  {key.replace('_', ' ')}: {data[key]}")

@@ -98,7 +98,7 @@ def build_site(root: Path) -> Path:
                 "overall": overall(result),
                 "verdicts": [
                     (name, verdicts.get(name, {}).get("verdict", "-"))
-                    for name in ("memory", "resources", "latency", "isolation")
+                    for name in ("memory", "resources", "latency", "isolation", "recycling")
                 ],
                 "commit": (result.get("environment", {}).get("git_commit") or "")[:7],
             }

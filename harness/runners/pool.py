@@ -35,6 +35,7 @@ from typing import Any, Final, TextIO
 from harness.errors import SpecError, UsageError
 from harness.execute import SAMPLE_PREFIX
 from harness.model import PoolConfig, RecycleReason, RunOutcome
+from harness.oom import oom_kill_count
 from harness.runners import ProgressCallback, protocol
 from harness.runners.ledger import Job, Ledger
 from harness.runners.metrics import (
@@ -104,6 +105,8 @@ class _Worker:
     killed_for: RecycleReason | None = None
     kill_at: float | None = None
     writing: bool = False
+    #: The memory cgroup's OOM-kill count when it started (None: not readable here).
+    oom_before: int | None = None
 
     @property
     def pid(self) -> int:
@@ -278,6 +281,7 @@ class _Supervisor:
             slot, lifetime, process, ProcessMemory(process.popen.pid), time.monotonic(), restart
         )
         worker.limit_jobs, worker.limit_age_s = limit_jobs, limit_age_s
+        worker.oom_before = oom_kill_count()
         worker.standby_for = standby_for
         self.lifetimes.append(
             {"worker": slot, "pid": worker.pid, "started_s": self._clock(), "jobs": 0}
@@ -492,6 +496,15 @@ class _Supervisor:
             in_flight = worker.queue[0] if worker.queue else None
             record = self._record(worker, reason, in_flight[0] if in_flight else None, None)
             record["exit"] = _exit_text(returncode)
+            oom_after = oom_kill_count()
+            if (
+                worker.killed_for is None
+                and returncode == -signal.SIGKILL
+                and worker.oom_before is not None
+                and oom_after is not None
+                and oom_after > worker.oom_before
+            ):
+                record["exit"] += ", by the kernel's out-of-memory killer"
             self.lifetimes[worker.lifetime]["end"] = reason
             if in_flight is not None:
                 self._interrupted(worker, in_flight, reason, record)

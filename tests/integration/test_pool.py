@@ -172,6 +172,29 @@ def test_max_jobs_per_worker_recycles_with_jitter(soak_cli: SoakCli, tmp_path: P
     assert {r["reason"] for r in result["recycles"]} == {"jobs"}
 
 
+def test_prestart_starts_the_replacement_before_the_old_worker_stops(
+    soak_cli: SoakCli, tmp_path: Path
+) -> None:
+    """--prestart: each replacement was started (as a standby) before the worker it replaces
+    finished its last job, so the pool never runs short of a worker."""
+    run = _run(
+        soak_cli, tmp_path, "--worker", f"{WORKERS}:slow_leaky", "--jobs", "5000",
+        "--max-memory", "120MB", "--prestart", "--no-report",
+    )  # fmt: skip
+    result = run.result()
+    _once(tmp_path, 5000)
+    recycles = result["recycles"]
+    assert len(recycles) >= 2
+    lives = result["pool"]["lifetimes"]
+    by_pid = {life["pid"]: index for index, life in enumerate(lives)}
+    for record in recycles:
+        successor = next(
+            life for life in lives[by_pid[record["pid"]] + 1 :] if life["jobs"] > 0
+        )
+        assert record["prestarted"] is True
+        assert successor["started_s"] < record["at_s"]
+
+
 def test_metrics_in_prometheus_format_on_a_loopback_port_and_in_a_file(tmp_path: Path) -> None:
     """While a pool runs, /metrics answers with each worker's RSS; the file has the same."""
     with socket.socket() as probe:

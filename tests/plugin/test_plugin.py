@@ -144,6 +144,27 @@ def test_pool_options_recycle_and_the_leaker_still_fails(suite: pytest.Pytester)
     result.stdout.fnmatch_lines(["*soak() in test_pool.py::test_bad_limits: kill_memory*"])
 
 
+def test_a_failing_pool_soak_says_how_its_workers_recycled(suite: pytest.Pytester) -> None:
+    """The failure message of a pool soak carries the recycles and the job accounting."""
+    suite.makepyfile(
+        test_pool="""
+        from workers import bloating
+
+        def test_pool(soak):
+            soak(bloating, jobs=3000, max_memory="120MB")
+        """
+    )
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*soak failed (memory): *",
+            "*pool of 1: * recycles (memory *); jobs lost 0, retried 0, run twice 0",
+            "*memory: * worker lifetimes fail*",
+        ]
+    )
+
+
 def test_check_false_returns_the_result_for_custom_assertions(suite: pytest.Pytester) -> None:
     """``check=False`` never fails the test; the result carries verdicts, checkpoints and
     leak sites."""

@@ -125,3 +125,20 @@ class HangsOnJob7:
 
 
 hangs_on_job_7 = HangsOnJob7()
+
+
+class SlowLeaky:
+    """Keeps 64 KiB of every job, at about 2,000 jobs a second."""
+
+    def setup(self) -> None:
+        self.log = _JobLog()
+        self.kept: list[bytearray] = []
+
+    def handle(self, job: dict[str, Any]) -> None:
+        self.log.start(job)
+        self.kept.append(bytearray(64 * 1024))
+        time.sleep(0.0005)
+        self.log.end(job)
+
+
+slow_leaky = SlowLeaky()

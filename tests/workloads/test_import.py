@@ -145,6 +145,17 @@ def test_malformed_batches_are_reported_never_fatal(tmp_path: Path, job: dict[st
             },
             "name is missing",
         ),
+        (
+            {
+                "customer_id": "1",
+                "name": "A",
+                "email": "a@b.example",
+                "balance_minor": str(2**63),
+                "currency": "EUR",
+                "signup_date": "2020-01-01",
+            },
+            "does not fit a 64-bit BIGINT column",
+        ),
         ({"_error": "line 3: not JSON"}, "not JSON"),
     ],
 )
