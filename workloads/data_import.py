@@ -141,6 +141,11 @@ def validate(row: Mapping[str, Any]) -> str | None:
     for field in FIELDS:
         if not isinstance(row.get(field), str) or not row[field].strip():
             return f"{field} is missing"
+    return _value_problem(row)
+
+
+def _value_problem(row: Mapping[str, str]) -> str | None:
+    """Why a row with every field present has a value that cannot be imported."""
     if not _EMAIL.match(row["email"]):
         return f"email {row['email']!r} is not an address"
     if not re.fullmatch(r"-?\d+", row["balance_minor"]):

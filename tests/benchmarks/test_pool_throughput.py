@@ -55,15 +55,11 @@ def _process_run(tmp_path: Path, jobs: int) -> float:
     return time.perf_counter() - start
 
 
-def test_two_workers_process_cpu_bound_jobs_faster_than_one(
-    benchmark: Any, tmp_path: Path
-) -> None:
+def test_two_workers_process_cpu_bound_jobs_faster_than_one(benchmark: Any, tmp_path: Path) -> None:
     """2,000 jobs of ~1 ms CPU: wall time with --workers 1 over --workers 2."""
     os.environ.setdefault("POOL_JOB_LOG", str(tmp_path / "jobs.log"))
     one = statistics.median(_pool_run(tmp_path, CPU_SPEC, 2000, 1) for _ in range(3))
-    two = benchmark.pedantic(
-        _pool_run, args=(tmp_path, CPU_SPEC, 2000, 2), rounds=3, iterations=1
-    )
+    two = benchmark.pedantic(_pool_run, args=(tmp_path, CPU_SPEC, 2000, 2), rounds=3, iterations=1)
     two = benchmark.stats.stats.median
     speedup = one / two
     benchmark.extra_info.update(
@@ -76,9 +72,7 @@ def test_two_workers_process_cpu_bound_jobs_faster_than_one(
     print(f"\n2,000 CPU jobs: 1 worker {one:.2f} s, 2 workers {two:.2f} s ({speedup:.2f}x)")
 
 
-def test_pool_overhead_per_job_against_the_process_runner(
-    benchmark: Any, tmp_path: Path
-) -> None:
+def test_pool_overhead_per_job_against_the_process_runner(benchmark: Any, tmp_path: Path) -> None:
     """10,000 no-op jobs: pool of one worker against the process runner, per job."""
     jobs = 10_000
     plain = statistics.median(_process_run(tmp_path, jobs) for _ in range(3))
@@ -92,17 +86,13 @@ def test_pool_overhead_per_job_against_the_process_runner(
           f"({extra_us:+.1f} us/job)")  # fmt: skip
 
 
-def test_the_supervisor_memory_stays_flat_over_10000_jobs(
-    benchmark: Any, tmp_path: Path
-) -> None:
+def test_the_supervisor_memory_stays_flat_over_10000_jobs(benchmark: Any, tmp_path: Path) -> None:
     """The harness's own RSS after a 10,000-job pool run against after a 1,000-job one."""
     statm = os.open("/proc/self/statm", os.O_RDONLY)
     try:
         _pool_run(tmp_path, NOOP_SPEC, 1000, 2)
         after_small = current_memory(statm)[0]
-        benchmark.pedantic(
-            _pool_run, args=(tmp_path, NOOP_SPEC, 10_000, 2), rounds=1, iterations=1
-        )
+        benchmark.pedantic(_pool_run, args=(tmp_path, NOOP_SPEC, 10_000, 2), rounds=1, iterations=1)
         after_large = current_memory(statm)[0]
     finally:
         os.close(statm)

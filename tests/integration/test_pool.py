@@ -188,9 +188,7 @@ def test_prestart_starts_the_replacement_before_the_old_worker_stops(
     lives = result["pool"]["lifetimes"]
     by_pid = {life["pid"]: index for index, life in enumerate(lives)}
     for record in recycles:
-        successor = next(
-            life for life in lives[by_pid[record["pid"]] + 1 :] if life["jobs"] > 0
-        )
+        successor = next(life for life in lives[by_pid[record["pid"]] + 1 :] if life["jobs"] > 0)
         assert record["prestarted"] is True
         assert successor["started_s"] < record["at_s"]
 
