@@ -14,7 +14,7 @@ from harness import __version__
 from harness.analysis.verdicts import Policy
 from harness.errors import HarnessError, UsageError
 from harness.model import RUNNERS, PoolConfig, RunConfig
-from harness.options import build_policy
+from harness.options import POOL_OPTIONS, build_policy, pool_config
 from harness.units import parse_growth, parse_size
 from workloads.base import PROFILES
 
@@ -84,37 +84,15 @@ def _port(text: str) -> int:
     return value
 
 
-_POOL_OPTIONS: Final = (
-    "workers",
-    "max_memory",
-    "kill_memory",
-    "max_jobs_per_worker",
-    "max_worker_age",
-    "max_retries",
-    "prestart",
-    "metrics_file",
-    "metrics_port",
-)
-
-
 def _pool(args: argparse.Namespace) -> PoolConfig | None:
     """The pool the options ask for; None when none of them is given."""
-    given = {name: getattr(args, name) for name in _POOL_OPTIONS if getattr(args, name) is not None}
-    if not given:
-        return None
-    if args.runner == "inline":
+    names = (*POOL_OPTIONS, "metrics_file", "metrics_port")
+    given = [name for name in names if getattr(args, name) is not None]
+    if given and args.runner == "inline":
         raise UsageError(
-            f"--{next(iter(given)).replace('_', '-')} needs worker processes: drop --runner inline"
+            f"--{given[0].replace('_', '-')} needs worker processes: drop --runner inline"
         )
-    if "max_worker_age" in given:
-        given["max_worker_age_s"] = given.pop("max_worker_age")
-    try:
-        return PoolConfig(**given)
-    except ValueError as exc:
-        message = (
-            str(exc).replace("kill_memory", "--kill-memory").replace("max_memory", "--max-memory")
-        )
-        raise UsageError(f"{message}; fix the options and run again") from None
+    return pool_config({name: getattr(args, name) for name in names}, "soak run")
 
 
 def _fraction(text: str) -> float:

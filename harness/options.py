@@ -92,15 +92,7 @@ class SoakOptions:
 
     def pool(self, where: str = "soak()") -> PoolConfig | None:
         """The supervised pool these options ask for; None when no pool option is set."""
-        given = {n: getattr(self, n) for n in POOL_OPTIONS if getattr(self, n) is not None}
-        if not given:
-            return None
-        if "max_worker_age" in given:
-            given["max_worker_age_s"] = given.pop("max_worker_age")
-        try:
-            return PoolConfig(**given)
-        except ValueError as exc:
-            raise UsageError(f"{where}: {exc}") from None
+        return pool_config({name: getattr(self, name) for name in POOL_OPTIONS}, where)
 
     def workload_options(self) -> dict[str, str]:
         """The options the workload itself receives."""
@@ -118,6 +110,21 @@ class SoakOptions:
             self.significance,
             self.latency_tolerance,
         )
+
+
+def pool_config(values: Mapping[str, object], where: str) -> PoolConfig | None:
+    """A pool from option values (``max_worker_age`` in seconds; None: not given); None when
+    none is given. A rule between options broken (a hard limit under the soft one) is a
+    UsageError naming ``where``."""
+    given = {name: value for name, value in values.items() if value is not None}
+    if not given:
+        return None
+    if "max_worker_age" in given:
+        given["max_worker_age_s"] = given.pop("max_worker_age")
+    try:
+        return PoolConfig(**given)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise UsageError(f"{where}: {exc}") from None
 
 
 def build_policy(
