@@ -121,8 +121,11 @@ def run_soak(
         try:
             outcome = runner.run(jobs, config.jobs, log, on_progress or _ignore)
             _check_isolation(config, spec, run_dir, outcome, origin_ns, options)
-        except SpecError:
+        except (SpecError, UsageError) as exc:
             log.close()
+            if isinstance(exc, UsageError) and _measured(run_dir):
+                harness_error = f"{type(exc).__name__}: {exc}"  # keep what was measured
+                raise
             services.finish(0)
             _forget_run_dir(run_dir, created)
             raise
@@ -232,6 +235,12 @@ def _aged_probe(config: RunConfig) -> AgedProbe:
 
 def _ignore(completed: int) -> None:
     return None
+
+
+def _measured(run_dir: Path) -> bool:
+    """Whether the run wrote any sample (then its directory is kept, whatever happens)."""
+    samples = run_dir / SAMPLES_FILE
+    return samples.exists() and samples.stat().st_size > 0
 
 
 def _forget_run_dir(run_dir: Path, created: bool) -> None:

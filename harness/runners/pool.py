@@ -198,15 +198,38 @@ class _Supervisor:
         self.startup_s = 0.5
         self.next_heartbeat = 0.0
         self.started = time.monotonic()
+        self.server: MetricsServer | None = None
+        self._open_metrics_outputs()
         # Open for the whole run (closed in close()): one line per worker per heartbeat.
         self.metrics_log: TextIO = open(  # noqa: SIM115
             runner._run_dir / METRICS_FILE, "a", encoding="utf-8"
         )
-        self.server = (
-            MetricsServer(self.pool.metrics_port) if self.pool.metrics_port is not None else None
-        )
         timeout = runner._job_timeout
         self.startup_limit = max(_STARTUP_TIMEOUT_FLOOR_S, timeout or 0.0)
+
+    def _open_metrics_outputs(self) -> None:
+        """Check the Prometheus outputs before any worker starts: a bad path or a busy port
+        is a usage error, not a failure halfway through the run."""
+        port = self.pool.metrics_port
+        if port is not None:
+            try:
+                self.server = MetricsServer(port)
+            except OSError as exc:
+                raise UsageError(
+                    f"--metrics-port {port}: cannot listen on 127.0.0.1:{port} "
+                    f"({exc.strerror}); choose a free port, or 0 for any"
+                ) from None
+        path = self.pool.metrics_file
+        if path is not None:
+            try:
+                write_text_atomically(path, "")
+            except OSError as exc:
+                if self.server is not None:
+                    self.server.close()
+                raise UsageError(
+                    f"--metrics-file {path}: cannot write there ({exc.strerror}); give a path "
+                    "in an existing, writable directory"
+                ) from None
 
     # -- the loop ---------------------------------------------------------------------------
 

@@ -244,6 +244,15 @@ def test_bad_pool_options_are_one_clear_error(soak_cli: SoakCli, tmp_path: Path)
     assert "must be above" in run.stderr
     run = _usage(soak_cli, tmp_path, "--workers", "2", "--runner", "inline")
     assert "drop --runner inline" in run.stderr
+    run = _usage(soak_cli, tmp_path, "--metrics-file", str(tmp_path / "no" / "such" / "m.prom"))
+    assert "--metrics-file" in run.stderr
+    assert "cannot write there" in run.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        run = _usage(soak_cli, tmp_path, "--metrics-port", str(port))
+    assert f"--metrics-port {port}: cannot listen" in run.stderr
 
 
 def test_a_memory_limit_below_a_fresh_worker_stops_with_a_usage_error(
