@@ -6,8 +6,8 @@ message naming the field, the value and the rule.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Final, Literal
 
@@ -212,13 +212,42 @@ class Samples:
 
     def untraced(self) -> Samples:
         """The jobs before the memray window: the ones verdicts may judge (tracing costs
-        ~4x per job and allocates memory of its own)."""
+        ~4x per job and allocates memory of its own).
+
+        In a pool run (samples carry ``worker_pid``) a window runs in one worker process
+        while the others go on: each traced worker's jobs from its window on are left out,
+        every other job kept, and the jobs renumbered in order."""
         traced = self.gauges.get("traced")
         if traced is None:
             return self
         first = next((job for job, mark in enumerate(traced) if mark), len(self))
         gauges = {name: column for name, column in self.gauges.items() if name != "traced"}
-        return Samples(self.wall_ns, self.cpu_ns, self.end_ns, gauges, self.errors).head(first)
+        plain = Samples(self.wall_ns, self.cpu_ns, self.end_ns, gauges, self.errors)
+        pids = self.gauges.get("worker_pid")
+        if pids is None:
+            return plain.head(first)
+        traced_from: dict[int | None, int] = {}
+        for job, mark in enumerate(traced):
+            if mark:
+                traced_from.setdefault(pids[job], job)
+        return plain.select(
+            [job for job in range(len(self)) if job < traced_from.get(pids[job], len(self))]
+        )
+
+    def select(self, jobs: Sequence[int]) -> Samples:
+        """The samples of ``jobs`` (positions, ascending), renumbered 0..n-1 in that order."""
+        position = {job: i for i, job in enumerate(jobs)}
+        return Samples(
+            wall_ns=tuple(self.wall_ns[i] for i in jobs),
+            cpu_ns=tuple(self.cpu_ns[i] for i in jobs),
+            end_ns=tuple(self.end_ns[i] for i in jobs),
+            gauges={name: tuple(column[i] for i in jobs) for name, column in self.gauges.items()},
+            errors=tuple(
+                replace(error, job_index=position[error.job_index])
+                for error in self.errors
+                if error.job_index in position
+            ),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -166,8 +166,9 @@ def _runner(
     if config.runner == "inline":
         return InlineRunner(spec, origin_ns, collect_after=collect_after, worker=worker)
     if config.pool is not None:
-        # The memray window, the aged-vs-fresh probe and the isolation comparison follow one
-        # worker process through the run; the pool's jobs spread over many.
+        # The aged-vs-fresh probe and the isolation comparison follow one worker process
+        # through the run; the pool's jobs spread over many. The memray window runs in one
+        # worker, near the end of its life.
         return PoolRunner(
             spec,
             run_dir,
@@ -176,6 +177,7 @@ def _runner(
             job_timeout=config.job_timeout,
             import_paths=config.import_paths,
             seed=config.seed,
+            trace_first=window[1] if window else None,
         )
     return ProcessRunner(
         spec,
@@ -443,11 +445,6 @@ def _why_no_window(config: RunConfig) -> str:
         return "--light: no memray window"
     if config.runner == "inline":
         return "the inline runner does not trace with memray (use --runner process)"
-    if config.pool is not None:
-        return (
-            "the supervised pool does not trace with memray: run without --workers and "
-            "recycle limits to find the leak sites"
-        )
     if window_plan(config.jobs) is None:
         return f"runs under {MIN_JOBS_FOR_WINDOW} jobs are not traced with memray"
     return "the run ended before the memray window"

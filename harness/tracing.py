@@ -47,6 +47,11 @@ def window_plan(jobs: int) -> tuple[int, int] | None:
     return jobs - 3 * first - ADDRESS_JOBS, first
 
 
+def window_jobs(first_jobs: int) -> int:
+    """How many jobs the windows take when the first has ``first_jobs``."""
+    return 3 * first_jobs + ADDRESS_JOBS
+
+
 class MemrayWindow:
     """Starts and stops the Trackers around the planned jobs; reads them at the end."""
 

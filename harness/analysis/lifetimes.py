@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Final
 
 from harness.model import Samples, Verdict
@@ -50,19 +50,7 @@ def lifetimes(samples: Samples) -> list[Lifetime]:
 
 def lifetime_samples(samples: Samples, lifetime: Lifetime) -> Samples:
     """The samples of one lifetime, re-numbered 0..n-1 in the order the worker ran them."""
-    picks = lifetime.job_indexes
-    position = {job: i for i, job in enumerate(picks)}
-    return Samples(
-        wall_ns=tuple(samples.wall_ns[i] for i in picks),
-        cpu_ns=tuple(samples.cpu_ns[i] for i in picks),
-        end_ns=tuple(samples.end_ns[i] for i in picks),
-        gauges={name: tuple(column[i] for i in picks) for name, column in samples.gauges.items()},
-        errors=tuple(
-            replace(error, job_index=position[error.job_index])
-            for error in samples.errors
-            if error.job_index in position
-        ),
-    )
+    return samples.select(lifetime.job_indexes)
 
 
 def per_lifetime(samples: Samples, judge_one: Callable[[Samples], Verdict]) -> Verdict:

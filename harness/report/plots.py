@@ -62,8 +62,10 @@ def _mark_run(axes: Any, result: Mapping[str, Any]) -> None:
     warmup = None if "lifetimes" in memory else memory.get("warmup_jobs")
     if warmup:
         axes.axvspan(0, warmup, color=COLORS["warm"], alpha=0.5, lw=0, label="warm-up")
-    traced_from = result.get("attribution", {}).get("traced_from_job")
-    if traced_from is not None:
+    attribution = result.get("attribution", {})
+    traced_from = attribution.get("traced_from_job")
+    # A pool's window counts one worker's own jobs: it has no span on the run's job axis.
+    if traced_from is not None and "traced_pid" not in attribution:
         axes.axvspan(
             traced_from,
             result["jobs_completed"],

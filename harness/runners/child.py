@@ -26,9 +26,14 @@ from harness.runners.evidence import IsolationEvidence
 from harness.runners.recycle import EXIT_RECYCLE, Recycler
 from harness.spec import Worker, load_worker
 from harness.state import StateWatcher, own_modules, worker_module
-from harness.tracing import MemrayWindow
+from harness.tracing import MemrayWindow, window_jobs
 
 TRACED_MARK: Final = b',"traced":1}\n'
+#: An armed worker opens its memray window when it has about this many windows' worth of
+#: jobs left before a recycle limit: late enough to see most of its life's growth, early
+#: enough to finish the window although tracing itself adds to the RSS (memray's buffers
+#: made a 64 KiB/job leaker recycle after 113 of 240 projected jobs).
+NEAR_END: Final = 3.0
 EXIT_SPEC_ERROR: Final = 3
 EXIT_SETUP_ERROR: Final = 4
 _PR_SET_PDEATHSIG: Final = 1
@@ -99,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         window = None
         if args.trace_from is not None:
             window = MemrayWindow(args.run_dir, args.trace_from, args.trace_first)
-        recycled = _serve(jobs, executor, window, out_fd, evidence, recycler)
+        recycled, window = _serve(jobs, executor, window, out_fd, evidence, recycler, args.run_dir)
         evidence.close()
         if window is not None:
             report = window.finish(worker_roots(worker))
@@ -135,14 +140,29 @@ def _serve(
     out_fd: int,
     evidence: IsolationEvidence,
     recycler: Recycler | None = None,
-) -> bool:
+    run_dir: Path | None = None,
+) -> tuple[bool, MemrayWindow | None]:
     """The job loop: run each job, write its sample; open and close the memray window
     around its jobs; answer probe jobs (aged against fresh) apart from the run's samples;
     keep the results and state snapshots the isolation verdict asked for. Returns True when
     the worker stops early to be recycled: its last job's sample is written first, then the
-    recycle event, and no further job line is read."""
+    recycle event, and no further job line is read.
+
+    A pool's supervisor may open the memray window at any point with a line
+    ``T <first_jobs>``: the window then counts this worker's own jobs from the next one (its
+    job indexes are not contiguous). Returns the window in use, for its leak sites."""
     watched = evidence.keep | evidence.state_after
+    own_jobs = 0
+    locally = False
+    armed = 0
     for line in jobs:
+        if line.startswith((protocol.TRACE_MARK, protocol.ARM_MARK)):
+            first = int(line[len(protocol.TRACE_MARK) :])
+            if line.startswith(protocol.ARM_MARK):
+                armed = first
+            elif window is None and run_dir is not None:
+                window, locally = MemrayWindow(run_dir, own_jobs, first), True
+            continue
         if line.startswith(protocol.PROBE_MARK):
             job_index, job = protocol.decode_job(line[len(protocol.PROBE_MARK) :])
             sample = executor.run(job_index, job)
@@ -154,12 +174,18 @@ def _serve(
         elif window is None:
             sample = executor.run(job_index, job)
         else:
-            window.before_job(job_index)
+            key = own_jobs if locally else job_index
+            window.before_job(key)
             sample = executor.run(job_index, job)
-            window.after_job(job_index)
-            if window.traced(job_index):
+            window.after_job(key)
+            if window.traced(key):
                 sample = sample[:-2] + TRACED_MARK
+        own_jobs += 1
         protocol.write_all(out_fd, sample)
+        if armed and window is None and run_dir is not None and recycler is not None:
+            left = recycler.jobs_left()
+            if left is not None and left <= NEAR_END * window_jobs(armed):
+                window, locally = MemrayWindow(run_dir, own_jobs, armed), True
         if recycler is not None and (reason := recycler.after_job()) is not None:
             event = protocol.encode_event(
                 protocol.RECYCLE,
@@ -170,8 +196,8 @@ def _serve(
             )
             protocol.write_all(out_fd, event)
             recycler.close()
-            return True
-    return False
+            return True, window
+    return False, window
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ from harness.runners.metrics import (
 from harness.runners.recycle import EXIT_RECYCLE
 from harness.runners.spawn import WorkerProcess, signal_group, spawn_worker
 from harness.store import WORKER_LOG, SampleLog
+from harness.tracing import window_jobs
 
 #: Jobs a worker holds at least: the one it runs and the next, already in its pipe.
 MIN_JOBS_AHEAD: Final = 2
@@ -131,7 +132,10 @@ class PoolRunner:
         grace_s: float = DEFAULT_GRACE_S,
         import_paths: tuple[str, ...] = (),
         seed: int = 0,
+        trace_first: int | None = None,
     ) -> None:
+        """``trace_first``: the first memray window's length in jobs (None: no window)."""
+        self._trace_first = trace_first
         self._spec = spec
         self._run_dir = run_dir
         self._origin_ns = origin_ns
@@ -144,7 +148,7 @@ class PoolRunner:
     def run(
         self, jobs: Iterator[Job], count: int, log: SampleLog, on_progress: ProgressCallback
     ) -> RunOutcome:
-        supervisor = _Supervisor(self, jobs, log, on_progress)
+        supervisor = _Supervisor(self, jobs, count, log, on_progress)
         try:
             return supervisor.drive()
         finally:
@@ -174,9 +178,20 @@ class _Supervisor:
     """One pool run: start, feed, watch, recycle and end worker processes. Not reusable."""
 
     def __init__(
-        self, runner: PoolRunner, jobs: Iterator[Job], log: SampleLog, on_progress: ProgressCallback
+        self,
+        runner: PoolRunner,
+        jobs: Iterator[Job],
+        count: int,
+        log: SampleLog,
+        on_progress: ProgressCallback,
     ) -> None:
         self.runner = runner
+        self.count = count
+        #: The worker asked to open the memray window near its end, and what came of it.
+        self.armed: _Worker | None = None
+        self.window_opened = False
+        self.attribution: dict[str, Any] | None = None
+        self.window_notes: list[str] = []
         self.pool = runner._pool
         self.source = jobs
         self.log = log
@@ -324,6 +339,7 @@ class _Supervisor:
             return
         if worker.process.jobs_fd is None:
             return
+        self._arm_window(worker)
         ahead = min(
             MAX_JOBS_AHEAD, max(MIN_JOBS_AHEAD, int(AHEAD_S / max(worker.job_seconds, 1e-7)))
         )
@@ -340,6 +356,24 @@ class _Supervisor:
             self._send(worker)
         elif not worker.queue and not self._work_left():
             worker.process.close_input()  # nothing left: it tears down and exits
+
+    def _arm_window(self, worker: _Worker) -> None:
+        """One worker at a time carries the memray window (its files have fixed names): it
+        opens the window itself when a recycle limit comes near, or when told that the
+        run's last jobs are being handed out. Until one window completes, each new
+        lifetime may carry it."""
+        first = self.runner._trace_first
+        if first is None or self.attribution is not None:
+            return
+        if self.armed is None:
+            self.armed = worker
+            self.window_opened = False
+            worker.pending += protocol.ARM_MARK + b"%d\n" % first
+        if self.armed is worker and not self.window_opened:
+            left = self.count - self.ledger.handed_out + len(self.ledger.again)
+            if left <= 2 * window_jobs(first) * self.pool.workers:
+                self.window_opened = True
+                worker.pending += protocol.TRACE_MARK + b"%d\n" % first
 
     def _send(self, worker: _Worker) -> None:
         fd = worker.process.jobs_fd
@@ -434,6 +468,12 @@ class _Supervisor:
                 self._spawn(record)
         elif name in (protocol.SPEC_ERROR, protocol.SETUP_ERROR):
             self.fatal = (name, str(event["message"]))
+        elif name == protocol.LEAK_SITES:
+            report = {k: v for k, v in event.items() if k != "event"}
+            if "sites" in report and "note" not in report:
+                self.attribution = {**report, "traced_pid": worker.pid}
+            else:
+                self.window_notes.append(f"pid {worker.pid}: {report.get('note', '?')}")
         elif name == protocol.TEARDOWN_ERROR:
             self.teardown_errors.append(str(event["message"]))
 
@@ -490,6 +530,8 @@ class _Supervisor:
         """The worker's output ended: it exited or was ended. Settle its jobs; replace it."""
         returncode = self._reap(worker)
         self.workers.remove(worker)
+        if self.armed is worker:
+            self.armed = None
         worker.memory.close()
         self.lifetimes[worker.lifetime].update(
             jobs=worker.jobs_done, ended_s=self._clock(), exitcode=returncode
@@ -749,11 +791,16 @@ class _Supervisor:
         }
         if self.server is not None:
             summary["metrics_port"] = self.server.port
+        attribution = self.attribution
+        if attribution is None and self.runner._trace_first is not None:
+            tried = "; ".join(self.window_notes) or "no worker reached its window"
+            attribution = {"note": f"the memray window never completed in a worker ({tried})"}
         return RunOutcome(
             self.ledger.finished_count,
             stop_reason,  # type: ignore[arg-type]
             worker_kind=self.kind,
             probes=self.probes,
+            attribution=attribution,
             setup_error=setup_error,
             pool=summary,
         )

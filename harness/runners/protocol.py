@@ -17,6 +17,10 @@ EVENT_PREFIX: Final = b'{"event":'
 #: starting with PROBE_PREFIX and is not part of the run's samples.
 PROBE_MARK: Final = b"P"
 PROBE_PREFIX: Final = b'{"probe_index":'
+#: ``T <first_jobs>``: open the memray window at this worker's next job (pool runs).
+TRACE_MARK: Final = b"T "
+#: ``A <first_jobs>``: open the memray window when a recycle limit comes near (pool runs).
+ARM_MARK: Final = b"A "
 READY: Final = "ready"
 SPEC_ERROR: Final = "spec_error"
 SETUP_ERROR: Final = "setup_error"

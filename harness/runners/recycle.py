@@ -34,7 +34,16 @@ def current_memory(statm_fd: int) -> tuple[int, int]:
 class Recycler:
     """Says, after a job, whether this worker should take no more jobs, and why."""
 
-    __slots__ = ("_deadline", "_jobs_done", "_max_jobs", "_max_memory", "_statm", "last_rss")
+    __slots__ = (
+        "_deadline",
+        "_growth",
+        "_jobs_done",
+        "_max_jobs",
+        "_max_memory",
+        "_started",
+        "_statm",
+        "last_rss",
+    )
 
     def __init__(
         self, max_memory: int | None, max_jobs: int | None, max_age_s: float | None
@@ -43,20 +52,40 @@ class Recycler:
         self._max_jobs = max_jobs
         self._deadline = time.monotonic() + max_age_s if max_age_s is not None else None
         self._jobs_done = 0
+        self._started = time.monotonic()
+        #: Moving average of RSS growth per job, in bytes.
+        self._growth = 0.0
+
         self._statm = os.open("/proc/self/statm", os.O_RDONLY) if max_memory else -1
         self.last_rss = 0
 
     def after_job(self) -> RecycleReason | None:
         self._jobs_done += 1
         if self._max_memory is not None:
-            self.last_rss = current_memory(self._statm)[0]
-            if self.last_rss > self._max_memory:
+            rss = current_memory(self._statm)[0]
+            if self.last_rss:
+                self._growth += 0.01 * (rss - self.last_rss - self._growth)
+            self.last_rss = rss
+            if rss > self._max_memory:
                 return "memory"
         if self._max_jobs is not None and self._jobs_done >= self._max_jobs:
             return "jobs"
         if self._deadline is not None and time.monotonic() >= self._deadline:
             return "age"
         return None
+
+    def jobs_left(self) -> float | None:
+        """About how many jobs this worker has before a limit recycles it (None: no limit
+        in sight: memory not growing, no job or age limit)."""
+        left: list[float] = []
+        if self._max_memory is not None and self._growth > 0:
+            left.append((self._max_memory - self.last_rss) / self._growth)
+        if self._max_jobs is not None:
+            left.append(self._max_jobs - self._jobs_done)
+        if self._deadline is not None and self._jobs_done:
+            per_job = (time.monotonic() - self._started) / self._jobs_done
+            left.append((self._deadline - time.monotonic()) / max(per_job, 1e-9))
+        return min(left) if left else None
 
     @property
     def jobs_done(self) -> int:

@@ -57,6 +57,12 @@ def test_a_leaker_recycles_gracefully_and_still_fails_memory(
     memory = result["verdicts"]["memory"]
     assert memory["verdict"] == "fail"
     assert "worker lifetimes fail" in memory["summary"]
+    # The memray window ran in one worker near its recycle and names the leaking line.
+    source = (REPO / WORKERS).read_text().splitlines()
+    line = next(n for n, text in enumerate(source, 1) if text.endswith("# LEAK"))
+    assert f"top leak: {REPO / WORKERS}:{line} (handle)" in memory["summary"]
+    assert result["leak_sites"][0]["retention_path"][:2] == ["Leaky (the worker)", "Leaky.kept"]
+    assert result["attribution"]["traced_pid"] in {r["pid"] for r in recycles}
     assert 60 * 1024 < memory["bytes_per_job"] < 70 * 1024
     assert result["verdicts"]["recycling"]["verdict"] == "pass"
     # Each lifetime ends right after the job that crossed the limit, never mid-job.

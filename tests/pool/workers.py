@@ -32,7 +32,7 @@ class Leaky:
 
     def handle(self, job: dict[str, Any]) -> None:
         self.log.start(job)
-        self.kept.append(bytearray(64 * 1024))
+        self.kept.append(bytearray(64 * 1024))  # LEAK
         self.log.end(job)
 
     def teardown(self) -> None:

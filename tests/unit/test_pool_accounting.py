@@ -18,7 +18,7 @@ from harness.analysis.lifetimes import (
 )
 from harness.analysis.memory import memory_verdict
 from harness.errors import UsageError
-from harness.model import PoolConfig, Samples
+from harness.model import JobError, PoolConfig, Samples
 from harness.options import soak_options
 from harness.runners.ledger import Ledger
 from harness.runners.metrics import WorkerMetrics, prometheus_text
@@ -190,3 +190,23 @@ def test_pool_options_from_python_and_their_errors() -> None:
         soak_options({"max_memory": "2MB", "kill_memory": "1MB"}, "here").pool("t")
     with pytest.raises(UsageError, match="max_retries=-1 is not usable"):
         soak_options({"max_retries": -1}, "here")
+
+
+def test_a_pool_run_leaves_out_the_traced_workers_jobs_from_its_window_on() -> None:
+    """Untraced samples of a pool: the traced worker's jobs from its window on are gone,
+    the other worker's kept, errors renumbered; without worker_pid the run is cut."""
+    samples = Samples(
+        wall_ns=(0, 1, 2, 3, 4, 5),
+        cpu_ns=(0,) * 6,
+        end_ns=(0, 1, 2, 3, 4, 5),
+        gauges={"worker_pid": (7, 8, 7, 8, 7, 8), "traced": (None, None, 1, None, 1, None)},
+        errors=(JobError(5, "E", "m", "w.py:1"),),
+    )
+    judged = samples.untraced()
+    assert judged.wall_ns == (0, 1, 3, 5)
+    assert "traced" not in judged.gauges
+    assert [e.job_index for e in judged.errors] == [3]
+    plain = Samples(
+        samples.wall_ns, samples.cpu_ns, samples.end_ns, {"traced": samples.gauges["traced"]}, ()
+    )
+    assert plain.untraced().wall_ns == (0, 1)
