@@ -2,8 +2,9 @@
 
 A worker process that is recycled every 2,700 jobs shows a sawtooth over the run: judged as
 one series its growth looks bounded, although each lifetime leaks. Recycling is a safety net,
-not a pass, so memory (and open files, threads) are judged within each lifetime, on that
-worker's own jobs in the order it ran them, and the run fails if any lifetime fails.
+not a pass, so memory (and open files, threads, and latency: a slowdown is a matter of a
+worker's age) are judged within each lifetime, on that worker's own jobs in the order it ran
+them, and the run fails if any lifetime fails.
 """
 
 from __future__ import annotations
@@ -53,13 +54,16 @@ def lifetime_samples(samples: Samples, lifetime: Lifetime) -> Samples:
     return samples.select(lifetime.job_indexes)
 
 
-def per_lifetime(samples: Samples, judge_one: Callable[[Samples], Verdict]) -> Verdict:
-    """``judge_one`` on every worker lifetime: fail if one fails, pass if all pass, else
-    inconclusive. Without lifetimes (one worker process) it is ``judge_one(samples)``."""
+def per_lifetime(samples: Samples, judge_one: Callable[[Samples, int], Verdict]) -> Verdict:
+    """``judge_one(lifetime's samples, number of lifetimes)`` on every worker lifetime: fail
+    if one fails, pass if all pass, else inconclusive. The number lets a statistical verdict
+    split its false-alarm rate over the lifetimes it tests (Bonferroni: K tests at alpha/K
+    keep the run's false-alarm rate at most alpha). Without lifetimes (one worker process)
+    it is ``judge_one(samples, 1)``."""
     lives = lifetimes(samples)
     if len(lives) <= 1:
-        return judge_one(samples)
-    judged = [(life, judge_one(lifetime_samples(samples, life))) for life in lives]
+        return judge_one(samples, 1)
+    judged = [(life, judge_one(lifetime_samples(samples, life), len(lives))) for life in lives]
     table = [
         {
             "pid": life.pid,

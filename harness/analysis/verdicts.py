@@ -61,7 +61,12 @@ def judge(
     block_bytes = measured_block_bytes(per_job)
     if block_bytes is not None:
         memory_policy = replace(memory_policy, block_bytes=block_bytes)
-    memory = per_lifetime(samples, lambda lifetime: memory_verdict(lifetime, memory_policy))
+    memory = per_lifetime(
+        samples,
+        lambda lifetime, tests: memory_verdict(
+            lifetime, replace(memory_policy, alpha=memory_policy.alpha / tests)
+        ),
+    )
     top = per_job[0] if per_job else None
     if memory.verdict == "fail" and top is not None:
         where = f"{top['file']}:{top['line']} ({top['function']})"
@@ -72,8 +77,17 @@ def judge(
         )
     return {
         "memory": memory,
-        "resources": per_lifetime(samples, resource_verdict),
-        "latency": latency_verdict(
-            samples, policy.latency, aged_vs_fresh, fresh_vs_fresh, fresh_now_vs_then
+        "resources": per_lifetime(samples, lambda lifetime, _: resource_verdict(lifetime)),
+        # A worker's slowdown is a matter of its age: under a pool, judged within each
+        # worker process's life (a recycle starts the clock again).
+        "latency": per_lifetime(
+            samples,
+            lambda lifetime, tests: latency_verdict(
+                lifetime,
+                replace(policy.latency, alpha=policy.latency.alpha / tests),
+                aged_vs_fresh,
+                fresh_vs_fresh,
+                fresh_now_vs_then,
+            ),
         ),
     }

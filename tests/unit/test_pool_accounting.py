@@ -18,7 +18,7 @@ from harness.analysis.lifetimes import (
 )
 from harness.analysis.memory import memory_verdict
 from harness.errors import UsageError
-from harness.model import JobError, PoolConfig, Samples
+from harness.model import JobError, PoolConfig, Samples, Verdict
 from harness.options import soak_options
 from harness.runners.ledger import Ledger
 from harness.runners.metrics import WorkerMetrics, prometheus_text
@@ -87,7 +87,7 @@ def _sawtooth(lifetime_jobs: int, lives: int, leak: int) -> Samples:
 def test_a_recycled_leaker_fails_memory_per_lifetime() -> None:
     """A sawtooth (64 KiB/job, recycled every 2,000 jobs) fails, naming the first lifetime."""
     samples = _sawtooth(2000, 4, 64 * 1024)
-    verdict = per_lifetime(samples, memory_verdict)
+    verdict = per_lifetime(samples, lambda s, _: memory_verdict(s))
     assert verdict.verdict == "fail"
     assert "4 of 4 worker lifetimes fail" in verdict.summary
     assert "pid 100 (jobs 0-1,999" in verdict.summary
@@ -98,9 +98,21 @@ def test_a_recycled_leaker_fails_memory_per_lifetime() -> None:
 
 def test_flat_lifetimes_pass_and_one_worker_is_judged_as_before() -> None:
     """No growth in any lifetime passes; a single lifetime gives the plain verdict."""
-    assert per_lifetime(_sawtooth(2000, 3, 0), memory_verdict).verdict == "pass"
+    assert per_lifetime(_sawtooth(2000, 3, 0), lambda s, _: memory_verdict(s)).verdict == "pass"
     single = _sawtooth(3000, 1, 0)
-    assert per_lifetime(single, memory_verdict) == memory_verdict(single)
+    assert per_lifetime(single, lambda s, _: memory_verdict(s)) == memory_verdict(single)
+
+
+def test_each_lifetime_is_told_how_many_are_tested() -> None:
+    """The judge of one lifetime learns the number of lifetimes (to split its alpha)."""
+    seen: list[tuple[int, int]] = []
+
+    def judge(lifetime: Samples, tests: int) -> Verdict:
+        seen.append((len(lifetime), tests))
+        return Verdict("pass", "flat")
+
+    assert per_lifetime(_sawtooth(100, 3, 0), judge).verdict == "pass"
+    assert seen == [(100, 3)] * 3
 
 
 def test_lifetime_samples_renumber_a_workers_own_jobs() -> None:
