@@ -216,12 +216,17 @@ class Samples:
 
         In a pool run (samples carry ``worker_pid``) a window runs in one worker process
         while the others go on: each traced worker's jobs from its window on are left out,
-        every other job kept, and the jobs renumbered in order."""
+        and so are the other workers' jobs that ran beside the window (``beside_window``);
+        the rest are kept and renumbered in order."""
         traced = self.gauges.get("traced")
         if traced is None:
             return self
         first = next((job for job, mark in enumerate(traced) if mark), len(self))
-        gauges = {name: column for name, column in self.gauges.items() if name != "traced"}
+        gauges = {
+            name: column
+            for name, column in self.gauges.items()
+            if name not in ("traced", "beside_window")
+        }
         plain = Samples(self.wall_ns, self.cpu_ns, self.end_ns, gauges, self.errors)
         pids = self.gauges.get("worker_pid")
         if pids is None:
@@ -230,8 +235,13 @@ class Samples:
         for job, mark in enumerate(traced):
             if mark:
                 traced_from.setdefault(pids[job], job)
+        beside = self.gauges.get("beside_window", (None,) * len(self))
         return plain.select(
-            [job for job in range(len(self)) if job < traced_from.get(pids[job], len(self))]
+            [
+                job
+                for job in range(len(self))
+                if job < traced_from.get(pids[job], len(self)) and not beside[job]
+            ]
         )
 
     def select(self, jobs: Sequence[int]) -> Samples:

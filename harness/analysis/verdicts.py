@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from harness.analysis.latency import LatencyPolicy, latency_verdict
-from harness.analysis.lifetimes import per_lifetime
+from harness.analysis.latency import LatencyPolicy, confirm_by_cpu_time, latency_verdict
+from harness.analysis.lifetimes import lifetimes, per_lifetime
 from harness.analysis.memory import MemoryPolicy, memory_verdict
 from harness.analysis.paired import PairedComparison
 from harness.analysis.resources import resource_verdict
@@ -75,19 +75,19 @@ def judge(
             summary=f"{memory.summary}; top leak: {where} keeps {top['bytes_per_job']:.0f} B/job",
             figures={**memory.figures, "top_leak_site": where},
         )
+    pooled = bool(lifetimes(samples))
+
+    def judge_latency(lifetime: Samples, tests: int) -> Verdict:
+        latency = replace(policy.latency, alpha=policy.latency.alpha / tests)
+        verdict = latency_verdict(
+            lifetime, latency, aged_vs_fresh, fresh_vs_fresh, fresh_now_vs_then
+        )
+        return confirm_by_cpu_time(verdict, lifetime, latency) if pooled else verdict
+
     return {
         "memory": memory,
         "resources": per_lifetime(samples, lambda lifetime, _: resource_verdict(lifetime)),
         # A worker's slowdown is a matter of its age: under a pool, judged within each
         # worker process's life (a recycle starts the clock again).
-        "latency": per_lifetime(
-            samples,
-            lambda lifetime, tests: latency_verdict(
-                lifetime,
-                replace(policy.latency, alpha=policy.latency.alpha / tests),
-                aged_vs_fresh,
-                fresh_vs_fresh,
-                fresh_now_vs_then,
-            ),
-        ),
+        "latency": per_lifetime(samples, judge_latency),
     }

@@ -28,7 +28,6 @@ from harness.spec import Worker, load_worker
 from harness.state import StateWatcher, own_modules, worker_module
 from harness.tracing import MemrayWindow, window_jobs
 
-TRACED_MARK: Final = b',"traced":1}\n'
 #: An armed worker opens its memray window when it has about this many windows' worth of
 #: jobs left before a recycle limit: late enough to see most of its life's growth, early
 #: enough to finish the window although tracing itself adds to the RSS (memray's buffers
@@ -179,7 +178,7 @@ def _serve(
             sample = executor.run(job_index, job)
             window.after_job(key)
             if window.traced(key):
-                sample = sample[:-2] + TRACED_MARK
+                sample = sample[:-2] + protocol.TRACED_MARK
         own_jobs += 1
         protocol.write_all(out_fd, sample)
         if armed and window is None and run_dir is not None and recycler is not None:

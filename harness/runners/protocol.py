@@ -17,6 +17,10 @@ EVENT_PREFIX: Final = b'{"event":'
 #: starting with PROBE_PREFIX and is not part of the run's samples.
 PROBE_MARK: Final = b"P"
 PROBE_PREFIX: Final = b'{"probe_index":'
+#: How a traced job's sample ends (the memray window ran during the job).
+TRACED_MARK: Final = b',"traced":1}\n'
+#: How a pool's sample ends when its job ran while another worker carried the window.
+BESIDE_WINDOW_MARK: Final = b',"beside_window":1}\n'
 #: ``T <first_jobs>``: open the memray window at this worker's next job (pool runs).
 TRACE_MARK: Final = b"T "
 #: ``A <first_jobs>``: open the memray window when a recycle limit comes near (pool runs).

@@ -205,18 +205,24 @@ def test_pool_options_from_python_and_their_errors() -> None:
 
 
 def test_a_pool_run_leaves_out_the_traced_workers_jobs_from_its_window_on() -> None:
-    """Untraced samples of a pool: the traced worker's jobs from its window on are gone,
-    the other worker's kept, errors renumbered; without worker_pid the run is cut."""
+    """Untraced samples of a pool: the traced worker's jobs from its window on are gone, so
+    are the other worker's jobs beside the window; the rest kept, errors renumbered; without
+    worker_pid the run is cut at the window."""
     samples = Samples(
-        wall_ns=(0, 1, 2, 3, 4, 5),
-        cpu_ns=(0,) * 6,
-        end_ns=(0, 1, 2, 3, 4, 5),
-        gauges={"worker_pid": (7, 8, 7, 8, 7, 8), "traced": (None, None, 1, None, 1, None)},
-        errors=(JobError(5, "E", "m", "w.py:1"),),
+        wall_ns=(0, 1, 2, 3, 4, 5, 6),
+        cpu_ns=(0,) * 7,
+        end_ns=(0, 1, 2, 3, 4, 5, 6),
+        gauges={
+            "worker_pid": (7, 8, 7, 8, 7, 8, 8),
+            "traced": (None, None, 1, None, 1, None, None),
+            "beside_window": (None, None, None, None, None, 1, None),
+        },
+        errors=(JobError(6, "E", "m", "w.py:1"),),
     )
     judged = samples.untraced()
-    assert judged.wall_ns == (0, 1, 3, 5)
+    assert judged.wall_ns == (0, 1, 3, 6)
     assert "traced" not in judged.gauges
+    assert "beside_window" not in judged.gauges
     assert [e.job_index for e in judged.errors] == [3]
     plain = Samples(
         samples.wall_ns, samples.cpu_ns, samples.end_ns, {"traced": samples.gauges["traced"]}, ()
