@@ -57,9 +57,11 @@ class ProcessMemory:
         if self._fd < 0:
             return None
         try:
-            return current_memory(self._fd)[0]
+            resident = current_memory(self._fd)[0]
         except (OSError, IndexError, ValueError):  # the process has gone
             return None
+        # An exited process not yet reaped (a zombie) reads as all zeros.
+        return resident or None
 
     def close(self) -> None:
         if self._fd >= 0:

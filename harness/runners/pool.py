@@ -191,6 +191,7 @@ class _Supervisor:
         self.armed: _Worker | None = None
         self.window_opened = False
         self.window_running = False
+        self.window_seen = False
         self.attribution: dict[str, Any] | None = None
         self.window_notes: list[str] = []
         self.pool = runner._pool
@@ -368,7 +369,7 @@ class _Supervisor:
             return
         if self.armed is None:
             self.armed = worker
-            self.window_opened = False
+            self.window_opened = self.window_seen = False
             worker.pending += protocol.ARM_MARK + b"%d\n" % first
         if self.armed is worker and not self.window_opened:
             left = self.count - self.ledger.handed_out + len(self.ledger.again)
@@ -433,9 +434,14 @@ class _Supervisor:
         its analysis take CPU and memory bandwidth from them (measured: 1 latency false
         alarm in 10 pool runs of the email worker with the window, 0 in 10 without), so
         their verdicts leave these jobs out."""
-        if worker is self.armed and not self.window_running and line.endswith(protocol.TRACED_MARK):
-            self.window_running = True
-        if self.window_running and worker is not self.armed:
+        if worker is self.armed:
+            # Running while the armed worker's jobs are traced, and again from its recycle
+            # (it analyses the window before it tears down) until its leak sites arrive.
+            traced = line.endswith(protocol.TRACED_MARK)
+            self.window_seen = self.window_seen or traced
+            self.window_running = traced
+            return line
+        if self.window_running:
             return line[:-2] + protocol.BESIDE_WINDOW_MARK
         return line
 
@@ -466,6 +472,8 @@ class _Supervisor:
                 gap_from = worker.restart.pop("_gap_from")
                 worker.restart["restart_seconds"] = round(now - gap_from, 4)
         elif name == protocol.RECYCLE:
+            if worker is self.armed and self.window_seen:
+                self.window_running = True  # it analyses its window now
             reason: RecycleReason = event["reason"]
             worker.retiring = reason
             self.ledger.give_back(list(worker.queue))
