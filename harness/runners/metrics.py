@@ -38,7 +38,7 @@ def unique_set_size(pid: int) -> int | None:
     for line in text.splitlines():
         if line.startswith((b"Private_Clean:", b"Private_Dirty:", b"Private_Hugetlb:")):
             total_kib += int(line.split()[1])
-    return total_kib * 1024
+    return total_kib * 1024 or None  # a zombie (exited, not reaped) reads as nothing
 
 
 class ProcessMemory:
