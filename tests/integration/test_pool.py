@@ -236,6 +236,34 @@ def test_metrics_in_prometheus_format_on_a_loopback_port_and_in_a_file(tmp_path:
     assert all(h["rss_bytes"] is None or h["rss_bytes"] > 0 for h in heartbeats)
 
 
+def test_sigterm_ends_the_pool_keeps_the_samples_and_leaves_no_worker(tmp_path: Path) -> None:
+    """SIGTERM mid-run: the workers are ended, every finished job's sample and result.json
+    stay, the run says it was interrupted, no worker process is left."""
+    out = tmp_path / "run"
+    command = soak_command(
+        "run", "--worker", f"{WORKERS}:steady", "--jobs", "100000", "--workers", "2",
+        "--max-jobs-per-worker", "300", "--out", str(out), "--no-report",
+    )  # fmt: skip
+    env = {**os.environ, "POOL_JOB_LOG": str(tmp_path / "jobs.log")}
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    samples = out / "samples.jsonl"
+    while time.monotonic() < deadline and (
+        not samples.exists() or samples.stat().st_size < 100_000
+    ):
+        time.sleep(0.05)
+    process.terminate()
+    assert process.wait(60) == 1
+    result = json.loads((out / "result.json").read_text())
+    assert result["stop_reason"] == "interrupted"
+    lines = samples.read_text().splitlines()
+    assert result["jobs_completed"] == len(lines) > 300
+    _, ends = read_job_log(str(tmp_path / "jobs.log"))
+    assert len(ends) >= len(lines)
+    left = subprocess.run(["pgrep", "-f", f"--run-dir {out}"], capture_output=True, check=False)
+    assert left.stdout == b""
+
+
 def _usage(soak_cli: SoakCli, tmp_path: Path, *args: str) -> CliRun:
     run = _run(soak_cli, tmp_path, "--worker", f"{WORKERS}:steady", "--no-report", *args)
     assert run.returncode == 2, run.stdout + run.stderr
