@@ -53,14 +53,17 @@ def _ladder_args(posargs: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(prog="nox -s soak --", add_help=False)
     parser.add_argument("--jobs", type=int, action="append", help="rung(s) of the ladder")
     parser.add_argument("--workload", action="append", help="workload(s) to soak")
+    parser.add_argument("--no-pool", action="store_true", help="skip the supervised-pool rung")
     return parser.parse_known_args(posargs)
 
 
 @nox.session(python=PYTHON)
 def soak(session: nox.Session) -> None:
-    """Every workload's reference worker at 10, 100, 1,000 and 10,000 jobs, then the site
-    over reports/. Narrow it: ``nox -s soak -- --jobs 1000 --workload pdf``; other options
-    go to ``soak run`` as they are (``--profile large``, ``--db postgresql://...``)."""
+    """Every workload's reference worker at 10, 100, 1,000 and 10,000 jobs, then once more at
+    the top rung under the supervised pool (2 workers, each recycled after a quarter of the
+    jobs, standby prestarted), then the site over reports/. Narrow it: ``nox -s soak --
+    --jobs 1000 --workload pdf --no-pool``; other options go to ``soak run`` as they are
+    (``--profile large``, ``--db postgresql://...``)."""
     args, passed_on = _ladder_args(session.posargs)
     session.install("-e", ".")
     listed = session.run(
@@ -72,16 +75,22 @@ def soak(session: nox.Session) -> None:
     workloads = args.workload or str(listed).split()
     root = REPORTS / "ladder" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     failed = []
+    rungs = args.jobs or LADDER
     for workload in workloads:
-        for jobs in args.jobs or LADDER:
-            out = root / f"{workload}-{jobs}"
-            command = ["--workload", workload, "--jobs", str(jobs), "--out", str(out)]
+        runs = [(f"{workload}-{jobs}", jobs, []) for jobs in rungs]
+        top = max(rungs)
+        if not args.no_pool and top >= 1000:
+            pool = ["--workers", "2", "--max-jobs-per-worker", str(top // 4), "--prestart"]
+            runs.append((f"{workload}-{top}-pool", top, pool))
+        for name, jobs, extra in runs:
+            out = root / name
+            command = ["--workload", workload, "--jobs", str(jobs), "--out", str(out), *extra]
             session.run("soak", "run", *command, *passed_on, success_codes=[0, 1])
             result = json.loads((out / "result.json").read_text(encoding="utf-8"))
             verdicts = result.get("verdicts", {})
             bad = [name for name, v in verdicts.items() if v.get("verdict") == "fail"]
             if bad or result.get("stop_reason") != "completed":
-                failed.append(f"{workload} at {jobs:,} jobs: {', '.join(bad) or 'stopped'}")
+                failed.append(f"{name}: {', '.join(bad) or 'stopped'}")
     session.run("soak", "site", str(REPORTS))
     if failed:
         session.error("reference workers failed: " + "; ".join(failed))
