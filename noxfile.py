@@ -77,7 +77,9 @@ def soak(session: nox.Session) -> None:
     failed = []
     rungs = args.jobs or LADDER
     for workload in workloads:
-        runs = [(f"{workload}-{jobs}", jobs, []) for jobs in rungs]
+        runs: list[tuple[str, int, list[str]]] = [
+            (f"{workload}-{jobs}", jobs, []) for jobs in rungs
+        ]
         top = max(rungs)
         if not args.no_pool and top >= 1000:
             pool = ["--workers", "2", "--max-jobs-per-worker", str(top // 4), "--prestart"]
