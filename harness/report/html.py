@@ -114,6 +114,11 @@ def _pool_view(result: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     pool = result.get("pool", {})
     limits = {k: v for k, v in pool.get("limits", {}).items() if v not in (None, False)}
+    judged = {
+        name: {life["pid"]: life["verdict"] for life in verdict.get("lifetimes", [])}
+        for name, verdict in result.get("verdicts", {}).items()
+        if name in ("memory", "latency")
+    }
     return {
         "workers": result.get("workers", "?"),
         "limits": ", ".join(f"{k} {v}" for k, v in limits.items()) or "none",
@@ -143,6 +148,8 @@ def _pool_view(result: Mapping[str, Any]) -> dict[str, Any] | None:
                 "started": _number(life.get("started_s")),
                 "ended": _number(life.get("ended_s")),
                 "end": life.get("end", "-"),
+                "memory": judged.get("memory", {}).get(life["pid"], "-"),
+                "latency": judged.get("latency", {}).get(life["pid"], "-"),
             }
             for life in pool.get("lifetimes", [])[:200]
         ],
@@ -158,7 +165,11 @@ def build_view(result: Mapping[str, Any], run_dir: Path | None = None) -> dict[s
             "worker": result.get("worker", "?"),
             "workload": result.get("workload", "?"),
             "workload options": json.dumps(result.get("workload_options", {})),
-            "runner": result.get("runner", "?"),
+            "runner": (
+                f"pool of {result['workers']} worker processes"
+                if result.get("workers")
+                else result.get("runner", "?")
+            ),
             "seed": str(result.get("seed", "?")),
             **({"test": result["label"]} if result.get("label") else {}),
         }
