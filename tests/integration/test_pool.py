@@ -178,6 +178,29 @@ def test_max_jobs_per_worker_recycles_with_jitter(soak_cli: SoakCli, tmp_path: P
     assert {r["reason"] for r in result["recycles"]} == {"jobs"}
 
 
+def test_each_worker_collects_garbage_by_its_own_job_count(
+    soak_cli: SoakCli, tmp_path: Path
+) -> None:
+    """A pool's workers measure their heap after a full collection at 50, 65, 84, ... of
+    their own jobs and on the job that recycles them, whatever the job indexes they get."""
+    run = _run(
+        soak_cli, tmp_path, "--worker", f"{WORKERS}:steady", "--jobs", "1200", "--workers", "2",
+        "--max-jobs-per-worker", "300", "--light", "--no-report",
+    )  # fmt: skip
+    result = run.result()
+    by_pid: dict[int, list[dict[str, Any]]] = {}
+    for sample in sorted(run.samples(), key=lambda s: s["job_index"]):
+        by_pid.setdefault(sample["worker_pid"], []).append(sample)
+    recycled = {r["pid"] for r in result["recycles"]}
+    assert len(recycled) >= 2
+    for pid, own in by_pid.items():
+        collected = [n for n, s in enumerate(own, 1) if "py_blocks_collected" in s]
+        expected = [n for n in (50, 65, 84, 109, 142, 185, 241) if n <= len(own)]
+        assert collected[: len(expected)] == expected
+        if pid in recycled:
+            assert collected[-1] == len(own)
+
+
 def test_prestart_starts_the_replacement_before_the_old_worker_stops(
     soak_cli: SoakCli, tmp_path: Path
 ) -> None:
