@@ -23,18 +23,18 @@ UNGRACEFUL: Final = ("crash", "kill", "timeout")
 
 @dataclass(frozen=True, slots=True)
 class Lifetime:
-    """One worker process's jobs, in the order it ran them (= job index order)."""
+    """One worker process's jobs (positions in the samples), in the order it ran them."""
 
     pid: int
     job_indexes: tuple[int, ...]
 
     @property
     def first_job(self) -> int:
-        return self.job_indexes[0]
+        return min(self.job_indexes)
 
     @property
     def last_job(self) -> int:
-        return self.job_indexes[-1]
+        return max(self.job_indexes)
 
 
 def lifetimes(samples: Samples) -> list[Lifetime]:
@@ -46,7 +46,12 @@ def lifetimes(samples: Samples) -> list[Lifetime]:
     for job_index, pid in enumerate(column):
         if pid is not None:
             jobs.setdefault(pid, []).append(job_index)
-    return [Lifetime(pid, tuple(indexes)) for pid, indexes in jobs.items()]
+    # In the order the worker ran them: a job given back by a recycled worker may go to a
+    # sibling after jobs with higher indexes.
+    end = samples.end_ns
+    return [
+        Lifetime(pid, tuple(sorted(indexes, key=end.__getitem__))) for pid, indexes in jobs.items()
+    ]
 
 
 def lifetime_samples(samples: Samples, lifetime: Lifetime) -> Samples:

@@ -47,10 +47,10 @@ from harness.runners.metrics import (
     unique_set_size,
     write_text_atomically,
 )
+from harness.runners.pool_window import WindowCarrier
 from harness.runners.recycle import EXIT_RECYCLE
 from harness.runners.spawn import WorkerProcess, signal_group, spawn_worker
 from harness.store import WORKER_LOG, SampleLog
-from harness.tracing import window_jobs
 
 #: Jobs a worker holds at least: the one it runs and the next, already in its pipe.
 MIN_JOBS_AHEAD: Final = 2
@@ -187,14 +187,8 @@ class _Supervisor:
     ) -> None:
         self.runner = runner
         self.count = count
-        #: The worker asked to open the memray window near its end, and what came of it.
-        self.armed: _Worker | None = None
-        self.window_opened = False
-        self.window_running = False
-        self.window_seen = False
-        self.attribution: dict[str, Any] | None = None
-        self.window_notes: list[str] = []
         self.pool = runner._pool
+        self.window = WindowCarrier(runner._trace_first, self.pool.workers)
         self.source = jobs
         self.log = log
         self.on_progress = on_progress
@@ -341,7 +335,8 @@ class _Supervisor:
             return
         if worker.process.jobs_fd is None:
             return
-        self._arm_window(worker)
+        left = self.count - self.ledger.handed_out + len(self.ledger.again)
+        worker.pending += self.window.lines_for(worker, left)
         ahead = min(
             MAX_JOBS_AHEAD, max(MIN_JOBS_AHEAD, int(AHEAD_S / max(worker.job_seconds, 1e-7)))
         )
@@ -358,24 +353,6 @@ class _Supervisor:
             self._send(worker)
         elif not worker.queue and not self._work_left():
             worker.process.close_input()  # nothing left: it tears down and exits
-
-    def _arm_window(self, worker: _Worker) -> None:
-        """One worker at a time carries the memray window (its files have fixed names): it
-        opens the window itself when a recycle limit comes near, or when told that the
-        run's last jobs are being handed out. Until one window completes, each new
-        lifetime may carry it."""
-        first = self.runner._trace_first
-        if first is None or self.attribution is not None:
-            return
-        if self.armed is None:
-            self.armed = worker
-            self.window_opened = self.window_seen = False
-            worker.pending += protocol.ARM_MARK + b"%d\n" % first
-        if self.armed is worker and not self.window_opened:
-            left = self.count - self.ledger.handed_out + len(self.ledger.again)
-            if left <= 2 * window_jobs(first) * self.pool.workers:
-                self.window_opened = True
-                worker.pending += protocol.TRACE_MARK + b"%d\n" % first
 
     def _send(self, worker: _Worker) -> None:
         fd = worker.process.jobs_fd
@@ -424,26 +401,10 @@ class _Supervisor:
             if line.startswith(protocol.EVENT_PREFIX):
                 self._on_event(worker, protocol.decode_event(line), now)
             elif line.startswith(SAMPLE_PREFIX) and self._finished(worker, line, now):
-                kept.append(self._beside_window(worker, line))
+                kept.append(self.window.mark(worker, line))
         if kept:
             self.log.write(b"".join(kept))
             self.on_progress(self.ledger.finished_count)
-
-    def _beside_window(self, worker: _Worker, line: bytes) -> bytes:
-        """Mark the jobs other workers ran while the memray window ran in one: tracing and
-        its analysis take CPU and memory bandwidth from them (measured: 1 latency false
-        alarm in 10 pool runs of the email worker with the window, 0 in 10 without), so
-        their verdicts leave these jobs out."""
-        if worker is self.armed:
-            # Running while the armed worker's jobs are traced, and again from its recycle
-            # (it analyses the window before it tears down) until its leak sites arrive.
-            traced = line.endswith(protocol.TRACED_MARK)
-            self.window_seen = self.window_seen or traced
-            self.window_running = traced
-            return line
-        if self.window_running:
-            return line[:-2] + protocol.BESIDE_WINDOW_MARK
-        return line
 
     def _finished(self, worker: _Worker, line: bytes, now: float) -> bool:
         start = len(SAMPLE_PREFIX)
@@ -472,8 +433,7 @@ class _Supervisor:
                 gap_from = worker.restart.pop("_gap_from")
                 worker.restart["restart_seconds"] = round(now - gap_from, 4)
         elif name == protocol.RECYCLE:
-            if worker is self.armed and self.window_seen:
-                self.window_running = True  # it analyses its window now
+            self.window.recycling(worker)
             reason: RecycleReason = event["reason"]
             worker.retiring = reason
             self.ledger.give_back(list(worker.queue))
@@ -489,12 +449,8 @@ class _Supervisor:
         elif name in (protocol.SPEC_ERROR, protocol.SETUP_ERROR):
             self.fatal = (name, str(event["message"]))
         elif name == protocol.LEAK_SITES:
-            self.window_running = False
             report = {k: v for k, v in event.items() if k != "event"}
-            if "sites" in report and "note" not in report:
-                self.attribution = {**report, "traced_pid": worker.pid}
-            else:
-                self.window_notes.append(f"pid {worker.pid}: {report.get('note', '?')}")
+            self.window.leak_sites(worker, worker.pid, report)
         elif name == protocol.TEARDOWN_ERROR:
             self.teardown_errors.append(str(event["message"]))
 
@@ -551,9 +507,7 @@ class _Supervisor:
         """The worker's output ended: it exited or was ended. Settle its jobs; replace it."""
         returncode = self._reap(worker)
         self.workers.remove(worker)
-        if self.armed is worker:
-            self.armed = None
-            self.window_running = False
+        self.window.ended(worker)
         worker.memory.close()
         self.lifetimes[worker.lifetime].update(
             jobs=worker.jobs_done, ended_s=self._clock(), exitcode=returncode
@@ -813,10 +767,7 @@ class _Supervisor:
         }
         if self.server is not None:
             summary["metrics_port"] = self.server.port
-        attribution = self.attribution
-        if attribution is None and self.runner._trace_first is not None:
-            tried = "; ".join(self.window_notes) or "no worker reached its window"
-            attribution = {"note": f"the memray window never completed in a worker ({tried})"}
+        attribution = self.window.result()
         return RunOutcome(
             self.ledger.finished_count,
             stop_reason,  # type: ignore[arg-type]

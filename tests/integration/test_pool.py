@@ -189,7 +189,9 @@ def test_each_worker_collects_garbage_by_its_own_job_count(
     )  # fmt: skip
     result = run.result()
     by_pid: dict[int, list[dict[str, Any]]] = {}
-    for sample in sorted(run.samples(), key=lambda s: s["job_index"]):
+    # In the order each worker ran them: a job given back by a recycled worker goes to the
+    # next one out of index order.
+    for sample in sorted(run.samples(), key=lambda s: s["end_ns"]):
         by_pid.setdefault(sample["worker_pid"], []).append(sample)
     recycled = {r["pid"] for r in result["recycles"]}
     assert len(recycled) >= 2
