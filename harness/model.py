@@ -21,7 +21,6 @@ OUTCOMES: Final = ("pass", "fail", "inconclusive")
 StopReason = Literal["completed", "crashed", "interrupted", "error"]
 
 
-RECYCLE_REASONS: Final = ("memory", "jobs", "age", "crash", "kill", "timeout")
 RecycleReason = Literal["memory", "jobs", "age", "crash", "kill", "timeout"]
 
 
