@@ -13,14 +13,16 @@ textfile collector) or ``http://127.0.0.1:PORT/metrics``.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Final
+from typing import Final, TextIO
 
+from harness.errors import UsageError
 from harness.runners.recycle import current_memory
 
 METRICS_FILE: Final = "metrics.jsonl"
@@ -181,3 +183,64 @@ class MetricsServer:
         self._http.shutdown()
         self._http.server_close()
         self._thread.join(5)
+
+
+class MetricsOutputs:
+    """Where a pool's metrics go: ``metrics.jsonl`` in the run directory, always; the
+    Prometheus file and the loopback port when asked. Opened before any worker starts, so a
+    busy port or an unwritable path is a usage error, not a failure halfway through."""
+
+    def __init__(self, run_dir: Path, metrics_file: Path | None, port: int | None) -> None:
+        self.file = metrics_file
+        self.server: MetricsServer | None = None
+        if port is not None:
+            try:
+                self.server = MetricsServer(port)
+            except OSError as exc:
+                raise UsageError(
+                    f"--metrics-port {port}: cannot listen on 127.0.0.1:{port} "
+                    f"({exc.strerror}); choose a free port, or 0 for any"
+                ) from None
+        if metrics_file is not None:
+            try:
+                write_text_atomically(metrics_file, "")
+            except OSError as exc:
+                self.close()
+                raise UsageError(
+                    f"--metrics-file {metrics_file}: cannot write there ({exc.strerror}); "
+                    "give a path in an existing, writable directory"
+                ) from None
+        # Open for the whole run (closed in close()): one line per worker per heartbeat.
+        self.log: TextIO = open(run_dir / METRICS_FILE, "a", encoding="utf-8")  # noqa: SIM115
+
+    @property
+    def port(self) -> int | None:
+        return self.server.port if self.server is not None else None
+
+    def publish(
+        self,
+        at_s: float,
+        workers: Sequence[WorkerMetrics],
+        totals: Mapping[str, int],
+        recycles: Mapping[str, int],
+    ) -> None:
+        """One heartbeat: a line per worker to the run directory, the exposition to the
+        Prometheus outputs."""
+        for worker in workers:
+            fields = {name: getattr(worker, name) for name in WorkerMetrics.__slots__}
+            self.log.write(json.dumps({"at_s": at_s, **fields}) + "\n")
+        self.log.flush()
+        if self.file is None and self.server is None:
+            return
+        text = prometheus_text(workers, totals, recycles)
+        if self.file is not None:
+            write_text_atomically(self.file, text)
+        if self.server is not None:
+            self.server.update(text)
+
+    def close(self) -> None:
+        if getattr(self, "log", None) is not None:
+            self.log.close()
+        if self.server is not None:
+            self.server.close()
+            self.server = None

@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import selectors
 import signal
 import subprocess
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, Final
 
 from harness.errors import SpecError, UsageError
 from harness.execute import SAMPLE_PREFIX
@@ -40,16 +38,15 @@ from harness.runners import ProgressCallback, protocol
 from harness.runners.ledger import Job, Ledger
 from harness.runners.metrics import (
     METRICS_FILE,
-    MetricsServer,
+    MetricsOutputs,
     ProcessMemory,
     WorkerMetrics,
-    prometheus_text,
     unique_set_size,
-    write_text_atomically,
 )
 from harness.runners.pool_window import WindowCarrier
+from harness.runners.pool_worker import PoolWorker, recycle_limits
 from harness.runners.recycle import EXIT_RECYCLE
-from harness.runners.spawn import WorkerProcess, signal_group, spawn_worker
+from harness.runners.spawn import signal_group, spawn_worker
 from harness.store import WORKER_LOG, SampleLog
 
 #: Jobs a worker holds at least: the one it runs and the next, already in its pipe.
@@ -68,55 +65,6 @@ PRESTART_AT: Final = 0.9
 FLAPPING_LIFETIMES: Final = 3
 _STARTUP_TIMEOUT_FLOOR_S: Final = 60.0
 _PIPE_CHUNK: Final = 1 << 16
-
-
-@dataclass(slots=True, eq=False)
-class _Worker:
-    """One worker process's life in the pool."""
-
-    slot: int
-    lifetime: int
-    process: WorkerProcess
-    memory: ProcessMemory
-    spawned_at: float
-    restart: dict[str, Any] | None
-    queue: deque[tuple[int, Job]] = field(default_factory=deque)
-    pending: bytearray = field(default_factory=bytearray)
-    partial: bytes = b""
-    ready: bool = False
-    ready_at: float | None = None
-    #: This lifetime's recycle limits after jitter (the worker process applies them).
-    limit_jobs: int | None = None
-    limit_age_s: float | None = None
-    #: A standby waits, started but fed nothing, to take over from this worker.
-    standby_for: _Worker | None = None
-    standby: _Worker | None = None
-    jobs_done: int = 0
-    job_started: float | None = None
-    last_finish: float | None = None
-    last_rss: int | None = None
-    #: Growth of its RSS, bytes per second, between the last two ticks.
-    rss_rate: float = 0.0
-    #: Moving average of a job's time in this worker, as the supervisor sees it (start: 10
-    #: ms, so a worker begins with the fewest jobs ahead).
-    job_seconds: float = 0.01
-    retiring: RecycleReason | None = None
-    #: Its replacement was started before it exited (``--prestart``).
-    restart_started: bool = False
-    killed_for: RecycleReason | None = None
-    kill_at: float | None = None
-    writing: bool = False
-    #: The memory cgroup's OOM-kill count when it started (None: not readable here).
-    oom_before: int | None = None
-
-    @property
-    def pid(self) -> int:
-        return self.process.popen.pid
-
-    @property
-    def occupies_slot(self) -> bool:
-        """Whether this process still counts against ``--workers`` (its memory does)."""
-        return self.standby_for is None and not (self.retiring and self.restart_started)
 
 
 class PoolRunner:
@@ -154,25 +102,6 @@ class PoolRunner:
         finally:
             supervisor.close()
 
-    def _limits(self, lifetime: int) -> tuple[list[str], int | None, float | None]:
-        """Child arguments with this lifetime's recycle limits, jittered; the job and age
-        limits themselves."""
-        pool = self._pool
-        rng = random.Random(self._seed * 1_000_003 + lifetime)
-        args = ["--pool"]
-        jobs = age = None
-        if pool.max_memory is not None:
-            args += ["--recycle-memory", str(pool.max_memory)]
-        if pool.max_jobs_per_worker is not None:
-            jobs = pool.max_jobs_per_worker + int(
-                rng.random() * pool.jitter * pool.max_jobs_per_worker
-            )
-            args += ["--recycle-jobs", str(jobs)]
-        if pool.max_worker_age_s is not None:
-            age = pool.max_worker_age_s * (1 + rng.random() * pool.jitter)
-            args += ["--recycle-age", repr(age)]
-        return args, jobs, age
-
 
 class _Supervisor:
     """One pool run: start, feed, watch, recycle and end worker processes. Not reusable."""
@@ -194,7 +123,7 @@ class _Supervisor:
         self.on_progress = on_progress
         self.ledger = Ledger(self.pool.max_retries)
         self.exhausted = False
-        self.workers: list[_Worker] = []
+        self.workers: list[PoolWorker] = []
         self.lifetimes: list[dict[str, Any]] = []
         self.recycles: list[dict[str, Any]] = []
         self.selector = selectors.DefaultSelector()
@@ -209,38 +138,11 @@ class _Supervisor:
         self.startup_s = 0.5
         self.next_heartbeat = 0.0
         self.started = time.monotonic()
-        self.server: MetricsServer | None = None
-        self._open_metrics_outputs()
-        # Open for the whole run (closed in close()): one line per worker per heartbeat.
-        self.metrics_log: TextIO = open(  # noqa: SIM115
-            runner._run_dir / METRICS_FILE, "a", encoding="utf-8"
+        self.metrics = MetricsOutputs(
+            runner._run_dir, self.pool.metrics_file, self.pool.metrics_port
         )
         timeout = runner._job_timeout
         self.startup_limit = max(_STARTUP_TIMEOUT_FLOOR_S, timeout or 0.0)
-
-    def _open_metrics_outputs(self) -> None:
-        """Check the Prometheus outputs before any worker starts: a bad path or a busy port
-        is a usage error, not a failure halfway through the run."""
-        port = self.pool.metrics_port
-        if port is not None:
-            try:
-                self.server = MetricsServer(port)
-            except OSError as exc:
-                raise UsageError(
-                    f"--metrics-port {port}: cannot listen on 127.0.0.1:{port} "
-                    f"({exc.strerror}); choose a free port, or 0 for any"
-                ) from None
-        path = self.pool.metrics_file
-        if path is not None:
-            try:
-                write_text_atomically(path, "")
-            except OSError as exc:
-                if self.server is not None:
-                    self.server.close()
-                raise UsageError(
-                    f"--metrics-file {path}: cannot write there ({exc.strerror}); give a path "
-                    "in an existing, writable directory"
-                ) from None
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -290,7 +192,9 @@ class _Supervisor:
     def _occupied(self) -> int:
         return sum(1 for w in self.workers if w.occupies_slot)
 
-    def _spawn(self, restart: dict[str, Any] | None, standby_for: _Worker | None = None) -> _Worker:
+    def _spawn(
+        self, restart: dict[str, Any] | None, standby_for: PoolWorker | None = None
+    ) -> PoolWorker:
         taken = {w.slot for w in self.workers if w.occupies_slot}
         if standby_for is not None:
             slot = standby_for.slot
@@ -299,7 +203,7 @@ class _Supervisor:
         else:
             slot = min(s for s in range(self.pool.workers + 1) if s not in taken)
         lifetime = len(self.lifetimes)
-        args, limit_jobs, limit_age_s = self.runner._limits(lifetime)
+        args, limit_jobs, limit_age_s = recycle_limits(self.pool, self.runner._seed, lifetime)
         process = spawn_worker(
             self.runner._spec,
             self.runner._run_dir,
@@ -311,7 +215,7 @@ class _Supervisor:
         assert process.samples_fd is not None
         assert process.jobs_fd is not None
         os.set_blocking(process.jobs_fd, False)
-        worker = _Worker(
+        worker = PoolWorker(
             slot, lifetime, process, ProcessMemory(process.popen.pid), time.monotonic(), restart
         )
         worker.limit_jobs, worker.limit_age_s = limit_jobs, limit_age_s
@@ -326,7 +230,7 @@ class _Supervisor:
 
     # -- feeding ----------------------------------------------------------------------------
 
-    def _feed(self, worker: _Worker) -> None:
+    def _feed(self, worker: PoolWorker) -> None:
         if worker.standby_for is not None:  # fed once it takes over
             if not self._work_left():
                 self._close_input(worker)
@@ -354,7 +258,7 @@ class _Supervisor:
         elif not worker.queue and not self._work_left():
             worker.process.close_input()  # nothing left: it tears down and exits
 
-    def _send(self, worker: _Worker) -> None:
+    def _send(self, worker: PoolWorker) -> None:
         fd = worker.process.jobs_fd
         if fd is None:
             return
@@ -374,7 +278,7 @@ class _Supervisor:
                 self.selector.unregister(fd)
             worker.writing = want
 
-    def _close_input(self, worker: _Worker) -> None:
+    def _close_input(self, worker: PoolWorker) -> None:
         fd = worker.process.jobs_fd
         if worker.writing and fd is not None:
             self.selector.unregister(fd)
@@ -384,7 +288,7 @@ class _Supervisor:
 
     # -- hearing ----------------------------------------------------------------------------
 
-    def _receive(self, worker: _Worker) -> None:
+    def _receive(self, worker: PoolWorker) -> None:
         fd = worker.process.samples_fd
         assert fd is not None
         data = os.read(fd, _PIPE_CHUNK)
@@ -406,7 +310,7 @@ class _Supervisor:
             self.log.write(b"".join(kept))
             self.on_progress(self.ledger.finished_count)
 
-    def _finished(self, worker: _Worker, line: bytes, now: float) -> bool:
+    def _finished(self, worker: PoolWorker, line: bytes, now: float) -> bool:
         start = len(SAMPLE_PREFIX)
         job_index = int(line[start : line.index(b",", start)])
         for position, (index, _) in enumerate(worker.queue):
@@ -421,7 +325,7 @@ class _Supervisor:
         worker.job_started = now if worker.queue else None
         return self.ledger.finish(job_index)
 
-    def _on_event(self, worker: _Worker, event: dict[str, Any], now: float) -> None:
+    def _on_event(self, worker: PoolWorker, event: dict[str, Any], now: float) -> None:
         name = event["event"]
         if name == protocol.READY:
             worker.ready = True
@@ -454,7 +358,7 @@ class _Supervisor:
         elif name == protocol.TEARDOWN_ERROR:
             self.teardown_errors.append(str(event["message"]))
 
-    def _take_over(self, worker: _Worker, record: dict[str, Any]) -> bool:
+    def _take_over(self, worker: PoolWorker, record: dict[str, Any]) -> bool:
         """Let the worker's standby, if it has one, take its place; True if it did."""
         standby = worker.standby
         worker.standby = None
@@ -468,7 +372,7 @@ class _Supervisor:
             record["restart_seconds"] = round(max(0.0, standby.ready_at - gap_from), 4)
         return True
 
-    def _memory_flapping(self, worker: _Worker, reason: RecycleReason) -> None:
+    def _memory_flapping(self, worker: PoolWorker, reason: RecycleReason) -> None:
         if reason != "memory" or worker.jobs_done > 1:
             self.early_ends.clear()
             return
@@ -484,7 +388,7 @@ class _Supervisor:
             )
 
     def _record(
-        self, worker: _Worker, reason: RecycleReason, job_index: int | None, rss: object
+        self, worker: PoolWorker, reason: RecycleReason, job_index: int | None, rss: object
     ) -> dict[str, Any]:
         rss_bytes = int(rss) if isinstance(rss, int) and rss else worker.last_rss
         record: dict[str, Any] = {
@@ -503,7 +407,7 @@ class _Supervisor:
 
     # -- ending -----------------------------------------------------------------------------
 
-    def _ended(self, worker: _Worker) -> None:
+    def _ended(self, worker: PoolWorker) -> None:
         """The worker's output ended: it exited or was ended. Settle its jobs; replace it."""
         returncode = self._reap(worker)
         self.workers.remove(worker)
@@ -558,7 +462,11 @@ class _Supervisor:
             self._spawn(record)
 
     def _interrupted(
-        self, worker: _Worker, entry: tuple[int, Job], reason: RecycleReason, record: dict[str, Any]
+        self,
+        worker: PoolWorker,
+        entry: tuple[int, Job],
+        reason: RecycleReason,
+        record: dict[str, Any],
     ) -> None:
         job_index, job = entry
         why = {
@@ -591,7 +499,7 @@ class _Supervisor:
         )
         self.log.write(line.encode() + b"\n")
 
-    def _died_before_ready(self, worker: _Worker, returncode: int) -> None:
+    def _died_before_ready(self, worker: PoolWorker, returncode: int) -> None:
         self.early_ends.append("startup")
         if len(self.early_ends) == FLAPPING_LIFETIMES and all(
             e == "startup" for e in self.early_ends
@@ -602,7 +510,7 @@ class _Supervisor:
                 f"(last: {_exit_text(returncode)}); see {WORKER_LOG}",
             )
 
-    def _reap(self, worker: _Worker) -> int:
+    def _reap(self, worker: PoolWorker) -> int:
         popen = worker.process.popen
         try:
             returncode = popen.wait(self.runner._grace_s)
@@ -612,7 +520,7 @@ class _Supervisor:
         worker.process.close(0)
         return returncode
 
-    def _kill(self, worker: _Worker, reason: RecycleReason, now: float) -> None:
+    def _kill(self, worker: PoolWorker, reason: RecycleReason, now: float) -> None:
         worker.killed_for = reason
         worker.kill_at = now + self.runner._grace_s
         self._close_input(worker)
@@ -631,7 +539,7 @@ class _Supervisor:
                 signal_group(worker.pid, signal.SIGKILL)
             self._drain(worker)
 
-    def _drain(self, worker: _Worker) -> None:
+    def _drain(self, worker: PoolWorker) -> None:
         """Keep the samples a worker wrote before it was ended."""
         fd = worker.process.samples_fd
         if fd is None:
@@ -673,7 +581,7 @@ class _Supervisor:
             ):
                 self._kill(worker, "timeout", now)
 
-    def _near_a_limit(self, worker: _Worker, now: float) -> bool:
+    def _near_a_limit(self, worker: PoolWorker, now: float) -> bool:
         """Whether a worker without a standby has reached ``PRESTART_AT`` of a recycle limit,
         or will reach one sooner than a standby could start."""
         if worker.standby is not None or worker.standby_for is not None or not worker.ready:
@@ -720,23 +628,13 @@ class _Supervisor:
                     ),
                 )
             )
-        at = self._clock()
-        for m in metrics:
-            self.metrics_log.write(json.dumps({"at_s": at, **_fields(m)}) + "\n")
-        self.metrics_log.flush()
-        if self.pool.metrics_file is None and self.server is None:
-            return
         totals = {
             "jobs_finished": self.ledger.finished_count,
             "jobs_retried": self.ledger.retried,
             "jobs_failed_by_interruption": len(self.ledger.failed),
         }
         reasons = Counter(str(r["reason"]) for r in self.recycles)
-        text = prometheus_text(metrics, totals, reasons)
-        if self.pool.metrics_file is not None:
-            write_text_atomically(self.pool.metrics_file, text)
-        if self.server is not None:
-            self.server.update(text)
+        self.metrics.publish(self._clock(), metrics, totals, reasons)
 
     # -- result -----------------------------------------------------------------------------
 
@@ -765,8 +663,8 @@ class _Supervisor:
             "teardown_errors": self.teardown_errors,
             "metrics": METRICS_FILE,
         }
-        if self.server is not None:
-            summary["metrics_port"] = self.server.port
+        if self.metrics.port is not None:
+            summary["metrics_port"] = self.metrics.port
         attribution = self.window.result()
         return RunOutcome(
             self.ledger.finished_count,
@@ -785,13 +683,7 @@ class _Supervisor:
             worker.memory.close()
         self.workers.clear()
         self.selector.close()
-        self.metrics_log.close()
-        if self.server is not None:
-            self.server.close()
-
-
-def _fields(metrics: WorkerMetrics) -> dict[str, Any]:
-    return {name: getattr(metrics, name) for name in WorkerMetrics.__slots__}
+        self.metrics.close()
 
 
 def _exit_text(returncode: int) -> str:

@@ -1,0 +1,83 @@
+"""One worker process of the supervised pool, as the supervisor keeps it, and the recycle
+limits each of its lives is started with."""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.model import PoolConfig, RecycleReason
+from harness.runners.ledger import Job
+from harness.runners.metrics import ProcessMemory
+from harness.runners.spawn import WorkerProcess
+
+
+@dataclass(slots=True, eq=False)
+class PoolWorker:
+    """One worker process's life in the pool."""
+
+    slot: int
+    lifetime: int
+    process: WorkerProcess
+    memory: ProcessMemory
+    spawned_at: float
+    restart: dict[str, Any] | None
+    queue: deque[tuple[int, Job]] = field(default_factory=deque)
+    pending: bytearray = field(default_factory=bytearray)
+    partial: bytes = b""
+    ready: bool = False
+    ready_at: float | None = None
+    #: This lifetime's recycle limits after jitter (the worker process applies them).
+    limit_jobs: int | None = None
+    limit_age_s: float | None = None
+    #: A standby waits, started but fed nothing, to take over from this worker.
+    standby_for: PoolWorker | None = None
+    standby: PoolWorker | None = None
+    jobs_done: int = 0
+    job_started: float | None = None
+    last_finish: float | None = None
+    last_rss: int | None = None
+    #: Growth of its RSS, bytes per second, between the last two ticks.
+    rss_rate: float = 0.0
+    #: Moving average of a job's time in this worker, as the supervisor sees it (start: 10
+    #: ms, so a worker begins with the fewest jobs ahead).
+    job_seconds: float = 0.01
+    retiring: RecycleReason | None = None
+    #: Its replacement was started before it exited (``--prestart``).
+    restart_started: bool = False
+    killed_for: RecycleReason | None = None
+    kill_at: float | None = None
+    writing: bool = False
+    #: The memory cgroup's OOM-kill count when it started (None: not readable here).
+    oom_before: int | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.popen.pid
+
+    @property
+    def occupies_slot(self) -> bool:
+        """Whether this process still counts against ``--workers`` (its memory does)."""
+        return self.standby_for is None and not (self.retiring and self.restart_started)
+
+
+def recycle_limits(
+    pool: PoolConfig, seed: int, lifetime: int
+) -> tuple[list[str], int | None, float | None]:
+    """Worker-process arguments with lifetime number ``lifetime``'s recycle limits (job and
+    age limits plus up to ``jitter`` more, seeded by the run's seed: reproducible), and the
+    job and age limits themselves."""
+    rng = random.Random(seed * 1_000_003 + lifetime)
+    args = ["--pool"]
+    jobs = age = None
+    if pool.max_memory is not None:
+        args += ["--recycle-memory", str(pool.max_memory)]
+    if pool.max_jobs_per_worker is not None:
+        jobs = pool.max_jobs_per_worker + int(rng.random() * pool.jitter * pool.max_jobs_per_worker)
+        args += ["--recycle-jobs", str(jobs)]
+    if pool.max_worker_age_s is not None:
+        age = pool.max_worker_age_s * (1 + rng.random() * pool.jitter)
+        args += ["--recycle-age", repr(age)]
+    return args, jobs, age
