@@ -158,3 +158,19 @@ def describe_error(exc: BaseException) -> dict[str, str]:
         else (f"{kind.__module__}.{kind.__qualname__}")
     )
     return {"type": name, "message": message, "where": where}
+
+
+def ended_job_sample(
+    job_index: int, wall_ns: int, end_ns: int, worker_pid: int, message: str
+) -> bytes:
+    """The sample of a job whose worker process was ended (or died) while running it, once
+    it will not run again: an error sample, so it counts among the failed jobs."""
+    sample = {
+        "job_index": job_index,
+        "wall_ns": wall_ns,
+        "cpu_ns": 0,
+        "end_ns": end_ns,
+        "worker_pid": worker_pid,
+        "error": {"type": "WorkerEnded", "message": message, "where": ""},
+    }
+    return json.dumps(sample, separators=(",", ":")).encode() + b"\n"

@@ -19,19 +19,17 @@ pid.
 
 from __future__ import annotations
 
-import json
 import os
 import selectors
 import signal
 import subprocess
 import time
-from collections import Counter, deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
 from harness.errors import SpecError, UsageError
-from harness.execute import SAMPLE_PREFIX
+from harness.execute import SAMPLE_PREFIX, ended_job_sample
 from harness.model import PoolConfig, RecycleReason, RunOutcome
 from harness.oom import oom_kill_count
 from harness.runners import ProgressCallback, protocol
@@ -40,9 +38,8 @@ from harness.runners.metrics import (
     METRICS_FILE,
     MetricsOutputs,
     ProcessMemory,
-    WorkerMetrics,
-    unique_set_size,
 )
+from harness.runners.pool_restarts import Restarts, exit_text
 from harness.runners.pool_window import WindowCarrier
 from harness.runners.pool_worker import PoolWorker, recycle_limits
 from harness.runners.recycle import EXIT_RECYCLE
@@ -58,11 +55,6 @@ AHEAD_S: Final = 0.005
 TICK_S: Final = 0.05
 HEARTBEAT_S: Final = 0.5
 DEFAULT_GRACE_S: Final = 2.0
-#: With ``--prestart``, a standby worker starts when one reaches this share of a limit, or
-#: is projected to reach it within twice the time a worker takes to start (plus two ticks).
-PRESTART_AT: Final = 0.9
-#: Lifetimes in a row that end this early mean the limits, not the worker, are at fault.
-FLAPPING_LIFETIMES: Final = 3
 _STARTUP_TIMEOUT_FLOOR_S: Final = 60.0
 _PIPE_CHUNK: Final = 1 << 16
 
@@ -125,19 +117,15 @@ class _Supervisor:
         self.exhausted = False
         self.workers: list[PoolWorker] = []
         self.lifetimes: list[dict[str, Any]] = []
-        self.recycles: list[dict[str, Any]] = []
+        self.restarts = Restarts(self.pool, TICK_S)
         self.selector = selectors.DefaultSelector()
         self.kind = ""
         self.probes: tuple[dict[str, object], ...] = ()
         self.fatal: tuple[str, str] | None = None
         self.stopping = False
         self.teardown_errors: list[str] = []
-        self.early_ends: deque[str] = deque(maxlen=FLAPPING_LIFETIMES)
         self.next_tick = 0.0
-        #: How long a worker takes from spawn to ready (moving average; first guess 0.5 s).
-        self.startup_s = 0.5
         self.next_heartbeat = 0.0
-        self.started = time.monotonic()
         self.metrics = MetricsOutputs(
             runner._run_dir, self.pool.metrics_file, self.pool.metrics_port
         )
@@ -222,7 +210,7 @@ class _Supervisor:
         worker.oom_before = oom_kill_count()
         worker.standby_for = standby_for
         self.lifetimes.append(
-            {"worker": slot, "pid": worker.pid, "started_s": self._clock(), "jobs": 0}
+            {"worker": slot, "pid": worker.pid, "started_s": self.restarts.clock(), "jobs": 0}
         )
         self.selector.register(process.samples_fd, selectors.EVENT_READ, (worker, "samples"))
         self.workers.append(worker)
@@ -330,12 +318,9 @@ class _Supervisor:
         if name == protocol.READY:
             worker.ready = True
             worker.ready_at = now
-            self.startup_s += 0.5 * (now - worker.spawned_at - self.startup_s)
+            self.restarts.ready(worker, now)
             self.kind = self.kind or str(event.get("kind", ""))
             self.probes = self.probes or tuple(event.get("probes", ()))
-            if worker.restart is not None:
-                gap_from = worker.restart.pop("_gap_from")
-                worker.restart["restart_seconds"] = round(now - gap_from, 4)
         elif name == protocol.RECYCLE:
             self.window.recycling(worker)
             reason: RecycleReason = event["reason"]
@@ -343,9 +328,13 @@ class _Supervisor:
             self.ledger.give_back(list(worker.queue))
             worker.queue.clear()
             self._close_input(worker)
-            record = self._record(worker, reason, int(event["job_index"]), event.get("rss_bytes"))
-            self._memory_flapping(worker, reason)
-            if self._take_over(worker, record):
+            record = self.restarts.record(
+                worker, reason, int(event["job_index"]), event.get("rss_bytes")
+            )
+            flapping = self.restarts.memory_flapping(worker, reason)
+            if flapping is not None:
+                self.fatal = ("flapping", flapping)
+            if self.restarts.take_over(worker, record, self.workers):
                 worker.restart_started = True
             elif self.pool.prestart and self._work_left():
                 worker.restart_started = True
@@ -358,53 +347,6 @@ class _Supervisor:
         elif name == protocol.TEARDOWN_ERROR:
             self.teardown_errors.append(str(event["message"]))
 
-    def _take_over(self, worker: PoolWorker, record: dict[str, Any]) -> bool:
-        """Let the worker's standby, if it has one, take its place; True if it did."""
-        standby = worker.standby
-        worker.standby = None
-        if standby is None or standby not in self.workers or standby.killed_for:
-            return False
-        standby.standby_for = None
-        standby.restart = record
-        record["prestarted"] = True
-        if standby.ready_at is not None:  # ready before it was needed: no gap but the swap
-            gap_from = record.pop("_gap_from")
-            record["restart_seconds"] = round(max(0.0, standby.ready_at - gap_from), 4)
-        return True
-
-    def _memory_flapping(self, worker: PoolWorker, reason: RecycleReason) -> None:
-        if reason != "memory" or worker.jobs_done > 1:
-            self.early_ends.clear()
-            return
-        self.early_ends.append(reason)
-        if len(self.early_ends) == FLAPPING_LIFETIMES:
-            limit = self.pool.max_memory or 0
-            self.fatal = (
-                "flapping",
-                f"--max-memory {limit / 1e6:g}MB is below what a fresh worker uses after one "
-                f"job ({(worker.last_rss or limit) / 1e6:.1f} MB RSS): {FLAPPING_LIFETIMES} "
-                "workers in a row recycled after their first job. Raise --max-memory above "
-                "the worker's size after warm-up.",
-            )
-
-    def _record(
-        self, worker: PoolWorker, reason: RecycleReason, job_index: int | None, rss: object
-    ) -> dict[str, Any]:
-        rss_bytes = int(rss) if isinstance(rss, int) and rss else worker.last_rss
-        record: dict[str, Any] = {
-            "worker": worker.slot,
-            "pid": worker.pid,
-            "job_index": job_index,
-            "reason": reason,
-            "rss_bytes": rss_bytes,
-            "jobs_done": worker.jobs_done,
-            "at_s": self._clock(),
-            "restart_seconds": None,
-            "_gap_from": worker.last_finish or time.monotonic(),
-        }
-        self.recycles.append(record)
-        return record
-
     # -- ending -----------------------------------------------------------------------------
 
     def _ended(self, worker: PoolWorker) -> None:
@@ -414,7 +356,7 @@ class _Supervisor:
         self.window.ended(worker)
         worker.memory.close()
         self.lifetimes[worker.lifetime].update(
-            jobs=worker.jobs_done, ended_s=self._clock(), exitcode=returncode
+            jobs=worker.jobs_done, ended_s=self.restarts.clock(), exitcode=returncode
         )
         if self.stopping:  # the run is being ended: its unfinished jobs stay unfinished
             self.lifetimes[worker.lifetime]["end"] = "run ended"
@@ -428,9 +370,9 @@ class _Supervisor:
             self.lifetimes[worker.lifetime]["end"] = worker.retiring
             if worker.restart_started:
                 return
-            record = next(r for r in reversed(self.recycles) if r["pid"] == worker.pid)
+            record = next(r for r in reversed(self.restarts.records) if r["pid"] == worker.pid)
             if returncode != EXIT_RECYCLE:
-                record["note"] = f"exited with {_exit_text(returncode)} after its recycle"
+                record["note"] = f"exited with {exit_text(returncode)} after its recycle"
         elif worker.killed_for is None and not worker.queue and returncode == 0:
             self.lifetimes[worker.lifetime]["end"] = "end of jobs"
             if worker.standby is not None:
@@ -439,8 +381,8 @@ class _Supervisor:
         else:
             reason: RecycleReason = worker.killed_for or "crash"
             in_flight = worker.queue[0] if worker.queue else None
-            record = self._record(worker, reason, in_flight[0] if in_flight else None, None)
-            record["exit"] = _exit_text(returncode)
+            record = self.restarts.record(worker, reason, in_flight[0] if in_flight else None, None)
+            record["exit"] = exit_text(returncode)
             oom_after = oom_kill_count()
             if (
                 worker.killed_for is None
@@ -456,8 +398,14 @@ class _Supervisor:
             self.ledger.give_back(list(worker.queue)[1:])
             worker.queue.clear()
             if not worker.ready and self.fatal is None:
-                self._died_before_ready(worker, returncode)
-        taken_over = self.fatal is None and record is not None and self._take_over(worker, record)
+                dying = self.restarts.died_before_ready(returncode, WORKER_LOG)
+                if dying is not None:
+                    self.fatal = (protocol.SETUP_ERROR, dying)
+        taken_over = (
+            self.fatal is None
+            and record is not None
+            and self.restarts.take_over(worker, record, self.workers)
+        )
         if self.fatal is None and record is not None and not taken_over and self._work_left():
             self._spawn(record)
 
@@ -479,36 +427,12 @@ class _Supervisor:
         record["retried"] = False
         tries = self.ledger.interruptions[job_index]
         elapsed = time.monotonic() - (worker.job_started or time.monotonic())
-        error = {
-            "type": "WorkerEnded",
-            "message": f"the job was interrupted {tries} times: {why}; "
-            f"not run again (--max-retries {self.pool.max_retries})",
-            "where": "",
-        }
-        end_ns = time.perf_counter_ns() - self.runner._origin_ns
-        line = json.dumps(
-            {
-                "job_index": job_index,
-                "wall_ns": int(elapsed * 1e9),
-                "cpu_ns": 0,
-                "end_ns": end_ns,
-                "worker_pid": worker.pid,
-                "error": error,
-            },
-            separators=(",", ":"),
+        message = (
+            f"the job was interrupted {tries} times: {why}; "
+            f"not run again (--max-retries {self.pool.max_retries})"
         )
-        self.log.write(line.encode() + b"\n")
-
-    def _died_before_ready(self, worker: PoolWorker, returncode: int) -> None:
-        self.early_ends.append("startup")
-        if len(self.early_ends) == FLAPPING_LIFETIMES and all(
-            e == "startup" for e in self.early_ends
-        ):
-            self.fatal = (
-                protocol.SETUP_ERROR,
-                f"{FLAPPING_LIFETIMES} worker processes in a row ended before their first job "
-                f"(last: {_exit_text(returncode)}); see {WORKER_LOG}",
-            )
+        end_ns = time.perf_counter_ns() - self.runner._origin_ns
+        self.log.write(ended_job_sample(job_index, int(elapsed * 1e9), end_ns, worker.pid, message))
 
     def _reap(self, worker: PoolWorker) -> int:
         popen = worker.process.popen
@@ -569,7 +493,7 @@ class _Supervisor:
             if rss is not None and worker.last_rss is not None:
                 worker.rss_rate = (rss - worker.last_rss) / TICK_S
             worker.last_rss = rss or worker.last_rss
-            if self.pool.prestart and self._near_a_limit(worker, now):
+            if self.pool.prestart and self._work_left() and self.restarts.near_a_limit(worker, now):
                 worker.standby = self._spawn(None, standby_for=worker)
             if kill_memory is not None and (worker.last_rss or 0) > kill_memory:
                 self._kill(worker, "kill", now)
@@ -581,69 +505,18 @@ class _Supervisor:
             ):
                 self._kill(worker, "timeout", now)
 
-    def _near_a_limit(self, worker: PoolWorker, now: float) -> bool:
-        """Whether a worker without a standby has reached ``PRESTART_AT`` of a recycle limit,
-        or will reach one sooner than a standby could start."""
-        if worker.standby is not None or worker.standby_for is not None or not worker.ready:
-            return False
-        if not self._work_left():
-            return False
-        lead_s = 2 * self.startup_s + 2 * TICK_S
-        near = False
-        memory = self.pool.max_memory
-        if memory is not None:
-            rss = worker.last_rss or 0
-            soon = worker.rss_rate > 0 and (memory - rss) / worker.rss_rate <= lead_s
-            near = rss >= PRESTART_AT * memory or soon
-        jobs = worker.limit_jobs
-        if jobs is not None:
-            left = jobs - worker.jobs_done
-            near = (
-                near
-                or worker.jobs_done >= PRESTART_AT * jobs
-                or left * worker.job_seconds <= lead_s
-            )
-        age = worker.limit_age_s
-        if age is not None:
-            near = near or now - worker.spawned_at >= min(PRESTART_AT * age, age - lead_s)
-        return near
-
     def _heartbeat(self, now: float) -> None:
-        metrics = []
-        for worker in self.workers:
-            running = worker.queue[0][0] if worker.queue and worker.ready else None
-            metrics.append(
-                WorkerMetrics(
-                    worker=worker.slot,
-                    pid=worker.pid,
-                    lifetime=worker.lifetime,
-                    rss_bytes=worker.memory.rss(),
-                    uss_bytes=unique_set_size(worker.pid),
-                    jobs_done=worker.jobs_done,
-                    job_index=running,
-                    job_running_s=(
-                        round(now - worker.job_started, 4)
-                        if running is not None and worker.job_started is not None
-                        else None
-                    ),
-                )
-            )
         totals = {
             "jobs_finished": self.ledger.finished_count,
             "jobs_retried": self.ledger.retried,
             "jobs_failed_by_interruption": len(self.ledger.failed),
         }
-        reasons = Counter(str(r["reason"]) for r in self.recycles)
-        self.metrics.publish(self._clock(), metrics, totals, reasons)
+        metrics = [worker.metrics(now) for worker in self.workers]
+        self.metrics.publish(self.restarts.clock(), metrics, totals, self.restarts.by_reason())
 
     # -- result -----------------------------------------------------------------------------
 
-    def _clock(self) -> float:
-        return round(time.monotonic() - self.started, 4)
-
     def _outcome(self, stop_reason: str, setup_error: str | None = None) -> RunOutcome:
-        for record in self.recycles:
-            record.pop("_gap_from", None)
         summary: dict[str, Any] = {
             "workers": self.pool.workers,
             "limits": {
@@ -656,7 +529,7 @@ class _Supervisor:
                 "prestart": self.pool.prestart,
                 "job_timeout_s": self.runner._job_timeout,
             },
-            "recycles": self.recycles,
+            "recycles": self.restarts.final(),
             "lifetimes": self.lifetimes,
             **self.ledger.summary(),
             "failed_jobs": {str(k): v for k, v in sorted(self.ledger.failed.items())},
@@ -684,12 +557,3 @@ class _Supervisor:
         self.workers.clear()
         self.selector.close()
         self.metrics.close()
-
-
-def _exit_text(returncode: int) -> str:
-    if returncode < 0:
-        try:
-            return f"signal {-returncode} ({signal.Signals(-returncode).name})"
-        except ValueError:
-            return f"signal {-returncode}"
-    return f"exit code {returncode}"

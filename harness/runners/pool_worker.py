@@ -10,7 +10,7 @@ from typing import Any
 
 from harness.model import PoolConfig, RecycleReason
 from harness.runners.ledger import Job
-from harness.runners.metrics import ProcessMemory
+from harness.runners.metrics import ProcessMemory, WorkerMetrics, unique_set_size
 from harness.runners.spawn import WorkerProcess
 
 
@@ -56,6 +56,24 @@ class PoolWorker:
     @property
     def pid(self) -> int:
         return self.process.popen.pid
+
+    def metrics(self, now: float) -> WorkerMetrics:
+        """This worker at ``now`` (monotonic), for the heartbeat."""
+        running = self.queue[0][0] if self.queue and self.ready else None
+        return WorkerMetrics(
+            worker=self.slot,
+            pid=self.pid,
+            lifetime=self.lifetime,
+            rss_bytes=self.memory.rss(),
+            uss_bytes=unique_set_size(self.pid),
+            jobs_done=self.jobs_done,
+            job_index=running,
+            job_running_s=(
+                round(now - self.job_started, 4)
+                if running is not None and self.job_started is not None
+                else None
+            ),
+        )
 
     @property
     def occupies_slot(self) -> bool:
