@@ -15,6 +15,8 @@ from harness.analysis.verdicts import Policy
 from harness.errors import HarnessError, UsageError
 from harness.model import RUNNERS, PoolConfig, RunConfig
 from harness.options import POOL_OPTIONS, build_policy, pool_config
+from harness.queues.serve import add_worker_options, queue_config
+from harness.queues.serve import build_parser as build_worker_parser
 from harness.units import parse_growth, parse_size
 from workloads.base import PROFILES
 
@@ -167,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--runner",
         choices=RUNNERS,
         default="process",
-        help="process: the worker in a child process (default); inline: in this one",
+        help="process: the worker in a child process (default); inline: in this one; "
+        "celery / rq: the task in that framework's real worker, through --broker",
     )
     run.add_argument(
         "--job-timeout",
@@ -231,6 +234,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="'module:function' applied to each result before results are compared (drop "
         "timestamps, ids); default: soak_normalise in the worker's module, if any",
+    )
+    add_worker_options(run)
+    run.add_argument(
+        "--no-start-worker",
+        action="store_true",
+        help="celery/rq: start no worker; workers started elsewhere ('soak worker') serve "
+        "--queue on --broker",
     )
     pool = run.add_argument_group(
         "supervised pool (any of these runs the worker in a pool of recycled processes)"
@@ -328,6 +338,13 @@ def build_parser() -> argparse.ArgumentParser:
     site = commands.add_parser("site", help="write DIR/index.html over every run under DIR")
     site.add_argument("root", type=Path, metavar="DIR")
 
+    build_worker_parser(
+        commands.add_parser(
+            "worker",
+            help="serve a soak's queue: a Celery or RQ worker with the harness's hooks "
+            "(for 'soak run --no-start-worker', on this machine or another)",
+        )
+    )
     compare = commands.add_parser(
         "compare", help="differences between two runs; exit 1 when NEW regressed"
     )
@@ -368,6 +385,7 @@ def _run(args: argparse.Namespace) -> int:
         stateful=args.stateful,
         normaliser=args.normalise,
         pool=_pool(args),
+        queue=queue_config(args),
     )
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     with progress_bar(config.jobs, f"soak {config.workload}") as on_progress:
@@ -421,6 +439,12 @@ def _compare(args: argparse.Namespace) -> int:
     return EXIT_FAILED if any(row.regressed for row in rows) else EXIT_OK
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from harness.queues.serve import serve
+
+    return serve(args)
+
+
 def _workloads() -> int:
     from workloads import available
 
@@ -435,7 +459,13 @@ def _workloads() -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        commands = {"run": _run, "report": _report, "site": _site, "compare": _compare}
+        commands = {
+            "run": _run,
+            "report": _report,
+            "site": _site,
+            "compare": _compare,
+            "worker": _worker,
+        }
         if args.command in commands:
             return commands[args.command](args)
         return _workloads()

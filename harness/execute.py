@@ -40,18 +40,22 @@ class JobExecutor:
 
     def __init__(
         self,
-        worker: Worker,
+        worker: Worker | None,
         probes: Sequence[Probe],
         origin_ns: int,
         collect_after: Collection[int] = (),
         fixed_fields: str = "",
+        calibrate: bool = True,
     ) -> None:
-        """``fixed_fields``: JSON members the same in every sample (``,"worker_pid":42``)."""
-        self._handle = worker.handle
+        """``fixed_fields``: JSON members the same in every sample (``,"worker_pid":42``).
+        ``worker`` None: a job queue's framework runs the jobs, and only :meth:`sample` is
+        used. ``calibrate`` False: the probes keep the cadences they were given."""
+        self._handle = worker.handle if worker is not None else _framework_runs_jobs
         self._collect_after = frozenset(collect_after)
         self._origin_ns = origin_ns
         for probe in probes:
-            probe.calibrate()
+            if calibrate:
+                probe.calibrate()
         every_job = [p for p in probes if p.every == 1]
         self._every_job = tuple(p.read for p in every_job)
         # One template for the fixed part: a single % costs less than one per probe.
@@ -94,12 +98,20 @@ class JobExecutor:
             del exc  # a kept traceback would pin the job's frames: a leak of our own making
         end = perf()
         end_cpu = cpu()
-        values: tuple[int, ...] = (
-            job_index,
-            end - start,
-            end_cpu - start_cpu,
-            end - self._origin_ns,
-        )
+        return self.sample(job_index, end - start, end_cpu - start_cpu, end - self._origin_ns, error)
+
+    def sample(
+        self,
+        job_index: int,
+        wall_ns: int,
+        cpu_ns: int,
+        end_ns: int,
+        error: dict[str, str] | None = None,
+        extra: str = "",
+    ) -> bytes:
+        """The sample line of a job measured elsewhere (a queue's task, timed around the
+        framework's own call): the probes are read now, right after the job."""
+        values: tuple[int, ...] = (job_index, wall_ns, cpu_ns, end_ns)
         for read in self._every_job:
             values += read()
         line = self._head % values
@@ -111,7 +123,11 @@ class JobExecutor:
             line += ',"error":' + json.dumps(error, ensure_ascii=False)
         if job_index in self._collect_after:
             line += collected_heap()
-        return (line + "}\n").encode()
+        return (line + extra + "}\n").encode()
+
+
+def _framework_runs_jobs(job: dict[str, Any]) -> object:
+    raise TypeError("this executor only formats samples: a job queue's framework runs jobs")
 
 
 def _keeping(handle: Any, kept: list[object]) -> Any:

@@ -11,7 +11,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Final, Literal
 
-RUNNERS: Final = ("process", "inline")
+RUNNERS: Final = ("process", "inline", "celery", "rq")
+#: Runners that drive a real job queue through a broker.
+QUEUE_RUNNERS: Final = ("celery", "rq")
 CRASH_REASONS: Final = ("exit", "signal", "timeout", "oom")
 STOP_REASONS: Final = ("completed", "crashed", "interrupted", "error")
 
@@ -21,7 +23,42 @@ OUTCOMES: Final = ("pass", "fail", "inconclusive")
 StopReason = Literal["completed", "crashed", "interrupted", "error"]
 
 
-RecycleReason = Literal["memory", "jobs", "age", "crash", "kill", "timeout"]
+RecycleReason = Literal["memory", "jobs", "age", "crash", "kill", "timeout", "exit"]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """How a job queue's real workers are reached (``--runner celery`` / ``rq``)."""
+
+    #: Broker URL: redis://... or amqp://... (RQ: Redis only).
+    broker: str = "redis://127.0.0.1:6379/0"
+    #: The queue the soak's tasks go on; None: one of the run's own (``soak`` when the
+    #: workers are started elsewhere).
+    queue: str | None = None
+    #: Start a worker beside the harness; False: workers started elsewhere serve the queue.
+    start_worker: bool = True
+    #: Worker processes of the started worker (Celery's pool children, RQ workers).
+    concurrency: int = 1
+    #: The framework's own recycling: Celery worker_max_tasks_per_child, RQ --max-jobs.
+    max_tasks_per_child: int | None = None
+    #: Celery worker_max_memory_per_child, in KiB (Celery's unit).
+    max_memory_per_child_kib: int | None = None
+    #: RQ: "fork" (a work horse per job) or "simple" (jobs in the worker's process).
+    rq_worker: str = "simple"
+    #: Seconds without any task finishing before the run stops as stalled.
+    stall_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name in ("concurrency", "max_tasks_per_child", "max_memory_per_child_kib"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if self.rq_worker not in ("fork", "simple"):
+            raise ValueError(f"rq_worker must be 'fork' or 'simple', got {self.rq_worker!r}")
+        if not self.stall_timeout_s > 0:
+            raise ValueError(f"stall_timeout_s must be > 0, got {self.stall_timeout_s}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +143,8 @@ class RunConfig:
     isolation_jobs: int = 30
     #: Run under the supervised pool (several workers, recycling, limits); None: one child.
     pool: PoolConfig | None = None
+    #: The broker and worker of a job queue (``runner`` celery or rq).
+    queue: QueueConfig | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:

@@ -37,7 +37,7 @@ from harness.analysis.paired import PairedComparison, compare_aged_fresh
 from harness.analysis.verdicts import Policy, judge
 from harness.environment import WorkloadServices
 from harness.errors import SpecError, UsageError, WorkloadError
-from harness.model import RunConfig, RunOutcome, Verdict
+from harness.model import QUEUE_RUNNERS, QueueConfig, RunConfig, RunOutcome, Verdict
 from harness.runners import ProgressCallback, Runner
 from harness.runners.aged import FRESH_WARMUP_JOBS, PROBE_PAIRS, AgedProbe
 from harness.runners.evidence import AGED_RESULTS_FILE, read_snapshots
@@ -45,6 +45,7 @@ from harness.runners.fresh import RESULT_FILE as FRESH_RESULT_FILE
 from harness.runners.fresh import compare_with_fresh_workers
 from harness.runners.inline import InlineRunner
 from harness.runners.pool import PoolRunner
+from harness.runners.queue import QueueRunner
 from harness.runners.process import ProcessRunner
 from harness.runners.spawn import child_env
 from harness.spec import Worker, worker_from_object
@@ -96,6 +97,12 @@ def run_soak(
     if config.runner == "inline" and config.pool is not None:
         raise UsageError(
             "the supervised pool runs worker processes: it needs --runner process, not inline"
+        )
+    if config.runner in QUEUE_RUNNERS and (config.pool is not None or config.job_timeout):
+        raise UsageError(
+            f"--runner {config.runner} recycles and times out its tasks itself: use its own "
+            "settings (--max-tasks-per-child, --max-memory-per-child, the task's time "
+            "limits), not the harness's pool options or --job-timeout"
         )
     if config.runner == "inline" and config.job_timeout is not None:
         raise UsageError(
@@ -165,6 +172,16 @@ def _runner(
     collect_after = collection_points(config.jobs, window[0] if window else config.jobs)
     if config.runner == "inline":
         return InlineRunner(spec, origin_ns, collect_after=collect_after, worker=worker)
+    if config.runner in QUEUE_RUNNERS:
+        return QueueRunner(
+            config.runner,
+            spec,
+            run_dir,
+            origin_ns,
+            config.queue or QueueConfig(),
+            import_paths=config.import_paths,
+            trace_first=window[1] if window else None,
+        )
     if config.pool is not None:
         # The aged-vs-fresh probe and the isolation comparison follow one worker process
         # through the run; the pool's jobs spread over many. The memray window runs in one

@@ -19,6 +19,7 @@ in the run directory for ``memray flamegraph``.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import lru_cache
@@ -97,7 +98,15 @@ class MemrayWindow:
             native_traces=window == 2,
             file_format=file_format,
         )
-        self._tracker.__enter__()
+        # Entered from a helper thread: entered in this one, p frames below the code that
+        # later allocates, memray (1.20, CPython 3.11) counts the p returns against the
+        # frames pushed after them, and cuts that many innermost frames off every stack
+        # (measured: a task called from the frame a Celery signal handler started the
+        # window under was recorded with an empty stack). Entered elsewhere, this thread's
+        # stack is captured whole.
+        starter = threading.Thread(target=self._tracker.__enter__, name="soak-memray-start")
+        starter.start()
+        starter.join()
 
     def _stop(self) -> None:
         if self._tracker is not None:
@@ -203,7 +212,7 @@ def _enrich(sites: list[LeakSite], capture: Path, roots: Mapping[str, object]) -
             if count >= _MAX_REPLAYED_RECORDS:
                 break
             name = _allocator_name(record.allocator)
-            if name.endswith("FREE"):
+            if name.endswith(("FREE", "MUNMAP")):  # deallocations carry no stack
                 live.discard(record.address)
                 continue
             if record.stack_id not in site_of_stack:

@@ -18,6 +18,24 @@ Job = dict[str, Any]
 
 
 @dataclass(slots=True)
+class Settled:
+    """A set of job indexes that mostly grows in order, in bounded memory: a watermark
+    (every index below it is in the set) plus the few members above it."""
+
+    below: int = 0
+    above: set[int] = field(default_factory=set)
+
+    def __contains__(self, job_index: int) -> bool:
+        return job_index < self.below or job_index in self.above
+
+    def add(self, job_index: int) -> None:
+        self.above.add(job_index)
+        while self.below in self.above:
+            self.above.remove(self.below)
+            self.below += 1
+
+
+@dataclass(slots=True)
 class Ledger:
     """Job accounting for one pool run; the single source of ``jobs_lost`` and its peers.
 
@@ -34,8 +52,7 @@ class Ledger:
     interruptions: dict[int, int] = field(default_factory=dict)
     #: Sample lines that arrived for a job already settled (dropped, counted).
     duplicates: int = 0
-    _settled_below: int = 0
-    _settled_above: set[int] = field(default_factory=set)
+    _settled: Settled = field(default_factory=Settled)
 
     def next_job(self, source: Iterator[Job]) -> tuple[int, Job] | None:
         """The next job to hand to a worker: a returned or retried one first, else a new one
@@ -52,13 +69,10 @@ class Ledger:
 
     def settled(self, job_index: int) -> bool:
         """Whether the job finished or was recorded as failed."""
-        return job_index < self._settled_below or job_index in self._settled_above
+        return job_index in self._settled
 
     def _settle(self, job_index: int) -> None:
-        self._settled_above.add(job_index)
-        while self._settled_below in self._settled_above:
-            self._settled_above.remove(self._settled_below)
-            self._settled_below += 1
+        self._settled.add(job_index)
 
     def finish(self, job_index: int) -> bool:
         """A sample arrived for ``job_index``; False if the job had already settled."""

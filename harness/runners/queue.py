@@ -1,0 +1,450 @@
+"""Drive a real job queue: send the workload's jobs as the user's tasks through a broker, to
+the framework's own worker processes, and take the samples their hooks send back.
+
+The harness starts one worker beside itself (``harness.queues.serve``) unless told that
+workers run elsewhere (``--no-start-worker``): everything it needs travels through the
+broker, so the same run drives a fleet. It keeps its own ledger of every task (sent,
+started by which process, finished) and its own record of every worker process, and stops a
+run that stalls rather than wait forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+from harness.errors import UsageError
+from harness.model import QueueConfig, RunOutcome
+from harness.queues import meter
+from harness.queues.accounts import ProcessBook, TaskLedger, recycles
+from harness.queues.channel import Channel, check_broker, open_channel, redacted, scheme_of
+from harness.queues.serve import DEFAULT_QUEUE, worker_command
+from harness.runners import ProgressCallback, protocol
+from harness.runners.spawn import child_env, signal_group
+from harness.store import WORKER_LOG, SampleLog
+from harness.tracing import window_jobs
+from workloads.base import Job
+
+#: Jobs sent ahead of the ones finished: enough to keep every worker process busy, few
+#: enough that a stopped run leaves little on the broker.
+AHEAD: Final = 256
+#: memray makes a traced task ~4x slower; the traced process's siblings run on meanwhile.
+TRACE_SLOWDOWN: Final = 4
+#: Tries at a complete memray window (a recycled process cuts one short).
+WINDOW_TRIES: Final = 3
+STOP_GRACE_S: Final = 20.0
+#: After the workers stop: how long their last events (exits) may take to arrive.
+DRAIN_S: Final = 1.0
+
+
+class Sender(Protocol):
+    def send(
+        self, job_index: int, job: Mapping[str, Any], envelope: Mapping[str, Any]
+    ) -> None: ...
+
+    def purge(self) -> None: ...
+
+    def settings(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class _Window:
+    """The memray window: which job carries the mark, which process traces, what it found."""
+
+    first_jobs: int | None
+    mark_at: int | None = None
+    tries: int = 0
+    tracing_pid: int | None = None
+    attribution: dict[str, Any] | None = None
+    notes: list[str] | None = None
+
+
+class QueueRunner:
+    """Runs a soak through Celery or RQ (``runner``), per :class:`QueueConfig`."""
+
+    def __init__(
+        self,
+        runner: str,
+        spec: str,
+        run_dir: Path,
+        origin_ns: int,
+        queue: QueueConfig,
+        import_paths: tuple[str, ...] = (),
+        trace_first: int | None = None,
+    ) -> None:
+        self.runner = runner
+        self.spec = spec
+        self.run_dir = run_dir
+        self.origin_ns = origin_ns
+        self.config = queue
+        self.import_paths = import_paths
+        self.trace_first = trace_first
+
+    def _sender(self, queue_name: str) -> Sender:
+        if self.runner == "celery":
+            from harness.queues.celery_app import CelerySender, load_target
+
+            return CelerySender(load_target(self.spec, self.config.broker), queue_name)
+        if scheme_of(self.config.broker) != "redis":
+            raise UsageError(
+                f"--broker {redacted(self.config.broker)}: RQ works with Redis only; "
+                "expected a redis:// URL"
+            )
+        from harness.queues.rq_app import RQSender, function_path
+
+        return RQSender(self.config.broker, queue_name, function_path(self.spec))
+
+    def run(
+        self, jobs: Iterator[Job], count: int, log: SampleLog, on_progress: ProgressCallback
+    ) -> RunOutcome:
+        check_broker(self.config.broker)
+        token = uuid.uuid4().hex[:12]
+        queue_name = self.config.queue or (
+            f"soak.{token}" if self.config.start_worker else DEFAULT_QUEUE
+        )
+        with contextlib.ExitStack() as stack:
+            import_paths = [p for p in self.import_paths if p not in sys.path]
+            sys.path[:0] = import_paths
+            stack.callback(_remove_paths, import_paths)
+            sender = self._sender(queue_name)
+            stack.callback(sender.close)
+            channel = open_channel(self.config.broker, f"run.{token}")
+            stack.callback(channel.close)
+            stack.callback(channel.delete)
+            worker = self._start_worker(queue_name) if self.config.start_worker else None
+            drive = _Drive(self, sender, channel, worker, token, queue_name, count, log)
+            try:
+                stop_reason = drive.loop(jobs, on_progress)
+            except KeyboardInterrupt:
+                stop_reason = "interrupted"
+            finally:
+                drive.finish()
+            return drive.outcome(stop_reason)
+        raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow
+
+    def _start_worker(self, queue_name: str) -> subprocess.Popen[bytes]:
+        config = self.config
+        command = worker_command(
+            self.runner,
+            self.spec,
+            config.broker,
+            queue_name,
+            config.concurrency,
+            config.max_tasks_per_child,
+            config.max_memory_per_child_kib,
+            config.rq_worker,
+        )
+        with open(self.run_dir / WORKER_LOG, "ab") as worker_log:
+            return subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=worker_log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=child_env(self.import_paths),
+            )
+
+
+def _remove_paths(paths: list[str]) -> None:
+    for path in paths:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(path)
+
+
+class _Drive:
+    """One run's loop: send ahead, read the channel, account, stop."""
+
+    def __init__(
+        self,
+        runner: QueueRunner,
+        sender: Sender,
+        channel: Channel,
+        worker: subprocess.Popen[bytes] | None,
+        token: str,
+        queue_name: str,
+        count: int,
+        log: SampleLog,
+    ) -> None:
+        self.runner = runner
+        self.sender = sender
+        self.channel = channel
+        self.worker = worker
+        self.queue_name = queue_name
+        self.count = count
+        self.log = log
+        self.ledger = TaskLedger()
+        self.book = ProcessBook()
+        self.crashed_pids: dict[int, int] = {}
+        self.kind = f"{runner.runner} task"
+        self.probes: tuple[Mapping[str, object], ...] = ()
+        self.last_end_ns = 0
+        self.stalled: str | None = None
+        origin_epoch = time.time_ns() - (time.perf_counter_ns() - runner.origin_ns)
+        self.envelope: dict[str, Any] = {
+            meter.RUN: token,
+            meter.CHANNEL: f"run.{token}",
+            meter.ORIGIN: origin_epoch,
+            meter.RUN_DIR: str(runner.run_dir.resolve()),
+        }
+        self.window = _Window(runner.trace_first, notes=[])
+        if runner.trace_first is not None and not (
+            runner.runner == "rq" and runner.config.rq_worker == "fork"
+        ):
+            self.window.mark_at = self._mark_point(runner.config.concurrency)
+
+    def _mark_point(self, processes: int) -> int | None:
+        """The job whose process traces: late, yet early enough that the traced process
+        runs its whole window while its siblings (and a slower traced job) run on."""
+        first = self.window.first_jobs
+        if first is None:
+            return None
+        needed = window_jobs(first) * (1 + TRACE_SLOWDOWN * (processes - 1))
+        mark = self.count - int(needed * 1.2)
+        return max(mark, self.count // 3) if mark > 0 else None
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def loop(self, jobs: Iterator[Job], on_progress: ProgressCallback) -> str:
+        stall_s = self.runner.config.stall_timeout_s
+        last_progress = time.monotonic()
+        exhausted = False
+        while self.ledger.finished < self.count:
+            while not exhausted and self.ledger.outstanding < AHEAD:
+                if self.ledger.sent >= self.count:
+                    exhausted = True
+                    break
+                try:
+                    job = next(jobs)
+                except StopIteration:
+                    exhausted = True
+                    break
+                self._send(job)
+            lines = self.channel.receive(0.2)
+            if lines:
+                finished_before = self.ledger.finished
+                self._take(lines)
+                if self.ledger.finished != finished_before:
+                    last_progress = time.monotonic()
+                    on_progress(self.ledger.finished)
+                continue
+            if exhausted and self.ledger.sent == self.ledger.finished:
+                break
+            if self.worker is not None and self.worker.poll() is not None:
+                self.stalled = (
+                    f"the {self.runner.runner} worker exited (code {self.worker.returncode}) "
+                    f"with {self.ledger.outstanding} tasks unfinished; see {WORKER_LOG}"
+                )
+                return "error"
+            if time.monotonic() - last_progress > stall_s:
+                self.stalled = (
+                    f"no task finished for {stall_s:g} s with {self.ledger.outstanding} "
+                    f"outstanding (queue {self.queue_name!r}): no worker serves the queue, "
+                    "or every one is stuck"
+                )
+                return "error"
+        return "completed"
+
+    def _send(self, job: Job) -> None:
+        index = self.ledger.sent
+        envelope = {**self.envelope, meter.INDEX: index}
+        window = self.window
+        if window.mark_at is not None and index >= window.mark_at and window.tracing_pid is None:
+            envelope[meter.TRACE] = window.first_jobs
+            window.mark_at = None
+            window.tries += 1
+        self.sender.send(index, job, envelope)
+        self.ledger.sent += 1
+
+    def _take(self, lines: list[bytes]) -> None:
+        samples: list[bytes] = []
+        for line in lines:
+            if line.startswith(protocol.EVENT_PREFIX):
+                self._event(protocol.decode_event(line))
+                continue
+            sample = self._sample(line)
+            if sample is not None:
+                samples.append(sample)
+        if samples:
+            self.log.write(b"".join(samples))
+
+    def _sample(self, line: bytes) -> bytes | None:
+        fields = protocol.decode_event(line)
+        index = int(fields["job_index"])
+        pid = int(fields.get("worker_pid", 0))
+        if not self.ledger.finish(index):
+            return None
+        end_ns = int(fields["end_ns"])
+        self.last_end_ns = max(self.last_end_ns, end_ns)
+        sender_pid = pid
+        self.book.finished(sender_pid, index, end_ns, fields.get("rss_bytes"))
+        window = self.window
+        if (
+            window.tracing_pid is not None
+            and window.attribution is None
+            and pid != window.tracing_pid
+            and "traced" not in fields
+        ):
+            return line[:-2] + protocol.BESIDE_WINDOW_MARK
+        return line
+
+    def _event(self, event: dict[str, Any]) -> None:
+        name = event["event"]
+        if name == meter.START:
+            pid = int(event["pid"])
+            index = int(event["job_index"])
+            previous = self.ledger.in_flight.get(index)
+            if previous is not None:
+                self.crashed_pids[previous] = index
+            self.ledger.start(index, pid)
+            self.book.started(event)
+        elif name == meter.READY:
+            self.book.ready(event)
+            if not self.probes:
+                self.probes = tuple(event.get("probes", ()))
+        elif name == meter.EXIT:
+            self.book.exited(event)
+            self._window_lost(int(event["pid"]), "its process ended before the window did")
+        elif name == meter.WINDOW_OPEN:
+            self.window.tracing_pid = int(event["pid"])
+        elif name == protocol.LEAK_SITES:
+            self._leak_sites(event)
+
+    def _leak_sites(self, event: dict[str, Any]) -> None:
+        pid = int(event["pid"])
+        if "note" in event or "sites" not in event:
+            self._window_lost(pid, str(event.get("note", "no sites")))
+            return
+        keys = ("traced_from_job", "jobs_traced", "files", "sites")
+        self.window.attribution = {key: event[key] for key in keys if key in event}
+        self.window.attribution["traced_pid"] = pid
+
+    def _window_lost(self, pid: int, why: str) -> None:
+        window = self.window
+        if window.tracing_pid != pid or window.attribution is not None:
+            return
+        assert window.notes is not None
+        window.notes.append(f"pid {pid}: {why}")
+        window.tracing_pid = None
+        if window.tries < WINDOW_TRIES:
+            processes = max(self.runner.config.concurrency, len(self.book.processes))
+            point = self._mark_point(processes)
+            if point is not None and self.ledger.sent < self.count:
+                window.mark_at = max(point, self.ledger.sent)
+
+    # -- the end ----------------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Stop the started worker (warm shutdown, then kill), take its last events."""
+        if self.ledger.finished < self.count:
+            with contextlib.suppress(Exception):
+                self.sender.purge()
+        worker = self.worker
+        if worker is not None:
+            _stop(worker)
+        deadline = time.monotonic() + (DRAIN_S if worker is not None else 0.3)
+        with contextlib.suppress(Exception):
+            while time.monotonic() < deadline:
+                lines = self.channel.receive(0.1)
+                if lines:
+                    self._take(lines)
+
+    def outcome(self, stop_reason: str) -> RunOutcome:
+        config = self.runner.config
+        limits = {
+            "max_memory_bytes": config.max_memory_per_child_kib * 1024
+            if config.max_memory_per_child_kib
+            else None,
+            "max_jobs_per_worker": config.max_tasks_per_child,
+            "max_worker_age_s": None,
+        }
+        settings = {}
+        with contextlib.suppress(Exception):
+            settings = self.sender.settings()
+        if limits["max_memory_bytes"] is None and settings.get("worker_max_memory_per_child"):
+            limits["max_memory_bytes"] = int(settings["worker_max_memory_per_child"]) * 1024
+        if limits["max_jobs_per_worker"] is None and settings.get("worker_max_tasks_per_child"):
+            limits["max_jobs_per_worker"] = int(settings["worker_max_tasks_per_child"])
+        for index, pid in self.ledger.in_flight.items():
+            self.crashed_pids.setdefault(pid, index)
+        found = recycles(self.book, self.crashed_pids, self.last_end_ns, limits)
+        summary: dict[str, Any] = {
+            "workers": max(config.concurrency, _live_at_once(self.book)),
+            "limits": limits,
+            "recycles": found,
+            "lifetimes": _lifetimes(self.book, found),
+            **self.ledger.summary(),
+            "queue": {
+                "runner": self.runner.runner,
+                "broker": redacted(config.broker),
+                "queue": self.queue_name,
+                "started_worker": config.start_worker,
+                "rq_worker": config.rq_worker if self.runner.runner == "rq" else None,
+                "framework_settings": settings,
+                "processes": len(self.book.processes),
+                "nodes": sorted({f"{p.host}/{p.parent}" for p in self.book.processes.values()}),
+                "stalled": self.stalled,
+            },
+        }
+        return RunOutcome(
+            self.ledger.finished,
+            stop_reason,  # type: ignore[arg-type]
+            worker_kind=self.kind,
+            probes=self.probes,
+            attribution=self._attribution(),
+            setup_error=self.stalled,
+            pool=summary,
+        )
+
+    def _attribution(self) -> dict[str, Any] | None:
+        window = self.window
+        if window.attribution is not None:
+            return window.attribution
+        if window.first_jobs is None:
+            return None
+        if self.runner.runner == "rq" and self.runner.config.rq_worker == "fork":
+            return {"note": "RQ's forking worker runs each job in a new process: no window"}
+        tried = "; ".join(window.notes or []) or "no process reached its window"
+        return {"note": f"the memray window never completed in a worker process ({tried})"}
+
+
+def _live_at_once(book: ProcessBook) -> int:
+    """The most worker processes any one node had at once is not known without their
+    exits; the number of nodes is (one per started worker)."""
+    return len({p.node for p in book.processes.values()})
+
+
+def _lifetimes(book: ProcessBook, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ended = {int(r["pid"]): str(r["reason"]) for r in found}
+    return [
+        {
+            "worker": f"{p.host}/{p.parent}",
+            "pid": p.pid,
+            "jobs": p.jobs,
+            "started_s": round(p.ready_ns / 1e9, 4),
+            "ended_s": round(p.last_end_ns / 1e9, 4) if p.last_end_ns is not None else None,
+            "end": ended.get(p.pid, "run ended"),
+        }
+        for p in sorted(book.processes.values(), key=lambda p: p.ready_ns)
+    ]
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    """Warm shutdown of the worker and every process it started; nothing outlives the run."""
+    if worker.poll() is None:
+        signal_group(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            signal_group(worker.pid, signal.SIGKILL)
+            worker.wait()
+    signal_group(worker.pid, signal.SIGKILL)  # a pool child the worker left behind

@@ -1,0 +1,41 @@
+"""Celery tasks as a user deploys them: the soaks drive them through a real worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+app = Celery("soak_test_tasks")
+app.conf.task_acks_late = True
+app.conf.task_reject_on_worker_lost = True
+app.conf.worker_prefetch_multiplier = 1
+
+KEPT: list[bytearray] = []
+
+
+@app.task
+def leaky(job: dict[str, Any]) -> int:
+    """Keeps 64 KiB per task, for as long as its process lives."""
+    KEPT.append(bytearray(65536))
+    return len(KEPT)
+
+
+@app.task
+def clean(job: dict[str, Any]) -> int:
+    """Builds and drops a little text per task."""
+    text = ",".join(str(job["id"] * k) for k in range(50))
+    return len(text)
+
+
+@app.task
+def dies_once(job: dict[str, Any]) -> int:
+    """SIGKILLs its own process at job ``SOAK_DIE_AT``, once (a marker file remembers)."""
+    marker = Path(os.environ["SOAK_DIE_MARKER"])
+    if job["id"] == int(os.environ["SOAK_DIE_AT"]) and not marker.exists():
+        marker.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return int(job["id"])
