@@ -98,7 +98,9 @@ class JobExecutor:
             del exc  # a kept traceback would pin the job's frames: a leak of our own making
         end = perf()
         end_cpu = cpu()
-        return self.sample(job_index, end - start, end_cpu - start_cpu, end - self._origin_ns, error)
+        return self.sample(
+            job_index, end - start, end_cpu - start_cpu, end - self._origin_ns, error
+        )
 
     def sample(
         self,

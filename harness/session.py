@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from harness import __version__
+from harness.analysis.advice import advise
 from harness.analysis.checkpoints import compute_checkpoints
 from harness.analysis.failures import group_failures
 from harness.analysis.isolation import (
@@ -45,8 +46,8 @@ from harness.runners.fresh import RESULT_FILE as FRESH_RESULT_FILE
 from harness.runners.fresh import compare_with_fresh_workers
 from harness.runners.inline import InlineRunner
 from harness.runners.pool import PoolRunner
-from harness.runners.queue import QueueRunner
 from harness.runners.process import ProcessRunner
+from harness.runners.queue import QueueRunner
 from harness.runners.spawn import child_env
 from harness.spec import Worker, worker_from_object
 from harness.store import (
@@ -156,6 +157,7 @@ def run_soak(
                         policy or Policy(),
                     )
                     result["workload_report"] = report
+                    result["advice"] = advise(result)
                     write_result(run_dir, result)
                 except Exception as exc:
                     # Analysis failed: still leave a result that says so, beside the samples.

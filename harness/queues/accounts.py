@@ -96,6 +96,8 @@ class ProcessBook:
 
     def ready(self, event: Mapping[str, Any]) -> None:
         pid = int(event["pid"])
+        if pid in self.processes:
+            return  # RQ's work horses speak for their worker: one process, many horses
         self.processes[pid] = WorkerProcess(
             pid, int(event["parent"]), str(event["host"]), int(event["at_ns"])
         )
@@ -174,9 +176,27 @@ def recycles(
             }
             if follower is not None:
                 record["next_pid"] = follower.pid
+            note = _peak_note(record, limits)
+            if note:
+                record["note"] = note
             found.append(record)
     found.sort(key=lambda r: float(r["at_s"]))
     return found
+
+
+def _peak_note(record: Mapping[str, Any], limits: Mapping[str, Any]) -> str:
+    """Celery compares a child's PEAK RSS with its limit: one large temporary recycles a
+    child whose current RSS is far below it. Say so when that is what happened."""
+    limit = limits.get("max_memory_bytes")
+    peak, current = record.get("peak_rss_bytes"), record.get("rss_bytes")
+    if record["reason"] != "memory" or limit is None or peak is None or current is None:
+        return ""
+    if int(current) >= int(limit):
+        return ""
+    return (
+        f"recycled on its peak RSS ({int(peak) / 2**20:.0f} MiB, ru_maxrss) while its current "
+        f"RSS was {int(current) / 2**20:.0f} MiB: one large temporary is enough"
+    )
 
 
 def _at_run_end(process: WorkerProcess, run_end_ns: int) -> bool:
@@ -187,10 +207,10 @@ def _at_run_end(process: WorkerProcess, run_end_ns: int) -> bool:
 def _reason(process: WorkerProcess, limits: Mapping[str, Any]) -> str:
     """Why the framework ended a process that finished its jobs: its task limit, else its
     memory limit (Celery compares the peak RSS, ``ru_maxrss``), else the framework's own."""
-    max_tasks = limits.get("max_tasks_per_child")
+    max_tasks = limits.get("max_jobs_per_worker")
     if max_tasks is not None and process.jobs >= int(max_tasks):
         return "jobs"
-    max_memory = limits.get("max_memory_per_child_bytes")
+    max_memory = limits.get("max_memory_bytes")
     peak = (process.exit or {}).get("peak_rss_bytes")
     if max_memory is not None and peak is not None and int(peak) >= int(max_memory):
         return "memory"

@@ -45,7 +45,6 @@ def _envelope(task: Any) -> dict[str, Any] | None:
     return found
 
 
-@signals.task_prerun.connect
 def _before(task: Any = None, **_: Any) -> None:
     envelope = _envelope(task)
     if envelope is None:
@@ -55,17 +54,22 @@ def _before(task: Any = None, **_: Any) -> None:
     _guarded("before", METER.begin, envelope)
 
 
-@signals.task_failure.connect
 def _failed(exception: BaseException | None = None, **_: Any) -> None:
     if exception is not None:
         _guarded("failure", METER.fail, exception)
 
 
-@signals.task_postrun.connect
 def _after(**_: Any) -> None:
     _guarded("after", METER.end)
 
 
-@signals.worker_process_shutdown.connect
 def _process_ending(**_: Any) -> None:
     _guarded("exit", METER.process_ending)
+
+
+# Connected at import, in the worker's main process: every pool child forked later has them.
+# weak=False: the module keeps them alive anyway; no weak references to manage.
+signals.task_prerun.connect(_before, weak=False)
+signals.task_failure.connect(_failed, weak=False)
+signals.task_postrun.connect(_after, weak=False)
+signals.worker_process_shutdown.connect(_process_ending, weak=False)

@@ -61,7 +61,7 @@ class _Process:
         self,
         envelope: Mapping[str, Any],
         channel: Channel,
-        worker_pid: int,
+        identity: tuple[int, int],
         cadences: Mapping[str, int] | None,
         kind: str,
     ) -> None:
@@ -77,17 +77,24 @@ class _Process:
             None,
             self.probes,
             0,
-            fixed_fields=f',"worker_pid":{worker_pid}',
+            fixed_fields=f',"worker_pid":{identity[0]}',
             calibrate=not cadences,
         )
-        self.identity = {"pid": self.pid, "parent": os.getppid(), "host": socket.gethostname()}
+        pid, parent = identity
+        self.identity: dict[str, object] = {
+            "pid": pid,
+            "parent": parent,
+            "host": socket.gethostname(),
+        }
         self.jobs_done = 0
         self.last_job: int | None = None
         self.window: MemrayWindow | None = None
         self.window_reported = False
-        self.send(protocol.encode_event(READY, kind=kind, probes=describe(self.probes), **self.now()))
+        self.send(
+            protocol.encode_event(READY, kind=kind, probes=describe(self.probes), **self.now())
+        )
 
-    def now(self) -> dict[str, int]:
+    def now(self) -> dict[str, object]:
         return {**self.identity, "at_ns": time.time_ns() - self.origin_ns}
 
     def send(self, line: bytes) -> None:
@@ -107,13 +114,14 @@ class TaskMeter:
         self,
         open_channel: Callable[[str], Channel],
         kind: str,
-        worker_pid: Callable[[], int] = os.getpid,
+        identity: Callable[[], tuple[int, int]] | None = None,
     ) -> None:
-        """``worker_pid``: the process a sample is judged under (RQ's forking worker: the
-        worker, not the work horse that lives for one job)."""
+        """``identity``: (pid, parent pid) of the process a sample is judged under; by
+        default this one (RQ's forking worker: the worker, not the work horse that lives
+        for one job)."""
         self._open_channel = open_channel
         self._kind = kind
-        self._worker_pid = worker_pid
+        self._identity = identity or _this_process
         self._process: _Process | None = None
         self._cadences: dict[str, int] | None = None
         self._job: tuple[int, int, int] | None = None
@@ -137,7 +145,7 @@ class TaskMeter:
         process = _Process(
             envelope,
             self._open_channel(str(envelope[CHANNEL])),
-            self._worker_pid(),
+            self._identity(),
             self._cadences,
             self._kind,
         )
@@ -217,6 +225,10 @@ class TaskMeter:
         )
         process.close()
         self._process = None
+
+
+def _this_process() -> tuple[int, int]:
+    return os.getpid(), os.getppid()
 
 
 def current_rss() -> int:

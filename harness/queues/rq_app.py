@@ -30,13 +30,13 @@ def _channel(name: str) -> Channel:
     return RedisChannel.from_client(_state["connection"], name)
 
 
-def _judged_pid() -> int:
+def _judged_process() -> tuple[int, int]:
     """A work horse's samples belong to its worker: it lives one job; the worker lives on."""
-    forking: int | None = _state.get("forking_worker")
-    return forking if forking is not None else os.getpid()
+    forking: tuple[int, int] | None = _state.get("forking_worker")
+    return forking if forking is not None else (os.getpid(), os.getppid())
 
 
-METER = TaskMeter(_channel, kind="rq job", worker_pid=_judged_pid)
+METER = TaskMeter(_channel, kind="rq job", identity=_judged_process)
 
 
 class SoakJob(Job):
@@ -78,7 +78,7 @@ class SoakWorker(Worker):
     """RQ's forking worker: probes calibrated once here, for every work horse."""
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
-        _state["forking_worker"] = os.getpid()
+        _state["forking_worker"] = (os.getpid(), os.getppid())
         METER.calibrate_here()
         return bool(super().work(*args, **kwargs))
 
@@ -117,7 +117,8 @@ class RQSender:
         )
 
     def purge(self) -> None:
-        self._queue.empty()
+        queue: Any = self._queue
+        queue.empty()
 
     def settings(self) -> dict[str, Any]:
         return {}

@@ -42,9 +42,7 @@ def add_worker_options(parser: argparse.ArgumentParser) -> None:
         help="queue the soak's tasks go on (default: one of the run's own, or 'soak' with "
         "--no-start-worker)",
     )
-    group.add_argument(
-        "--concurrency", type=int, default=None, help="worker processes (default 1)"
-    )
+    group.add_argument("--concurrency", type=int, default=None, help="worker processes (default 1)")
     group.add_argument(
         "--max-tasks-per-child",
         type=int,
@@ -132,7 +130,8 @@ def serve(args: argparse.Namespace) -> int:
     check_broker(broker)
     node = f"soak-{os.getpid()}@{socket.gethostname()}"
     if args.runner == "celery":
-        from harness.queues.celery_app import load_target, serve as serve_celery
+        from harness.queues.celery_app import load_target
+        from harness.queues.celery_app import serve as serve_celery
 
         target = load_target(args.worker, broker)
         serve_celery(

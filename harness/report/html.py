@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from harness.model import Samples
 from harness.report import plots
+from harness.report.plain import queue_lines, runner_label
 from harness.store import SAMPLES_FILE, WORKER_LOG, read_result, read_samples
 
 REPORT_FILE: Final = "index.html"
@@ -165,11 +166,7 @@ def build_view(result: Mapping[str, Any], run_dir: Path | None = None) -> dict[s
             "worker": result.get("worker", "?"),
             "workload": result.get("workload", "?"),
             "workload options": json.dumps(result.get("workload_options", {})),
-            "runner": (
-                f"pool of {result['workers']} worker processes"
-                if result.get("workers")
-                else result.get("runner", "?")
-            ),
+            "runner": runner_label(result),
             "seed": str(result.get("seed", "?")),
             **({"test": result["label"]} if result.get("label") else {}),
         }
@@ -220,6 +217,8 @@ def build_view(result: Mapping[str, Any], run_dir: Path | None = None) -> dict[s
         "failures": result.get("failures", []),
         "isolation": _isolation_view(result.get("verdicts", {}).get("isolation")),
         "pool": _pool_view(result),
+        "queue_lines": queue_lines(result),
+        "advice": result.get("advice"),
         "workload_report": sorted(
             (k, str(v)) for k, v in result.get("workload_report", {}).items()
         ),

@@ -51,7 +51,7 @@ def failure_message(result: SoakResult, root: Path | None = None) -> str:
             reasons_seen[record["reason"]] = reasons_seen.get(record["reason"], 0) + 1
         said = ", ".join(f"{reason} {n}" for reason, n in sorted(reasons_seen.items()))
         lines.append(
-            f"  pool of {data.get('workers')}: {len(recycles)} recycles"
+            f"  {runner_label(data)}: {len(recycles)} recycles"
             f"{f' ({said})' if said else ''}; jobs lost {data.get('jobs_lost')}, retried "
             f"{data.get('jobs_retried')}, run twice {data.get('jobs_run_twice')}"
         )
@@ -115,3 +115,45 @@ def summary_line(record: Mapping[str, Any], root: Path | None = None) -> str:
     )
     notes = "".join(f"\n    {note}" for note in record.get("notes", {}).values())
     return _relative(f"{shown} - {record['report']}{notes}", root)
+
+
+def runner_label(data: Mapping[str, Any]) -> str:
+    """How the worker ran, in a few words: the runner, a pool's size, a queue's framework."""
+    queue = data.get("pool", {}).get("queue") if isinstance(data.get("pool"), Mapping) else None
+    workers = data.get("workers")
+    if queue:
+        kind = {"fork": "forking Worker", "simple": "SimpleWorker"}.get(
+            str(queue.get("rq_worker")), "worker"
+        )
+        nodes = len(queue.get("nodes", [])) or 1
+        return (
+            f"{queue['runner']} {kind}, {workers} process(es) on {nodes} node(s), {queue['broker']}"
+        )
+    if workers:
+        return f"pool of {workers} worker processes"
+    return f"{data.get('runner', '?')} runner"
+
+
+def queue_lines(data: Mapping[str, Any]) -> list[str]:
+    """What a job queue's framework cost and where its worker stood idle, in sentences."""
+    pool = data.get("pool")
+    queue = pool.get("queue") if isinstance(pool, Mapping) else None
+    if not queue:
+        return []
+    lines = []
+    cost = queue.get("cost")
+    if cost:
+        lines.append(
+            f"{queue['runner']}: {cost['jobs_per_second']:,.0f} jobs/s; each job spent "
+            f"{cost['outside_task_ms_per_job']:.2f} ms in the framework beside "
+            f"{cost['task_ms_per_job']:.2f} ms in the task "
+            f"({cost['outside_task_share']:.0%} of a process's time outside the task)"
+        )
+    for node, idle in sorted((queue.get("idle") or {}).items()):
+        if idle.get("idle_stretches"):
+            lines.append(
+                f"worker {node}: every process idle {idle['idle_stretches']} times "
+                f"({idle['idle_seconds']:.2f} s in all; longest {idle['longest_idle_seconds']:.3f}"
+                " s)"
+            )
+    return lines

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from harness.report.plain import queue_lines, runner_label
+
 STYLES: Final = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
 
 
@@ -25,8 +27,7 @@ def render_summary(result: dict[str, Any], out: TextIO, run_dir: str) -> None:
 
     console = Console(file=out, width=120, soft_wrap=True, highlight=False)
     done, asked = result["jobs_completed"], result["jobs_requested"]
-    workers = result.get("workers")
-    runner = f"pool of {workers} worker processes" if workers else f"{result['runner']} runner"
+    runner = runner_label(result)
     console.print(f"soak: {escape(result['worker'])} on workload {result['workload']!r} ({runner})")
     console.print(
         f"  jobs: {done:,} of {asked:,} completed, {result['jobs_failed']:,} raised"
@@ -88,6 +89,13 @@ def render_summary(result: dict[str, Any], out: TextIO, run_dir: str) -> None:
             f"  {name}: [{STYLES.get(word, 'default')}]{word}[/] - "
             f"{escape(verdict.get('summary', ''))}"
         )
+    for line in queue_lines(result):
+        console.print(f"  {escape(line)}")
+    advice = result.get("advice") or {}
+    if advice.get("bytes_per_job"):
+        console.print(f"  advice: {escape(advice['summary'])}")
+        for setting in advice.get("settings", [])[:2]:
+            console.print(f"    {escape(setting)}")
     has_report = (Path(run_dir) / "index.html").exists()
     report = f"report: {run_dir}/index.html, " if has_report else ""
     console.print(f"  {report}data: {run_dir}/result.json, {run_dir}/samples.jsonl")

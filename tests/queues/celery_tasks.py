@@ -39,3 +39,14 @@ def dies_once(job: dict[str, Any]) -> int:
         marker.write_text(str(os.getpid()))
         os.kill(os.getpid(), signal.SIGKILL)
     return int(job["id"])
+
+
+@app.task
+def big_temporary(job: dict[str, Any]) -> int:
+    """Every 50th task builds and drops a 300 MB temporary; the rest are small."""
+    if job["id"] % 50 == 49:
+        scratch = bytearray(300 * 2**20)
+        size = len(scratch)
+        del scratch
+        return size
+    return int(job["id"])

@@ -1,0 +1,19 @@
+"""RQ job functions as a user deploys them: the soaks drive them through real RQ workers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+KEPT: list[bytearray] = []
+
+
+def leaky(job: dict[str, Any]) -> int:
+    """Keeps 64 KiB per job, for as long as its process lives."""
+    KEPT.append(bytearray(65536))
+    return len(KEPT)
+
+
+def clean(job: dict[str, Any]) -> int:
+    """Builds and drops a little text per job."""
+    text = ",".join(str(job["id"] * k) for k in range(50))
+    return len(text)
