@@ -31,13 +31,36 @@ def clean(job: dict[str, Any]) -> int:
     return len(text)
 
 
+def log_event(mark: str, job: dict[str, Any]) -> None:
+    """Append ``S``/``E`` <job id> <pid> to ``SOAK_TASK_LOG``: the tests' own record of what
+    ran where, to check the harness's accounting against."""
+    path = os.environ.get("SOAK_TASK_LOG")
+    if path:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{mark} {job['id']} {os.getpid()}\n".encode())
+        finally:
+            os.close(fd)
+
+
+@app.task
+def logged(job: dict[str, Any]) -> int:
+    """A clean task that logs its start and end."""
+    log_event("S", job)
+    text = ",".join(str(job["id"] * k) for k in range(50))
+    log_event("E", job)
+    return len(text)
+
+
 @app.task
 def dies_once(job: dict[str, Any]) -> int:
     """SIGKILLs its own process at job ``SOAK_DIE_AT``, once (a marker file remembers)."""
+    log_event("S", job)
     marker = Path(os.environ["SOAK_DIE_MARKER"])
     if job["id"] == int(os.environ["SOAK_DIE_AT"]) and not marker.exists():
         marker.write_text(str(os.getpid()))
         os.kill(os.getpid(), signal.SIGKILL)
+    log_event("E", job)
     return int(job["id"])
 
 

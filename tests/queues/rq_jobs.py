@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.queues.celery_tasks import log_event
+
 KEPT: list[bytearray] = []
 
 
@@ -16,4 +18,12 @@ def leaky(job: dict[str, Any]) -> int:
 def clean(job: dict[str, Any]) -> int:
     """Builds and drops a little text per job."""
     text = ",".join(str(job["id"] * k) for k in range(50))
+    return len(text)
+
+
+def logged(job: dict[str, Any]) -> int:
+    """A clean job that logs its start and end."""
+    log_event("S", job)
+    text = ",".join(str(job["id"] * k) for k in range(50))
+    log_event("E", job)
     return len(text)
