@@ -88,7 +88,7 @@ def queue_config(args: argparse.Namespace) -> QueueConfig | None:
             broker=args.broker or DEFAULT_BROKER,
             queue=args.queue,
             start_worker=not args.no_start_worker,
-            concurrency=args.concurrency or 1,
+            concurrency=1 if args.concurrency is None else args.concurrency,
             max_tasks_per_child=args.max_tasks_per_child,
             max_memory_per_child_kib=args.max_memory_per_child,
             rq_worker=args.rq_worker,

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 from tests.conftest import REPO, CliRun, SoakCli, soak_command
@@ -75,10 +74,13 @@ def _left_running(result: dict[str, Any]) -> list[str]:
     """Processes still serving the run's queue after the CLI returned."""
     queue = result["pool"]["queue"]["queue"]
     found = []
-    for process in psutil.process_iter(["cmdline"]):
-        cmdline = " ".join(process.info["cmdline"] or [])
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:  # not a process, or one that just ended
+            continue
         if queue in cmdline and "harness.queues.serve" in cmdline:
-            found.append(f"{process.pid}: {cmdline}")
+            found.append(f"{entry.name}: {cmdline}")
     return found
 
 
@@ -170,7 +172,8 @@ def test_a_celery_child_killed_mid_task_shows_the_task_run_again(
     result = run.result()
     killed = int(marker.read_text())
     starts, ends = read_job_log(str(tmp_path / "tasks.log"))
-    assert len(starts[50]) == 2 and starts[50][0] == killed
+    assert len(starts[50]) == 2
+    assert starts[50][0] == killed
     assert sorted(ends) == list(range(200))
     assert (result["jobs_lost"], result["jobs_retried"], result["jobs_run_twice"]) == (0, 1, 0)
     assert result["pool"]["interrupted_jobs"] == [50]
@@ -231,17 +234,16 @@ def fleet(tmp_path: Path, redis_broker: str) -> Iterator[tuple[str, list[subproc
     """Two Celery workers started apart from the harness, as on two machines."""
     queue = f"soak-fleet-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "SOAK_TASK_LOG": str(tmp_path / "tasks.log")}
+    command = soak_command("worker", "--runner", "celery", "--worker", f"{CELERY}:logged",
+                           "--broker", redis_broker, "--queue", queue)  # fmt: skip
     workers = []
-    for _ in range(2):
-        with open(tmp_path / f"worker-{len(workers)}.log", "wb") as log:
-            workers.append(
-                subprocess.Popen(
-                    soak_command("worker", "--runner", "celery", "--worker", f"{CELERY}:logged",
-                                 "--broker", redis_broker, "--queue", queue),  # fmt: skip
-                    cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )  # fmt: skip
-            )
+    for number in range(2):
+        with open(tmp_path / f"worker-{number}.log", "wb") as log:
+            worker = subprocess.Popen(
+                command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        workers.append(worker)
     yield queue, workers
     for worker in workers:
         os.killpg(worker.pid, signal.SIGTERM)
@@ -280,7 +282,8 @@ def test_an_unreachable_broker_is_one_clear_error(soak_cli: SoakCli, tmp_path: P
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1, run.stderr
-    assert "redis://127.0.0.1:1/0" in lines[0] and "does not answer" in lines[0]
+    assert "redis://127.0.0.1:1/0" in lines[0]
+    assert "does not answer" in lines[0]
     assert not (tmp_path / "run").exists()
     assert time.monotonic() - started < 30
 
