@@ -15,7 +15,7 @@ from harness.analysis.latency import LatencyPolicy
 from harness.analysis.memory import MemoryPolicy
 from harness.analysis.verdicts import Policy
 from harness.errors import UsageError
-from harness.model import RUNNERS, PoolConfig
+from harness.model import QUEUE_RUNNERS, RUNNERS, PoolConfig, QueueConfig
 from harness.units import parse_growth, parse_size
 from workloads.base import PROFILES
 
@@ -45,7 +45,24 @@ EXPECTED: Final = {
     "max_worker_age": "seconds > 0",
     "max_retries": "a whole number >= 0",
     "prestart": "True or False",
+    "broker": "a broker URL: 'redis://127.0.0.1:6379/0' or 'amqp://guest:guest@host:5672//'",
+    "queue": "a queue name",
+    "concurrency": "a whole number >= 1",
+    "max_tasks_per_child": "a whole number >= 1",
+    "max_memory_per_child": "a number of KiB >= 1 (Celery's unit)",
+    "start_worker": "True or False",
+    "rq_worker": "'fork' or 'simple'",
 }
+#: The options of a job queue's runner (runner='celery' or 'rq').
+QUEUE_OPTIONS: Final = (
+    "broker",
+    "queue",
+    "concurrency",
+    "max_tasks_per_child",
+    "max_memory_per_child",
+    "start_worker",
+    "rq_worker",
+)
 #: The options that run the worker in the supervised pool.
 POOL_OPTIONS: Final = (
     "workers",
@@ -89,6 +106,32 @@ class SoakOptions:
     max_worker_age: float | None = None
     max_retries: int | None = None
     prestart: bool | None = None
+    broker: str | None = None
+    queue: str | None = None
+    concurrency: int | None = None
+    max_tasks_per_child: int | None = None
+    max_memory_per_child: int | None = None
+    start_worker: bool | None = None
+    rq_worker: str | None = None
+
+    def queue_config(self, where: str = "soak()") -> QueueConfig | None:
+        """The job queue these options ask for (runner 'celery' or 'rq'); None otherwise. A
+        queue option with another runner is a UsageError naming ``where``."""
+        given = {name: getattr(self, name) for name in QUEUE_OPTIONS}
+        given = {name: value for name, value in given.items() if value is not None}
+        if self.runner not in QUEUE_RUNNERS:
+            if given:
+                raise UsageError(
+                    f"{where}: {next(iter(given))}= is an option of a job queue; expected "
+                    "runner='celery' or runner='rq' with it"
+                )
+            return None
+        if "max_memory_per_child" in given:
+            given["max_memory_per_child_kib"] = given.pop("max_memory_per_child")
+        try:
+            return QueueConfig(**given)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise UsageError(f"{where}: {exc}") from None
 
     def pool(self, where: str = "soak()") -> PoolConfig | None:
         """The supervised pool these options ask for; None when no pool option is set."""
@@ -171,6 +214,10 @@ def _check(name: str, value: object) -> dict[str, object]:
         "isolation": _flag,
         "stateful": _flag,
         "prestart": _flag,
+        "start_worker": _flag,
+        "concurrency": lambda v: _whole(v, minimum=1),
+        "max_tasks_per_child": lambda v: _whole(v, minimum=1),
+        "max_memory_per_child": lambda v: _whole(v, minimum=1),
         "workers": lambda v: _whole(v, minimum=1),
         "max_jobs_per_worker": lambda v: _whole(v, minimum=1),
         "max_retries": lambda v: _whole(v, minimum=0),
@@ -198,7 +245,7 @@ def _tolerance(value: object) -> float:
 
 
 def _choice(name: str, value: object) -> str | None:
-    if value is None and name in ("runner", "smtp", "db"):
+    if value is None and name in ("runner", "smtp", "db", "broker", "queue", "rq_worker"):
         return None
     if name == "normalise" and isinstance(value, str):
         return value
@@ -207,6 +254,8 @@ def _choice(name: str, value: object) -> str | None:
     if name == "runner" and value not in RUNNERS:
         raise ValueError(name)
     if name == "profile" and value not in PROFILES:
+        raise ValueError(name)
+    if name == "rq_worker" and value not in ("fork", "simple"):
         raise ValueError(name)
     return value
 

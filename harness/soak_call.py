@@ -77,6 +77,7 @@ class SoakCall:
             stateful=options.stateful,
             normaliser=options.normalise,
             pool=options.pool(f"soak() in {label}"),
+            queue=options.queue_config(f"soak() in {label}"),
         )
 
     def run(self, benchmark: object | None = None) -> SoakResult:

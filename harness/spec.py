@@ -100,6 +100,20 @@ def importable_spec(target: object) -> str | None:
         module = sys.modules.get(module_name)
         names = [n for n, v in vars(module).items() if v is target] if module else []
         if not names:
+            # A decorated object names the module it was defined in: itself, or through
+            # the function it wraps (a Celery task, or the lazy proxy @app.task returns).
+            for inner in (
+                target,
+                getattr(target, "run", None),
+                getattr(target, "__wrapped__", None),
+            ):
+                own = getattr(inner, "__module__", None)
+                module = sys.modules.get(own) if isinstance(own, str) else None
+                names = [n for n, v in vars(module).items() if v is target] if module else []
+                if names:
+                    module_name = str(own)
+                    break
+        if not names:
             return None
         attr_path = names[0]
     module = sys.modules.get(module_name)

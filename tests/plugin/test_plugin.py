@@ -159,9 +159,51 @@ def test_a_failing_pool_soak_says_how_its_workers_recycled(suite: pytest.Pyteste
     result.stdout.fnmatch_lines(
         [
             "*soak failed (memory): *",
-            "*pool of 1: * recycles (memory *); jobs lost 0, retried 0, run twice 0",
+            "*pool of 1 worker processes: * recycles (memory *); jobs lost 0, retried 0, run twice 0",
             "*memory: * worker lifetimes fail*",
         ]
+    )
+
+
+CELERY_TASKS = """
+from celery import Celery
+
+app = Celery("suite_tasks")
+kept = []
+
+
+@app.task
+def leaky(job):
+    kept.append(bytearray(64 * 1024))  # LEAK LINE
+"""
+
+
+def test_a_celery_task_soaks_through_the_fixture(suite: pytest.Pytester) -> None:
+    """``soak(task, runner="celery")`` runs the task in a real Celery worker over the
+    machine's Redis; its failure names the leaking line and the recycles' accounting."""
+    suite.makepyfile(suite_tasks=CELERY_TASKS)
+    suite.makepyfile(
+        test_celery="""
+        from suite_tasks import leaky
+
+        def test_leaky_task(soak):
+            soak(leaky, runner="celery", jobs=600, concurrency=1)
+
+        def test_queue_option_needs_a_queue_runner(soak):
+            soak(leaky, concurrency=2)
+        """
+    )
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    line = _leak_line(CELERY_TASKS.lstrip("\n"))
+    result.stdout.fnmatch_lines(
+        [
+            "*soak failed (memory): *",
+            f"*top leak: suite_tasks.py:{line}*",
+            "*celery worker, 1 process(es) on 1 node(s), redis://127.0.0.1:6379/0: 0 recycles*",
+            "*concurrency= is an option of a job queue; expected runner='celery'*",
+        ],
+        consecutive=False,
     )
 
 
