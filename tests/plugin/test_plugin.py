@@ -159,7 +159,7 @@ def test_a_failing_pool_soak_says_how_its_workers_recycled(suite: pytest.Pyteste
     result.stdout.fnmatch_lines(
         [
             "*soak failed (memory): *",
-            "*pool of 1 worker processes: * recycles (memory *); jobs lost 0, retried 0, run twice 0",
+            "*pool of 1 worker processes: * recycles (memory *); jobs lost 0, retried 0, run*",
             "*memory: * worker lifetimes fail*",
         ]
     )
@@ -199,8 +199,8 @@ def test_a_celery_task_soaks_through_the_fixture(suite: pytest.Pytester) -> None
     result.stdout.fnmatch_lines(
         [
             "*soak failed (memory): *",
-            f"*top leak: suite_tasks.py:{line}*",
             "*celery worker, 1 process(es) on 1 node(s), redis://127.0.0.1:6379/0: 0 recycles*",
+            f"*top leak: suite_tasks.py:{line}*",
             "*concurrency= is an option of a job queue; expected runner='celery'*",
         ],
         consecutive=False,
