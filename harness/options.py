@@ -129,7 +129,7 @@ class SoakOptions:
         if "max_memory_per_child" in given:
             given["max_memory_per_child_kib"] = given.pop("max_memory_per_child")
         try:
-            return QueueConfig(**given)  # type: ignore[arg-type]
+            return QueueConfig(**given)
         except ValueError as exc:
             raise UsageError(f"{where}: {exc}") from None
 
