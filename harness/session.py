@@ -24,6 +24,7 @@ from harness import __version__
 from harness.analysis.advice import advise
 from harness.analysis.checkpoints import compute_checkpoints
 from harness.analysis.failures import group_failures
+from harness.analysis.idle import queue_timing
 from harness.analysis.isolation import (
     Comparison,
     isolation_verdict,
@@ -296,7 +297,11 @@ def build_result(
     if not attribution:
         attribution = {"note": _why_no_window(config)}
     completed = len(samples)
-    pool = dict(outcome.pool) if outcome is not None and outcome.pool is not None else {}
+    pool: dict[str, Any] = (
+        dict(outcome.pool) if outcome is not None and outcome.pool is not None else {}
+    )
+    if "queue" in pool:
+        pool["queue"] = {**pool["queue"], **queue_timing(samples, pool["queue"], pool["lifetimes"])}
     crash = outcome.crash if outcome is not None else None
     stop_reason = outcome.stop_reason if outcome is not None else "error"
     return {

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from harness.analysis.lifetimes import PID_FIELD
+from harness.model import Samples
+
 #: Idle stretches shorter than this are the ordinary hand-over between two jobs.
 MIN_IDLE_NS: Final = 50_000_000
 MAX_LISTED: Final = 20
@@ -71,4 +74,24 @@ def framework_cost(
         "task_ms_per_job": round(sum(wall_ns) / jobs / 1e6, 4),
         "outside_task_ms_per_job": round(outside / 1e6, 4),
         "outside_task_share": round(outside / (outside + sum(wall_ns) / jobs), 4),
+    }
+
+
+def queue_timing(
+    samples: Samples, queue: Mapping[str, Any], lifetimes: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Idle stretches per worker node and the framework's cost per job, for a queue run's
+    samples (``lifetimes``: the worker processes, each with its node as ``worker``)."""
+    if len(samples) < 2:
+        return {}
+    starts_ends = [
+        (end - wall, end) for end, wall in zip(samples.end_ns, samples.wall_ns, strict=True)
+    ]
+    pids = samples.gauges.get(PID_FIELD, (None,) * len(samples))
+    node_of = {int(life["pid"]): str(life["worker"]) for life in lifetimes}
+    nodes = max(1, len(set(node_of.values())))
+    processes = int(queue.get("processes_per_node") or 1) * nodes
+    return {
+        "idle": node_idle(starts_ends, pids, node_of),
+        "cost": framework_cost(samples.wall_ns, starts_ends, processes),
     }

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from harness.analysis.idle import framework_cost, node_idle
-from harness.analysis.lifetimes import PID_FIELD
 from harness.errors import UsageError
 from harness.model import QueueConfig, RunOutcome
 from harness.queues import meter
@@ -31,7 +29,7 @@ from harness.queues.channel import Channel, check_broker, open_channel, redacted
 from harness.queues.serve import DEFAULT_QUEUE, worker_command
 from harness.runners import ProgressCallback, protocol
 from harness.runners.spawn import child_env, signal_group
-from harness.store import WORKER_LOG, SampleLog, read_samples
+from harness.store import WORKER_LOG, SampleLog
 from harness.tracing import window_jobs
 from workloads.base import Job
 
@@ -393,7 +391,7 @@ class _Drive:
                 "processes": len(self.book.processes),
                 "nodes": sorted({f"{p.host}/{p.parent}" for p in self.book.processes.values()}),
                 "stalled": self.stalled,
-                **self._timing(),
+                "processes_per_node": config.concurrency,
             },
         }
         return RunOutcome(
@@ -405,26 +403,6 @@ class _Drive:
             setup_error=self.stalled,
             pool=summary,
         )
-
-    def _timing(self) -> dict[str, Any]:
-        """Idle stretches of each node and the framework's cost per job, from the samples."""
-        self.log.flush()
-        try:
-            samples = read_samples(self.log.path)
-        except Exception:  # a partial line after an interruption: leave the timing out
-            return {}
-        if len(samples) < 2:
-            return {}
-        starts_ends = [
-            (end - wall, end) for end, wall in zip(samples.end_ns, samples.wall_ns, strict=True)
-        ]
-        pids = samples.gauges.get(PID_FIELD, (None,) * len(samples))
-        node_of = {pid: f"{p.host}/{p.parent}" for pid, p in self.book.processes.items()}
-        processes = max(self.runner.config.concurrency * len(set(node_of.values())), 1)
-        return {
-            "idle": node_idle(starts_ends, pids, node_of),
-            "cost": framework_cost(samples.wall_ns, starts_ends, processes),
-        }
 
     def _attribution(self) -> dict[str, Any] | None:
         window = self.window
