@@ -184,6 +184,11 @@ def _runner(
             config.queue or QueueConfig(),
             import_paths=config.import_paths,
             trace_first=window[1] if window else None,
+            keep_results=frozenset(
+                plan(window[0] if window else config.jobs, config.isolation_jobs)[0]
+                if full and config.isolation
+                else ()
+            ),
         )
     if config.pool is not None:
         # The aged-vs-fresh probe and the isolation comparison follow one worker process
@@ -364,7 +369,7 @@ def _isolation(config: RunConfig, run_dir: Path, judged_jobs: int) -> Verdict:
     """The isolation verdict from what the worker kept and the fresh workers found."""
     if not config.isolation or config.light:
         return Verdict("inconclusive", "not judged (--no-isolation or --light)")
-    if config.runner != "process":
+    if config.runner not in ("process", *QUEUE_RUNNERS):
         return Verdict(
             "inconclusive", "not judged: comparing with a fresh worker needs --runner process"
         )

@@ -59,8 +59,8 @@ def _failed(exception: BaseException | None = None, **_: Any) -> None:
         _guarded("failure", METER.fail, exception)
 
 
-def _after(**_: Any) -> None:
-    _guarded("after", METER.end)
+def _after(retval: object = None, **_: Any) -> None:
+    _guarded("after", METER.end, retval)
 
 
 def _process_ending(**_: Any) -> None:

@@ -11,6 +11,7 @@ files through them: everything measured is made again, lazily, in each process (
 
 from __future__ import annotations
 
+import base64
 import os
 import resource
 import socket
@@ -26,6 +27,7 @@ from harness.probes import Probe, default_probes, describe
 from harness.queues.channel import Channel
 from harness.runners import protocol
 from harness.runners.child import OWN_COLLECTION_POINTS
+from harness.runners.evidence import RAISED, outcome_of
 from harness.tracing import MemrayWindow
 
 RUN: Final = "soak_run"
@@ -37,9 +39,12 @@ ORIGIN: Final = "soak_origin_ns"
 TRACE: Final = "soak_trace"
 #: The harness's run directory: the memray files go there when this machine has it.
 RUN_DIR: Final = "soak_run_dir"
-ENVELOPE_KEYS: Final = (RUN, INDEX, CHANNEL, ORIGIN, TRACE, RUN_DIR)
+#: On a few tasks: send the task's result home, to compare with a fresh process's.
+KEEP: Final = "soak_keep"
+ENVELOPE_KEYS: Final = (RUN, INDEX, CHANNEL, ORIGIN, TRACE, RUN_DIR, KEEP)
 
 START: Final = "start"
+RESULT: Final = "result"
 READY: Final = "ready"
 EXIT: Final = "exit"
 WINDOW_OPEN: Final = "window_open"
@@ -126,6 +131,8 @@ class TaskMeter:
         self._cadences: dict[str, int] | None = None
         self._job: tuple[int, int, int] | None = None
         self._error: dict[str, str] | None = None
+        self._keep = False
+        self._raised: str | None = None
 
     def calibrate_here(self) -> None:
         """Calibrate the probes once in this process, for the processes it forks: a work
@@ -165,14 +172,19 @@ class TaskMeter:
         if process.window is not None:
             process.window.before_job(process.jobs_done)
         self._error = None
+        self._raised = None
+        self._keep = bool(envelope.get(KEEP))
         self._job = (index, time.perf_counter_ns(), time.process_time_ns())
 
     def fail(self, exc: BaseException) -> None:
         """The task raised: its sample says where."""
         self._error = describe_error(exc)
+        if self._keep:
+            self._raised = outcome_of(None, exc)[1]
 
-    def end(self) -> None:
-        """The task ended: send its sample (then, after a window's last job, the leak sites)."""
+    def end(self, result: object = None) -> None:
+        """The task ended: send its sample (then, after a window's last job, the leak sites;
+        for a kept task, its result)."""
         if self._job is None or self._process is None:
             return
         end = time.perf_counter_ns()
@@ -197,6 +209,10 @@ class TaskMeter:
         )
         self._error = None
         process.send(sample)
+        if self._keep:
+            self._keep = False
+            process.send(_result_event(index, result, self._raised))
+            self._raised = None
         if window is not None and not process.window_reported and own + 1 >= window.end_job:
             self._report_window(process, window)
 
@@ -225,6 +241,15 @@ class TaskMeter:
         )
         process.close()
         self._process = None
+
+
+def _result_event(index: int, result: object, raised: str | None) -> bytes:
+    """A kept task's outcome as :mod:`harness.runners.evidence` stores it (a pickled value
+    travels as base64)."""
+    kind, payload = (RAISED, raised) if raised is not None else outcome_of(result, None)
+    if isinstance(payload, bytes):
+        payload = base64.b64encode(payload).decode("ascii")
+    return protocol.encode_event(RESULT, job_index=index, kind=kind, payload=payload)
 
 
 def _this_process() -> tuple[int, int]:

@@ -52,16 +52,19 @@ class SoakJob(Job):
         except Exception as exc:
             warn(f"measuring a job failed: {type(exc).__name__}: {exc}")
             return super().perform()
+        result = None
         try:
-            return super().perform()
+            result = super().perform()
+            return result
         except Exception as exc:
             METER.fail(exc)
             raise
         finally:
             try:
-                METER.end()
+                METER.end(result)
             except Exception as exc:
                 warn(f"sending a job's sample failed: {type(exc).__name__}: {exc}")
+            del result
 
 
 class SoakSimpleWorker(SimpleWorker):

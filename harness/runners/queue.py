@@ -10,7 +10,9 @@ run that stalls rather than wait forever.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import pickle
 import signal
 import subprocess
 import sys
@@ -19,7 +21,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, BinaryIO, Final, Protocol
 
 from harness.errors import UsageError
 from harness.model import QueueConfig, RunOutcome
@@ -28,6 +30,7 @@ from harness.queues.accounts import ProcessBook, TaskLedger, recycles
 from harness.queues.channel import Channel, check_broker, open_channel, redacted, scheme_of
 from harness.queues.serve import DEFAULT_QUEUE, worker_command
 from harness.runners import ProgressCallback, protocol
+from harness.runners.evidence import AGED_RESULTS_FILE, VALUE
 from harness.runners.spawn import child_env, signal_group
 from harness.store import WORKER_LOG, SampleLog
 from harness.tracing import window_jobs
@@ -79,8 +82,12 @@ class QueueRunner:
         queue: QueueConfig,
         import_paths: tuple[str, ...] = (),
         trace_first: int | None = None,
+        keep_results: frozenset[int] = frozenset(),
     ) -> None:
+        """``keep_results``: the jobs whose results come home, to compare with a fresh
+        process's (the isolation verdict)."""
         self.runner = runner
+        self.keep_results = keep_results
         self.spec = spec
         self.run_dir = run_dir
         self.origin_ns = origin_ns
@@ -187,6 +194,7 @@ class _Drive:
         self.probes: tuple[Mapping[str, object], ...] = ()
         self.last_end_ns = 0
         self.stalled: str | None = None
+        self.results: BinaryIO | None = None
         origin_epoch = time.time_ns() - (time.perf_counter_ns() - runner.origin_ns)
         self.envelope: dict[str, Any] = {
             meter.RUN: token,
@@ -256,6 +264,8 @@ class _Drive:
         index = self.ledger.sent
         envelope = {**self.envelope, meter.INDEX: index}
         window = self.window
+        if index in self.runner.keep_results:
+            envelope[meter.KEEP] = 1
         if window.mark_at is not None and index >= window.mark_at and window.tracing_pid is None:
             envelope[meter.TRACE] = window.first_jobs
             window.mark_at = None
@@ -316,6 +326,18 @@ class _Drive:
             self.window.tracing_pid = int(event["pid"])
         elif name == protocol.LEAK_SITES:
             self._leak_sites(event)
+        elif name == meter.RESULT:
+            self._keep_result(event)
+
+    def _keep_result(self, event: dict[str, Any]) -> None:
+        """A kept task's outcome, stored as the process runner's worker stores it."""
+        payload = event["payload"]
+        if event["kind"] == VALUE:
+            payload = base64.b64decode(payload)
+        if self.results is None:
+            self.results = open(self.runner.run_dir / AGED_RESULTS_FILE, "ab")  # noqa: SIM115
+        pickle.dump((int(event["job_index"]), (event["kind"], payload)), self.results)
+        self.results.flush()
 
     def _leak_sites(self, event: dict[str, Any]) -> None:
         pid = int(event["pid"])
@@ -355,6 +377,8 @@ class _Drive:
                 lines = self.channel.receive(0.1)
                 if lines:
                     self._take(lines)
+        if self.results is not None:
+            self.results.close()
 
     def outcome(self, stop_reason: str) -> RunOutcome:
         config = self.runner.config

@@ -117,7 +117,21 @@ def test_a_clean_celery_task_passes(soak_cli: SoakCli, tmp_path: Path, redis_bro
     assert run.returncode == 0, run.stdout + run.stderr
     _exactly_once(tmp_path, 1000)
     assert result["attribution"].get("traced_pid")  # the window ran, and found nothing
+    assert result["verdicts"]["isolation"]["verdict"] == "pass"
     assert result["leak_sites"] == [] or result["leak_sites"][0]["kind"] != "per_job"
+
+
+def test_a_celery_task_carrying_state_between_tasks_fails_isolation(
+    soak_cli: SoakCli, tmp_path: Path, redis_broker: str
+) -> None:
+    """Results kept in the pool child come home through the broker and are compared with
+    a fresh process's: a task answering with an earlier task's customer fails isolation."""
+    run = _run(soak_cli, tmp_path, "--runner", "celery", "--worker", f"{CELERY}:sticky",
+               "--jobs", "400", "--broker", redis_broker)  # fmt: skip
+    assert run.returncode == 1, run.stdout + run.stderr
+    isolation = run.result()["verdicts"]["isolation"]
+    assert isolation["verdict"] == "fail"
+    assert "differ" in isolation["summary"]
 
 
 def test_2000_celery_tasks_are_accounted_exactly_once_across_recycles(

@@ -73,3 +73,14 @@ def big_temporary(job: dict[str, Any]) -> int:
         del scratch
         return size
     return int(job["id"])
+
+
+_customer: dict[str, str] = {}
+
+
+@app.task
+def sticky(job: dict[str, Any]) -> str | None:
+    """Remembers the customer of every ninth task and answers with it on the others."""
+    if job["id"] % 9 == 0:
+        _customer["name"] = f"c{job['id']}"
+    return _customer.get("name")
