@@ -54,6 +54,12 @@ def _ladder_args(posargs: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--jobs", type=int, action="append", help="rung(s) of the ladder")
     parser.add_argument("--workload", action="append", help="workload(s) to soak")
     parser.add_argument("--no-pool", action="store_true", help="skip the supervised-pool rung")
+    parser.add_argument(
+        "--queue",
+        choices=("celery", "rq"),
+        action="append",
+        help="also the top rung through a real Celery / RQ worker (needs Redis on loopback)",
+    )
     return parser.parse_known_args(posargs)
 
 
@@ -62,10 +68,11 @@ def soak(session: nox.Session) -> None:
     """Every workload's reference worker at 10, 100, 1,000 and 10,000 jobs, then once more at
     the top rung under the supervised pool (2 workers, each recycled after a quarter of the
     jobs, standby prestarted), then the site over reports/. Narrow it: ``nox -s soak --
-    --jobs 1000 --workload pdf --no-pool``; other options go to ``soak run`` as they are
-    (``--profile large``, ``--db postgresql://...``)."""
+    --jobs 1000 --workload pdf --no-pool``; ``--queue celery`` / ``--queue rq`` adds the top
+    rung through a real Celery / RQ worker over the machine's Redis; other options go to
+    ``soak run`` as they are (``--profile large``, ``--db postgresql://...``)."""
     args, passed_on = _ladder_args(session.posargs)
-    session.install("-e", ".")
+    session.install("-e", ".[queues]" if args.queue else ".")
     listed = session.run(
         "python",
         "-c",
@@ -84,6 +91,16 @@ def soak(session: nox.Session) -> None:
         if not args.no_pool and top >= 1000:
             pool = ["--workers", "2", "--max-jobs-per-worker", str(top // 4), "--prestart"]
             runs.append((f"{workload}-{top}-pool", top, pool))
+        for runner in args.queue or []:
+            queue = [
+                "--runner",
+                runner,
+                "--concurrency",
+                "2",
+                "--max-tasks-per-child",
+                str(top // 4),
+            ]
+            runs.append((f"{workload}-{top}-{runner}", top, queue))
         for name, jobs, extra in runs:
             out = root / name
             command = ["--workload", workload, "--jobs", str(jobs), "--out", str(out), *extra]

@@ -71,6 +71,9 @@ def resolve_worker(config: RunConfig) -> str:
     """The worker spec to run: the one given, or the workload's reference worker."""
     if config.worker:
         return config.worker
+    if config.runner in QUEUE_RUNNERS:  # the reference worker as a task of that framework
+        name = {"import": "data_import"}.get(config.workload, config.workload)
+        return f"workloads.queue_tasks:{name}_{'task' if config.runner == 'celery' else 'job'}"
     return get_workload(config.workload).reference_worker
 
 

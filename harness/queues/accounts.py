@@ -123,6 +123,25 @@ class ProcessBook:
         if process is not None:
             process.exit = dict(event)
 
+    def nodes(self) -> set[tuple[str, int]]:
+        """The workers (host, main pid) whose processes ran tasks."""
+        return {process.node for process in self.processes.values()}
+
+    def lifetimes(self, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Every process's life for result.json, with how it ended (a recycle's reason)."""
+        ended = {int(r["pid"]): str(r["reason"]) for r in found}
+        return [
+            {
+                "worker": f"{p.host}/{p.parent}",
+                "pid": p.pid,
+                "jobs": p.jobs,
+                "started_s": round(p.ready_ns / 1e9, 4),
+                "ended_s": round(p.last_end_ns / 1e9, 4) if p.last_end_ns is not None else None,
+                "end": ended.get(p.pid, "run ended"),
+            }
+            for p in sorted(self.processes.values(), key=lambda p: p.ready_ns)
+        ]
+
 
 def recycles(
     book: ProcessBook,

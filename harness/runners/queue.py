@@ -19,7 +19,6 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final, Protocol
 
@@ -29,20 +28,16 @@ from harness.queues import meter
 from harness.queues.accounts import ProcessBook, TaskLedger, recycles
 from harness.queues.channel import Channel, check_broker, open_channel, redacted, scheme_of
 from harness.queues.serve import DEFAULT_QUEUE, worker_command
+from harness.queues.window import QueueWindow
 from harness.runners import ProgressCallback, protocol
 from harness.runners.evidence import AGED_RESULTS_FILE, VALUE
 from harness.runners.spawn import child_env, signal_group
 from harness.store import WORKER_LOG, SampleLog
-from harness.tracing import window_jobs
 from workloads.base import Job
 
 #: Jobs sent ahead of the ones finished: enough to keep every worker process busy, few
 #: enough that a stopped run leaves little on the broker.
 AHEAD: Final = 256
-#: memray makes a traced task ~4x slower; the traced process's siblings run on meanwhile.
-TRACE_SLOWDOWN: Final = 4
-#: Tries at a complete memray window (a recycled process cuts one short).
-WINDOW_TRIES: Final = 3
 STOP_GRACE_S: Final = 20.0
 #: After the workers stop: how long their last events (exits) may take to arrive.
 DRAIN_S: Final = 1.0
@@ -56,18 +51,6 @@ class Sender(Protocol):
     def settings(self) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
-
-
-@dataclass
-class _Window:
-    """The memray window: which job carries the mark, which process traces, what it found."""
-
-    first_jobs: int | None
-    mark_at: int | None = None
-    tries: int = 0
-    tracing_pid: int | None = None
-    attribution: dict[str, Any] | None = None
-    notes: list[str] | None = None
 
 
 class QueueRunner:
@@ -202,21 +185,9 @@ class _Drive:
             meter.ORIGIN: origin_epoch,
             meter.RUN_DIR: str(runner.run_dir.resolve()),
         }
-        self.window = _Window(runner.trace_first, notes=[])
-        if runner.trace_first is not None and not (
-            runner.runner == "rq" and runner.config.rq_worker == "fork"
-        ):
-            self.window.mark_at = self._mark_point(runner.config.concurrency)
-
-    def _mark_point(self, processes: int) -> int | None:
-        """The job whose process traces: late, yet early enough that the traced process
-        runs its whole window while its siblings (and a slower traced job) run on."""
-        first = self.window.first_jobs
-        if first is None:
-            return None
-        needed = window_jobs(first) * (1 + TRACE_SLOWDOWN * (processes - 1))
-        mark = self.count - int(needed * 1.2)
-        return max(mark, self.count // 3) if mark > 0 else None
+        self.window = QueueWindow(runner.trace_first, count)
+        if not (runner.runner == "rq" and runner.config.rq_worker == "fork"):
+            self.window.plan(runner.config.concurrency)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -263,13 +234,11 @@ class _Drive:
     def _send(self, job: Job) -> None:
         index = self.ledger.sent
         envelope = {**self.envelope, meter.INDEX: index}
-        window = self.window
         if index in self.runner.keep_results:
             envelope[meter.KEEP] = 1
-        if window.mark_at is not None and index >= window.mark_at and window.tracing_pid is None:
-            envelope[meter.TRACE] = window.first_jobs
-            window.mark_at = None
-            window.tries += 1
+        first_jobs = self.window.mark(index)
+        if first_jobs is not None:
+            envelope[meter.TRACE] = first_jobs
         self.sender.send(index, job, envelope)
         self.ledger.sent += 1
 
@@ -295,13 +264,7 @@ class _Drive:
         self.last_end_ns = max(self.last_end_ns, end_ns)
         sender_pid = pid
         self.book.finished(sender_pid, index, end_ns, fields.get("rss_bytes"))
-        window = self.window
-        if (
-            window.tracing_pid is not None
-            and window.attribution is None
-            and pid != window.tracing_pid
-            and "traced" not in fields
-        ):
+        if self.window.beside(pid, fields):
             return line[:-2] + protocol.BESIDE_WINDOW_MARK
         return line
 
@@ -321,11 +284,12 @@ class _Drive:
                 self.probes = tuple(event.get("probes", ()))
         elif name == meter.EXIT:
             self.book.exited(event)
-            self._window_lost(int(event["pid"]), "its process ended before the window did")
+            why = "its process ended before the window did"
+            self.window.lost(int(event["pid"]), why, self.ledger.sent, self._processes())
         elif name == meter.WINDOW_OPEN:
-            self.window.tracing_pid = int(event["pid"])
+            self.window.opened(int(event["pid"]))
         elif name == protocol.LEAK_SITES:
-            self._leak_sites(event)
+            self.window.leak_sites(event, self.ledger.sent, self._processes())
         elif name == meter.RESULT:
             self._keep_result(event)
 
@@ -339,27 +303,8 @@ class _Drive:
         pickle.dump((int(event["job_index"]), (event["kind"], payload)), self.results)
         self.results.flush()
 
-    def _leak_sites(self, event: dict[str, Any]) -> None:
-        pid = int(event["pid"])
-        if "note" in event or "sites" not in event:
-            self._window_lost(pid, str(event.get("note", "no sites")))
-            return
-        keys = ("traced_from_job", "jobs_traced", "files", "sites")
-        self.window.attribution = {key: event[key] for key in keys if key in event}
-        self.window.attribution["traced_pid"] = pid
-
-    def _window_lost(self, pid: int, why: str) -> None:
-        window = self.window
-        if window.tracing_pid != pid or window.attribution is not None:
-            return
-        assert window.notes is not None
-        window.notes.append(f"pid {pid}: {why}")
-        window.tracing_pid = None
-        if window.tries < WINDOW_TRIES:
-            processes = max(self.runner.config.concurrency, len(self.book.processes))
-            point = self._mark_point(processes)
-            if point is not None and self.ledger.sent < self.count:
-                window.mark_at = max(point, self.ledger.sent)
+    def _processes(self) -> int:
+        return max(self.runner.config.concurrency, len(self.book.processes))
 
     # -- the end ----------------------------------------------------------------------------
 
@@ -400,10 +345,10 @@ class _Drive:
             self.crashed_pids.setdefault(pid, index)
         found = recycles(self.book, self.crashed_pids, self.last_end_ns, limits)
         summary: dict[str, Any] = {
-            "workers": max(config.concurrency, _live_at_once(self.book)),
+            "workers": max(config.concurrency, len(self.book.nodes())),
             "limits": limits,
             "recycles": found,
-            "lifetimes": _lifetimes(self.book, found),
+            "lifetimes": self.book.lifetimes(found),
             **self.ledger.summary(),
             "queue": {
                 "runner": self.runner.runner,
@@ -429,36 +374,9 @@ class _Drive:
         )
 
     def _attribution(self) -> dict[str, Any] | None:
-        window = self.window
-        if window.attribution is not None:
-            return window.attribution
-        if window.first_jobs is None:
-            return None
-        if self.runner.runner == "rq" and self.runner.config.rq_worker == "fork":
-            return {"note": "RQ's forking worker runs each job in a new process: no window"}
-        tried = "; ".join(window.notes or []) or "no process reached its window"
-        return {"note": f"the memray window never completed in a worker process ({tried})"}
-
-
-def _live_at_once(book: ProcessBook) -> int:
-    """The most worker processes any one node had at once is not known without their
-    exits; the number of nodes is (one per started worker)."""
-    return len({p.node for p in book.processes.values()})
-
-
-def _lifetimes(book: ProcessBook, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    ended = {int(r["pid"]): str(r["reason"]) for r in found}
-    return [
-        {
-            "worker": f"{p.host}/{p.parent}",
-            "pid": p.pid,
-            "jobs": p.jobs,
-            "started_s": round(p.ready_ns / 1e9, 4),
-            "ended_s": round(p.last_end_ns / 1e9, 4) if p.last_end_ns is not None else None,
-            "end": ended.get(p.pid, "run ended"),
-        }
-        for p in sorted(book.processes.values(), key=lambda p: p.ready_ns)
-    ]
+        forking = self.runner.runner == "rq" and self.runner.config.rq_worker == "fork"
+        why = "RQ's forking worker runs each job in a new process: no window" if forking else None
+        return self.window.result(why)
 
 
 def _stop(worker: subprocess.Popen[bytes]) -> None:
