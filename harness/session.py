@@ -10,11 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
-import platform
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,28 +25,22 @@ from harness.analysis.isolation import (
     Comparison,
     isolation_verdict,
     isolation_warmup,
-    plan,
     state_changes,
 )
-from harness.analysis.latency import MIN_JOBS as LATENCY_MIN_JOBS
 from harness.analysis.lifetimes import recycling_verdict
-from harness.analysis.memory import collection_points
 from harness.analysis.paired import PairedComparison, compare_aged_fresh
 from harness.analysis.verdicts import Policy, judge
 from harness.environment import WorkloadServices
 from harness.errors import SpecError, UsageError, WorkloadError
-from harness.model import QUEUE_RUNNERS, QueueConfig, RunConfig, RunOutcome, Verdict
-from harness.runners import ProgressCallback, Runner
-from harness.runners.aged import FRESH_WARMUP_JOBS, PROBE_PAIRS, AgedProbe
+from harness.model import QUEUE_RUNNERS, RunConfig, RunOutcome, Verdict
+from harness.provenance import environment
+from harness.runners import ProgressCallback
+from harness.runners.choice import resolve_worker, runner_for
 from harness.runners.evidence import AGED_RESULTS_FILE, read_snapshots
 from harness.runners.fresh import RESULT_FILE as FRESH_RESULT_FILE
 from harness.runners.fresh import compare_with_fresh_workers
-from harness.runners.inline import InlineRunner
-from harness.runners.pool import PoolRunner
-from harness.runners.process import ProcessRunner
-from harness.runners.queue import QueueRunner
 from harness.runners.spawn import child_env
-from harness.spec import Worker, worker_from_object
+from harness.spec import worker_from_object
 from harness.store import (
     RESULT_FILE,
     SAMPLES_FILE,
@@ -65,16 +55,6 @@ from workloads import get_workload
 from workloads.base import WorkloadError as WorkloadOptionError
 
 SCHEMA_VERSION: Final = 1
-
-
-def resolve_worker(config: RunConfig) -> str:
-    """The worker spec to run: the one given, or the workload's reference worker."""
-    if config.worker:
-        return config.worker
-    if config.runner in QUEUE_RUNNERS:  # the reference worker as a task of that framework
-        name = {"import": "data_import"}.get(config.workload, config.workload)
-        return f"workloads.queue_tasks:{name}_{'task' if config.runner == 'celery' else 'job'}"
-    return get_workload(config.workload).reference_worker
 
 
 def run_soak(
@@ -125,7 +105,7 @@ def run_soak(
         raise
     started_at = dt.datetime.now(dt.UTC)
     origin_ns = time.perf_counter_ns()
-    runner = _runner(config, spec, run_dir, origin_ns, loaded)
+    runner = runner_for(config, spec, run_dir, origin_ns, loaded)
     jobs = workload.jobs(config.jobs, config.seed, options)
     outcome: RunOutcome | None = None
     harness_error: str | None = None
@@ -170,58 +150,6 @@ def run_soak(
     return result
 
 
-def _runner(
-    config: RunConfig, spec: str, run_dir: Path, origin_ns: int, worker: Worker | None
-) -> Runner:
-    full = not config.light
-    window = window_plan(config.jobs) if full else None
-    collect_after = collection_points(config.jobs, window[0] if window else config.jobs)
-    if config.runner == "inline":
-        return InlineRunner(spec, origin_ns, collect_after=collect_after, worker=worker)
-    if config.runner in QUEUE_RUNNERS:
-        return QueueRunner(
-            config.runner,
-            spec,
-            run_dir,
-            origin_ns,
-            config.queue or QueueConfig(),
-            import_paths=config.import_paths,
-            trace_first=window[1] if window else None,
-            keep_results=frozenset(
-                plan(window[0] if window else config.jobs, config.isolation_jobs)[0]
-                if full and config.isolation
-                else ()
-            ),
-        )
-    if config.pool is not None:
-        # The aged-vs-fresh probe and the isolation comparison follow one worker process
-        # through the run; the pool's jobs spread over many. The memray window runs in one
-        # worker, near the end of its life.
-        return PoolRunner(
-            spec,
-            run_dir,
-            origin_ns,
-            config.pool,
-            job_timeout=config.job_timeout,
-            import_paths=config.import_paths,
-            seed=config.seed,
-            trace_first=window[1] if window else None,
-        )
-    return ProcessRunner(
-        spec,
-        run_dir,
-        origin_ns,
-        job_timeout=config.job_timeout,
-        trace_window=window,
-        aged_probe=_aged_probe(config) if full and config.jobs >= LATENCY_MIN_JOBS else None,
-        collect_after=collect_after,
-        import_paths=config.import_paths,
-        isolation_plan=plan(window[0] if window else config.jobs, config.isolation_jobs)
-        if full and config.isolation
-        else ((), ()),
-    )
-
-
 #: Share of the run's wall time the fresh-worker comparisons may take.
 ISOLATION_BUDGET: Final = 0.10
 #: ... but at least this long: loading the worker and a few forks take ~0.5 s.
@@ -253,14 +181,6 @@ def _check_isolation(
         normaliser=config.normaliser,
         env=child_env(config.import_paths),
     )
-
-
-def _aged_probe(config: RunConfig) -> AgedProbe:
-    """The workload's first jobs: warm-up for the fresh worker, then the compared pairs."""
-    workload = get_workload(config.workload)
-    count = FRESH_WARMUP_JOBS + PROBE_PAIRS
-    jobs = tuple(workload.jobs(count, config.seed, config.workload_options))
-    return AgedProbe(jobs=jobs, warmup=FRESH_WARMUP_JOBS)
 
 
 def _ignore(completed: int) -> None:
@@ -480,32 +400,6 @@ def _why_no_window(config: RunConfig) -> str:
     if window_plan(config.jobs) is None:
         return f"runs under {MIN_JOBS_FOR_WINDOW} jobs are not traced with memray"
     return "the run ended before the memray window"
-
-
-def _git_commit() -> str | None:
-    """The commit of the current directory's git checkout, when there is one."""
-    try:
-        completed = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = completed.stdout.strip()
-    return commit if completed.returncode == 0 and commit else None
-
-
-def environment() -> dict[str, str]:
-    """Where the run happened, for the report."""
-    commit = _git_commit()
-    return {
-        **({"git_commit": commit} if commit else {}),
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpus": str(os.cpu_count()),
-        "hostname": platform.node(),
-    }
 
 
 def exit_code(result: dict[str, Any]) -> int:

@@ -1,0 +1,93 @@
+"""Which runner a run uses, built with what its length asks for (the memray window, the
+full-collection points, the isolation plan, the aged-against-fresh probe), and which worker
+spec it runs when none is given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.analysis.isolation import plan
+from harness.analysis.latency import MIN_JOBS as LATENCY_MIN_JOBS
+from harness.analysis.memory import collection_points
+from harness.model import QUEUE_RUNNERS, QueueConfig, RunConfig
+from harness.runners import Runner
+from harness.runners.aged import FRESH_WARMUP_JOBS, PROBE_PAIRS, AgedProbe
+from harness.runners.inline import InlineRunner
+from harness.runners.pool import PoolRunner
+from harness.runners.process import ProcessRunner
+from harness.runners.queue import QueueRunner
+from harness.spec import Worker
+from harness.tracing import window_plan
+from workloads import get_workload
+
+
+def resolve_worker(config: RunConfig) -> str:
+    """The worker spec to run: the one given, or the workload's reference worker."""
+    if config.worker:
+        return config.worker
+    if config.runner in QUEUE_RUNNERS:  # the reference worker as a task of that framework
+        name = {"import": "data_import"}.get(config.workload, config.workload)
+        return f"workloads.queue_tasks:{name}_{'task' if config.runner == 'celery' else 'job'}"
+    return get_workload(config.workload).reference_worker
+
+
+def runner_for(
+    config: RunConfig, spec: str, run_dir: Path, origin_ns: int, worker: Worker | None
+) -> Runner:
+    """The runner ``config`` asks for, with the memray window, collection points and
+    isolation plan a run of its length gets."""
+    full = not config.light
+    window = window_plan(config.jobs) if full else None
+    collect_after = collection_points(config.jobs, window[0] if window else config.jobs)
+    if config.runner == "inline":
+        return InlineRunner(spec, origin_ns, collect_after=collect_after, worker=worker)
+    if config.runner in QUEUE_RUNNERS:
+        return QueueRunner(
+            config.runner,
+            spec,
+            run_dir,
+            origin_ns,
+            config.queue or QueueConfig(),
+            import_paths=config.import_paths,
+            trace_first=window[1] if window else None,
+            keep_results=frozenset(
+                plan(window[0] if window else config.jobs, config.isolation_jobs)[0]
+                if full and config.isolation
+                else ()
+            ),
+        )
+    if config.pool is not None:
+        # The aged-vs-fresh probe and the isolation comparison follow one worker process
+        # through the run; the pool's jobs spread over many. The memray window runs in one
+        # worker, near the end of its life.
+        return PoolRunner(
+            spec,
+            run_dir,
+            origin_ns,
+            config.pool,
+            job_timeout=config.job_timeout,
+            import_paths=config.import_paths,
+            seed=config.seed,
+            trace_first=window[1] if window else None,
+        )
+    return ProcessRunner(
+        spec,
+        run_dir,
+        origin_ns,
+        job_timeout=config.job_timeout,
+        trace_window=window,
+        aged_probe=_aged_probe(config) if full and config.jobs >= LATENCY_MIN_JOBS else None,
+        collect_after=collect_after,
+        import_paths=config.import_paths,
+        isolation_plan=plan(window[0] if window else config.jobs, config.isolation_jobs)
+        if full and config.isolation
+        else ((), ()),
+    )
+
+
+def _aged_probe(config: RunConfig) -> AgedProbe:
+    """The workload's first jobs: warm-up for the fresh worker, then the compared pairs."""
+    workload = get_workload(config.workload)
+    count = FRESH_WARMUP_JOBS + PROBE_PAIRS
+    jobs = tuple(workload.jobs(count, config.seed, config.workload_options))
+    return AgedProbe(jobs=jobs, warmup=FRESH_WARMUP_JOBS)
