@@ -88,8 +88,10 @@ class QueueRunner:
                 f"--broker {redacted(self.config.broker)}: RQ works with Redis only; "
                 "expected a redis:// URL"
             )
-        from harness.queues.rq_app import RQSender, function_path
-
+        try:
+            from harness.queues.rq_app import RQSender, function_path
+        except ImportError:
+            raise UsageError("--runner rq needs RQ: pip install 'worker-soak[queues]'") from None
         return RQSender(self.config.broker, queue_name, function_path(self.spec))
 
     def run(
