@@ -104,6 +104,10 @@ def test_a_leaky_celery_task_fails_memory_naming_its_line(
     assert advice["recycle_after_jobs"] > 0
     assert advice["settings"][0].startswith("Celery: worker_max_tasks_per_child")
     assert "advice: at 6" in run.stdout
+    page = (run.out / "index.html").read_text(encoding="utf-8")
+    assert "<h2>Advice</h2>" in page
+    assert "<h2>Job queue</h2>" in page
+    assert "celery worker, 1 process(es) on 1 node(s)" in page
     assert _left_running(result) == []
 
 
