@@ -26,6 +26,8 @@ class TaskLedger:
     sent: int = 0
     finished: int = 0
     run_twice: int = 0
+    #: Tasks the framework gave up when their process died (recorded as failed).
+    given_up: int = 0
     #: job index -> pid of the process that started it last, while it has not finished.
     in_flight: dict[int, int] = field(default_factory=dict)
     #: Jobs started again after the process running them ended (counted once each).
@@ -61,7 +63,7 @@ class TaskLedger:
             "jobs_lost": self.sent - self.finished,
             "jobs_retried": len(interrupted),
             "jobs_run_twice": self.run_twice,
-            "jobs_failed_by_interruption": 0,
+            "jobs_failed_by_interruption": self.given_up,
             "jobs_in_flight_at_end": sorted(self.in_flight)[:MAX_LISTED],
             "interrupted_jobs": interrupted[:MAX_LISTED],
         }

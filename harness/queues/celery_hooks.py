@@ -54,9 +54,20 @@ def _before(task: Any = None, **_: Any) -> None:
     _guarded("before", METER.begin, envelope)
 
 
-def _failed(exception: BaseException | None = None, **_: Any) -> None:
-    if exception is not None:
+def _failed(sender: Any = None, exception: BaseException | None = None, **_: Any) -> None:
+    if exception is None:
+        return
+    if METER.running():
         _guarded("failure", METER.fail, exception)
+        return
+    # Sent by the worker's main process: the child running the task died (WorkerLostError)
+    # and the task is failed, not redelivered.
+    envelope = _envelope(sender)
+    if envelope is not None:
+        if "url" not in _broker:
+            _broker["url"] = sender.app.connection_for_write().as_uri(include_password=True)
+        why = f"{type(exception).__name__}: {exception}"
+        _guarded("given up", METER.given_up, envelope, why)
 
 
 def _after(retval: object = None, **_: Any) -> None:

@@ -45,6 +45,8 @@ ENVELOPE_KEYS: Final = (RUN, INDEX, CHANNEL, ORIGIN, TRACE, RUN_DIR, KEEP)
 
 START: Final = "start"
 RESULT: Final = "result"
+#: The framework gave a task up: its process died with it and it will not run again.
+GIVEN_UP: Final = "given_up"
 READY: Final = "ready"
 EXIT: Final = "exit"
 WINDOW_OPEN: Final = "window_open"
@@ -175,6 +177,30 @@ class TaskMeter:
         self._raised = None
         self._keep = bool(envelope.get(KEEP))
         self._job = (index, time.perf_counter_ns(), time.process_time_ns())
+
+    def running(self) -> bool:
+        """Whether this process is running a task of the run now."""
+        return (
+            self._job is not None
+            and self._process is not None
+            and (self._process.pid == os.getpid())
+        )
+
+    def given_up(self, envelope: Mapping[str, Any], why: str) -> None:
+        """Said by the framework's main process: the task's process died with it, and it
+        is not run again (Celery without ``reject_on_worker_lost``)."""
+        channel = self._open_channel(str(envelope[CHANNEL]))
+        try:
+            channel.send(
+                protocol.encode_event(
+                    GIVEN_UP,
+                    job_index=int(envelope[INDEX]),
+                    why=why,
+                    at_ns=time.time_ns() - int(envelope[ORIGIN]),
+                )
+            )
+        finally:
+            channel.close()
 
     def fail(self, exc: BaseException) -> None:
         """The task raised: its sample says where."""

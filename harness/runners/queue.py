@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final, Protocol
 
 from harness.errors import UsageError
+from harness.execute import ended_job_sample
 from harness.model import QueueConfig, RunOutcome
 from harness.queues import meter
 from harness.queues.accounts import ProcessBook, TaskLedger, recycles
@@ -294,6 +295,21 @@ class _Drive:
             self.window.leak_sites(event, self.ledger.sent, self._processes())
         elif name == meter.RESULT:
             self._keep_result(event)
+        elif name == meter.GIVEN_UP:
+            self._given_up(event)
+
+    def _given_up(self, event: dict[str, Any]) -> None:
+        """A task the framework failed when its process died: an error sample, so it counts
+        among the failed jobs (never lost, never waited for)."""
+        index = int(event["job_index"])
+        pid = self.ledger.in_flight.get(index, 0)
+        if pid:
+            self.crashed_pids[pid] = index
+        if not self.ledger.finish(index):
+            return
+        self.ledger.given_up += 1
+        message = f"its worker process died with it and it was not run again ({event['why']})"
+        self.log.write(ended_job_sample(index, 0, int(event["at_ns"]), pid, message))
 
     def _keep_result(self, event: dict[str, Any]) -> None:
         """A kept task's outcome, stored as the process runner's worker stores it."""

@@ -205,6 +205,36 @@ def test_a_celery_child_killed_mid_task_shows_the_task_run_again(
     assert run.returncode == 1
 
 
+def test_a_task_celery_gives_up_with_its_child_is_failed_not_lost(
+    soak_cli: SoakCli, tmp_path: Path, redis_broker: str
+) -> None:
+    """Without reject_on_worker_lost, Celery fails the task whose child died
+    (WorkerLostError, said by the worker's main process): the harness records it as failed
+    at once — not lost, not waited for until the stall timeout."""
+    marker = tmp_path / "died"
+    env = {"SOAK_TASK_LOG": str(tmp_path / "tasks.log"), "SOAK_DIE_MARKER": str(marker),
+           "SOAK_DIE_AT": "50"}  # fmt: skip
+    started = time.monotonic()
+    run = soak_cli("--runner", "celery", "--worker", f"{CELERY}:dies_once_unrejected",
+                   "--jobs", "200", "--broker", redis_broker, "--light", env=env,
+                   timeout=240)  # fmt: skip
+    assert time.monotonic() - started < 50  # far below the 60-s stall timeout
+    result = run.result()
+    killed = int(marker.read_text())
+    starts, ends = read_job_log(str(tmp_path / "tasks.log"))
+    assert starts[50] == [killed]
+    assert 50 not in ends
+    assert (result["jobs_lost"], result["jobs_retried"], result["jobs_run_twice"]) == (0, 0, 0)
+    assert result["pool"]["jobs_failed_by_interruption"] == 1
+    assert result["jobs_completed"] == 200
+    [failure] = result["failures"]
+    assert failure["type"] == "WorkerEnded"
+    assert "WorkerLostError" in failure["message"]
+    crash = [r for r in result["recycles"] if r["reason"] == "crash"]
+    assert [(r["pid"], r["job_index"]) for r in crash] == [(killed, 50)]
+    assert result["verdicts"]["recycling"]["verdict"] == "fail"
+
+
 def test_a_leaky_rq_job_fails_in_a_simple_worker_and_not_in_a_forking_one(
     soak_cli: SoakCli, tmp_path: Path, redis_broker: str
 ) -> None:

@@ -52,8 +52,7 @@ def logged(job: dict[str, Any]) -> int:
     return len(text)
 
 
-@app.task
-def dies_once(job: dict[str, Any]) -> int:
+def _die_once(job: dict[str, Any]) -> int:
     """SIGKILLs its own process at job ``SOAK_DIE_AT``, once (a marker file remembers)."""
     log_event("S", job)
     marker = Path(os.environ["SOAK_DIE_MARKER"])
@@ -62,6 +61,18 @@ def dies_once(job: dict[str, Any]) -> int:
         os.kill(os.getpid(), signal.SIGKILL)
     log_event("E", job)
     return int(job["id"])
+
+
+@app.task
+def dies_once(job: dict[str, Any]) -> int:
+    """Dies once; the app's acks_late + reject_on_worker_lost requeue the task."""
+    return _die_once(job)
+
+
+@app.task(reject_on_worker_lost=False)
+def dies_once_unrejected(job: dict[str, Any]) -> int:
+    """Dies once; without reject_on_worker_lost Celery fails the task (WorkerLostError)."""
+    return _die_once(job)
 
 
 @app.task
