@@ -32,6 +32,8 @@ class TaskLedger:
     in_flight: dict[int, int] = field(default_factory=dict)
     #: Jobs started again after the process running them ended (counted once each).
     interrupted: dict[int, int] = field(default_factory=dict)
+    #: pid -> the job it had in its hands when it died (its job started again, or given up).
+    died_with: dict[int, int] = field(default_factory=dict)
     _settled: Settled = field(default_factory=Settled)
 
     def start(self, job_index: int, pid: int) -> None:
@@ -39,7 +41,28 @@ class TaskLedger:
             return  # its sample already came: a second run shows as a second sample
         if job_index in self.in_flight:
             self.interrupted[job_index] = self.interrupted.get(job_index, 0) + 1
+            self.died_with[self.in_flight[job_index]] = job_index
         self.in_flight[job_index] = pid
+
+    def give_up(self, job_index: int) -> int | None:
+        """The framework failed the job when its process died; the pid of that process.
+        None when the job had settled already."""
+        if job_index in self._settled:
+            return None  # said twice, or its sample came first: nothing ran twice
+        pid = self.in_flight.get(job_index)
+        if pid is not None:
+            self.died_with[pid] = job_index
+        self.finish(job_index)
+        self.given_up += 1
+        return pid or 0
+
+    def crashed(self) -> dict[int, int]:
+        """pid -> job for every process that died with a job: those whose job started
+        again or was given up, and those still holding one when the run ended."""
+        return {
+            **{pid: index for index, pid in self.in_flight.items()},
+            **self.died_with,
+        }
 
     def finish(self, job_index: int) -> bool:
         """A sample arrived; False when the job had already finished (it ran twice)."""

@@ -175,7 +175,6 @@ class _Drive:
         self.log = log
         self.ledger = TaskLedger()
         self.book = ProcessBook()
-        self.crashed_pids: dict[int, int] = {}
         self.kind = f"{runner.runner} task"
         self.probes: tuple[Mapping[str, object], ...] = ()
         self.last_end_ns = 0
@@ -274,12 +273,7 @@ class _Drive:
     def _event(self, event: dict[str, Any]) -> None:
         name = event["event"]
         if name == meter.START:
-            pid = int(event["pid"])
-            index = int(event["job_index"])
-            previous = self.ledger.in_flight.get(index)
-            if previous is not None:
-                self.crashed_pids[previous] = index
-            self.ledger.start(index, pid)
+            self.ledger.start(int(event["job_index"]), int(event["pid"]))
             self.book.started(event)
         elif name == meter.READY:
             self.book.ready(event)
@@ -302,12 +296,9 @@ class _Drive:
         """A task the framework failed when its process died: an error sample, so it counts
         among the failed jobs (never lost, never waited for)."""
         index = int(event["job_index"])
-        pid = self.ledger.in_flight.get(index, 0)
-        if pid:
-            self.crashed_pids[pid] = index
-        if not self.ledger.finish(index):
+        pid = self.ledger.give_up(index)
+        if pid is None:
             return
-        self.ledger.given_up += 1
         message = f"its worker process died with it and it was not run again ({event['why']})"
         self.log.write(ended_job_sample(index, 0, int(event["at_ns"]), pid, message))
 
@@ -359,9 +350,7 @@ class _Drive:
             limits["max_memory_bytes"] = int(settings["worker_max_memory_per_child"]) * 1024
         if limits["max_jobs_per_worker"] is None and settings.get("worker_max_tasks_per_child"):
             limits["max_jobs_per_worker"] = int(settings["worker_max_tasks_per_child"])
-        for index, pid in self.ledger.in_flight.items():
-            self.crashed_pids.setdefault(pid, index)
-        found = recycles(self.book, self.crashed_pids, self.last_end_ns, limits)
+        found = recycles(self.book, self.ledger.crashed(), self.last_end_ns, limits)
         summary: dict[str, Any] = {
             "workers": max(config.concurrency, len(self.book.nodes())),
             "limits": limits,

@@ -58,6 +58,22 @@ def test_a_task_started_again_by_another_process_counts_as_interrupted_once() ->
     summary = ledger.summary()
     assert (summary["jobs_retried"], summary["jobs_lost"], summary["jobs_run_twice"]) == (1, 0, 1)
     assert summary["interrupted_jobs"] == [0]
+    assert ledger.crashed() == {1: 0}
+
+
+def test_a_given_up_task_is_failed_and_names_the_process_that_died() -> None:
+    """Started in pid 7, given up by the framework: settled (not lost), pid 7 crashed with
+    it; a second give-up of the same task changes nothing; a task still running at the end
+    counts its process as crashed too."""
+    ledger = TaskLedger(sent=2)
+    ledger.start(0, 7)
+    ledger.start(1, 8)
+    assert ledger.give_up(0) == 7
+    assert ledger.give_up(0) is None
+    summary = ledger.summary()
+    assert (summary["jobs_lost"], summary["jobs_failed_by_interruption"]) == (1, 1)
+    assert summary["jobs_run_twice"] == 0
+    assert ledger.crashed() == {7: 0, 8: 1}
 
 
 def _book(*lives: tuple[int, int, int, int, int, dict[str, Any] | None]) -> ProcessBook:
