@@ -7,17 +7,16 @@ inline runner is 10 us.
 
 from __future__ import annotations
 
-import gc
 import json
 import math
-import sys
 import time
 import traceback
 from collections.abc import Collection, Sequence
 from typing import Any, Final
 
+from harness.census import collected_heap
 from harness.frames import is_user_file
-from harness.probes import Probe, native_heap_in_use
+from harness.probes import Probe
 from harness.spec import Worker
 
 SAMPLE_PREFIX: Final = b'{"job_index":'
@@ -142,22 +141,6 @@ def _keeping(handle: Any, kept: list[object]) -> Any:
         return None
 
     return keep
-
-
-def collected_heap() -> str:
-    """Run a full garbage collection, then measure the heap: its floor.
-
-    Cyclic garbage that survived into the oldest generation waits for a full collection,
-    which CPython runs only when that generation grew by a quarter: thousands of jobs apart
-    in a big worker (seen here: one in 3,000 fpdf2 invoices, with 1.4 blocks/job of garbage
-    in between). Measured after ``gc.collect()``, the heap is what the worker really keeps.
-    """
-    gc.collect()
-    fields = f',"py_blocks_collected":{sys.getallocatedblocks()}'
-    native = native_heap_in_use()
-    if native is not None:
-        fields += f',"native_heap_collected_bytes":{native}'
-    return fields
 
 
 def describe_error(exc: BaseException) -> dict[str, str]:

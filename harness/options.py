@@ -173,12 +173,13 @@ def pool_config(values: Mapping[str, object], where: str) -> PoolConfig | None:
 def build_policy(
     per_job: float | None, total: float | None, significance: float, tolerance: float
 ) -> Policy:
-    """The verdict thresholds; a per-job growth limit replaces the whole-run floor."""
+    """The verdict thresholds: the memory budget per job (or over the run, when that is what
+    the user gave), the significance of every trend test, the latency tolerance."""
     memory = MemoryPolicy(alpha=significance)
     if per_job is not None:
-        memory = replace(memory, max_growth_per_job=per_job, min_growth_bytes=0.0)
+        memory = replace(memory, budget_per_job=per_job)
     elif total is not None:
-        memory = replace(memory, min_growth_bytes=total)
+        memory = replace(memory, max_growth_total=total)
     return Policy(memory=memory, latency=LatencyPolicy(alpha=significance, tolerance=tolerance))
 
 

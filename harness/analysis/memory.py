@@ -1,39 +1,40 @@
-"""The memory verdict: does the worker's heap keep growing after warm-up, and by how much?
+"""The memory verdict: does the worker keep memory from job to job, and how much per job?
 
-Signal: the heap in use, from the cheap probes: glibc's native heap in bytes plus CPython's
-allocated blocks times ``block_bytes``. Not RSS: CPython reuses freed arenas (a 2 KB/job leak
-can show no RSS growth) and fragmentation keeps RSS up with no leak; RSS is reported beside.
+The budget is per job, the rate that matters in production (a worker that runs a million
+jobs): 4 B/job by default, below one retained Python object per job (a block is 32 B), above
+the 0.5-2 B/job that allocator and interpreter noise leave on clean workers' collected heaps
+here. A per-run budget (``--max-growth 48KiB``) is the user's choice, never the default: one
+turns every short run's leak into a pass.
 
-Method, per run of N jobs:
+Two signals, both from cheap probes, so ``--light`` reaches the same verdict as a full run:
 
-1. Cut the jobs after a candidate warm-up into at most 50 equal ranges and take each range's
-   minimum (its floor: temporaries and not-yet-collected garbage sit above it).
-2. Warm-up is found, not guessed: candidates end at 5, 10, 20, 30 and 50 % of the run. The
-   first candidate after which the floor shows no significant upward trend (Mann-Kendall with
-   the Hamed-Rao correction, one-sided, ``alpha``) *and* a slope whose upper bound, projected
-   over the run, stays under the floor, ends the warm-up: pass. A worker fails only if
-   *every* candidate shows significant growth, so the false-alarm rate stays at or below
-   ``alpha``.
-3. Growth that persists must also matter: the Theil-Sen slope projected over the run must
-   reach ``min_growth_bytes`` (default 48 KiB: the sensitivity targets, 8 B/job over 10,000
-   jobs and 64 B/job over 1,000, both grow >= 64,000 bytes; 48 KiB leaves a quarter for
-   estimation error), and ``max_growth_per_job`` when one is set.
-4. Growth that is slowing down (the last quarter's slope under a quarter of the third's) is a
-   cache still filling, not yet a leak: ``inconclusive``, run longer.
-5. Neither a pass nor steady growth: the run could not rule growth out: ``inconclusive``.
-6. Runs under ``MIN_JOBS_TO_FAIL`` (500) jobs never fail: growth that short may still be a
-   cache filling.
-7. Growth must survive a full garbage collection: the worker collects and measures its heap
-   at a few points (``collection_points``); when the second half's collected heap does not
-   grow past the floor, the growth was garbage waiting for CPython's rare full collections.
+- **Rounds** (:mod:`harness.analysis.rounds`): at the end of each of ~10 rounds the worker
+  collects garbage and measures its heap; the deltas are exact. A leak grows in every round
+  after warm-up (CPython's ``regrtest -R`` rule); growth a bounded cache explains is a cache
+  filling. The net bytes kept from the baseline to the last collection bound steady growth.
+- **The floor trend**: the per-job heap (native bytes + 32 B x blocks), cut into <= 50 ranges
+  after a warm-up candidate (5, 10, 20, 30, 50 % of the run), each range's minimum;
+  Mann-Kendall with the Hamed-Rao correction (one-sided, ``alpha``) and the Theil-Sen slope.
+
+Verdicts:
+
+1. ``fail`` -- every judged round kept more Python objects, not only while a bounded cache
+   filled, at >= the budget; or growth that survives full collections at >= the budget,
+   significant after every warm-up candidate and not slowing down.
+2. ``pass`` -- every round grew only while bounded caches filled (said, with how full they
+   are); or the heap kept under the budget per job between full collections, over the judged
+   rounds and over their second half; or, without rounds, the floor's upper bound under it.
+3. ``inconclusive`` -- anything else, with the smallest growth the run could see.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from harness.analysis.rounds import RoundsReading, read_rounds
 from harness.analysis.series import Points, gauge_points, range_blocks
 from harness.analysis.trend import (
     MAX_BLOCKS,
@@ -46,13 +47,11 @@ from harness.analysis.trend import (
 from harness.model import Samples, Verdict
 
 WARMUP_FRACTIONS: Final = (0.05, 0.1, 0.2, 0.3, 0.5)
-MIN_JOBS: Final = 100
+#: Fewer jobs than this give the floor trend too few ranges to read.
+MIN_JOBS: Final = 50
 MIN_BLOCKS: Final = 8
-#: A heap still growing in a shorter run is as likely a pool or cache still filling as a
-#: leak (SQLite's write-ahead-log index took ~190 jobs to fill here), so such a run can only
-#: be inconclusive. 500 is half the smallest run the sensitivity targets name (64 B/job over
-#: 1,000 jobs).
-MIN_JOBS_TO_FAIL: Final = 500
+#: The default budget, bytes kept per job (see the module's docstring).
+BUDGET_PER_JOB: Final = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +59,32 @@ class MemoryPolicy:
     """How strict the memory verdict is."""
 
     alpha: float = 0.01
-    min_growth_bytes: float = 48 * 1024
-    max_growth_per_job: float | None = None
+    #: Bytes per job the worker may keep.
+    budget_per_job: float = BUDGET_PER_JOB
+    #: A budget over the whole run instead (the user's choice): budget_per_job = this / jobs.
+    max_growth_total: float | None = None
     #: Bytes one CPython block stands for (most small objects are 32-64 bytes).
     block_bytes: float = 32.0
 
     def __post_init__(self) -> None:
         check_alpha(self.alpha)
-        if self.min_growth_bytes < 0:
-            raise ValueError(f"min_growth_bytes must be >= 0, got {self.min_growth_bytes}")
-        if self.max_growth_per_job is not None and self.max_growth_per_job < 0:
-            raise ValueError(f"max_growth_per_job must be >= 0, got {self.max_growth_per_job}")
+        if not self.budget_per_job > 0:
+            raise ValueError(f"budget_per_job must be > 0 bytes, got {self.budget_per_job}")
+        if self.max_growth_total is not None and not self.max_growth_total > 0:
+            raise ValueError(f"max_growth_total must be > 0 bytes, got {self.max_growth_total}")
+        if not self.block_bytes > 0:
+            raise ValueError(f"block_bytes must be > 0, got {self.block_bytes}")
+
+    def budget(self, jobs: int) -> float:
+        """Bytes per job a run of ``jobs`` may keep."""
+        if self.max_growth_total is not None:
+            return self.max_growth_total / max(1, jobs)
+        return self.budget_per_job
+
+    def describe(self) -> str:
+        if self.max_growth_total is not None:
+            return f"{_bytes(self.max_growth_total)} over the run"
+        return f"{_bytes(self.budget_per_job)}/job"
 
 
 def heap_points(samples: Samples, block_bytes: float) -> Points:
@@ -138,170 +152,242 @@ def _slope_of_quarter(points: Points, start: float, stop: float) -> float:
 
 
 def memory_verdict(samples: Samples, policy: MemoryPolicy | None = None) -> Verdict:
-    """Judge claim 1, flat memory, from the heap probes.
-
-    The probes measure *net* growth, which is what a leak is. memray's per-site figures count
-    what survived its window, which a bounded structure replacing old entries also does, so
-    they size blocks (``block_bytes``, see :func:`harness.analysis.verdicts.judge`) but never
-    stand in for the growth itself.
-    """
+    """Judge claim 1, flat memory, from the rounds and the heap probes (see the module)."""
     policy = policy or MemoryPolicy()
     jobs = len(samples)
+    budget = policy.budget(jobs)
     points = heap_points(samples, policy.block_bytes)
+    rounds = read_rounds(samples, policy.block_bytes)
+    figures = _base_figures(policy, jobs, budget, rounds)
+    tried = _trends(points, jobs, policy.alpha)
+    if tried:
+        figures.update(_trend_figures(samples, tried[-1], jobs, policy))
+    if rounds is not None and rounds.judged:
+        verdict = _by_rounds(samples, points, rounds, tried, jobs, budget, policy, figures)
+        if verdict is not None:
+            return verdict
+    if not tried:
+        return Verdict(
+            "inconclusive",
+            f"{jobs:,} jobs with {len(points[0])} heap samples and "
+            f"{0 if rounds is None else len(rounds.rounds)} judged rounds are too few to judge "
+            f"memory growth; run at least {max(MIN_JOBS, 2 * jobs):,} jobs",
+            figures,
+        )
+    return _by_trend(samples, points, tried, jobs, budget, policy, figures, rounds)
+
+
+def _trends(points: Points, jobs: int, alpha: float) -> list[tuple[float, Trend]]:
+    """The floor trend after each warm-up candidate that leaves enough ranges."""
     tried: list[tuple[float, Trend]] = []
     if jobs >= MIN_JOBS:
         for fraction in WARMUP_FRACTIONS:
             warmup = max(5.0, fraction * jobs)
-            trend = _floor_trend(points, warmup, jobs, policy.alpha)
-            if trend is None:
-                continue
-            tried.append((warmup, trend))
-            bounded = trend.slope_high <= 0 or trend.slope_high < _limit_per_job(policy, jobs)
-            if trend.p_increasing >= policy.alpha and bounded:
-                return Verdict(
-                    "pass",
-                    f"flat after a warm-up of {int(warmup):,} jobs: "
-                    f"{_bytes(trend.slope)}/job (upper bound "
-                    f"{_bytes(trend.slope_high)}/job)",
-                    _figures(samples, trend, warmup, jobs, policy),
-                )
-    if not tried:
-        return Verdict(
-            "inconclusive",
-            f"{jobs:,} jobs with {len(points[0])} heap samples are "
-            f"too few to judge memory growth; run at least {MIN_JOBS} jobs (1,000 "
-            "or more to see a 64 B/job leak)",
-            {"jobs": jobs, "signal": "heap"},
-        )
-    warmup, trend = tried[-1]
-    figures = _figures(samples, trend, warmup, jobs, policy)
-    if any(t.p_increasing >= policy.alpha for _, t in tried):
-        return Verdict(
-            "inconclusive",
-            f"no steady growth after {int(warmup):,} jobs, but the "
-            f"run cannot rule out up to {_bytes(trend.slope_high)}/job; "
-            f"run {_more(jobs)} jobs",
-            figures,
-        )
-    return _judge_growth(samples, points, trend, jobs, policy, figures)
+            trend = _floor_trend(points, warmup, jobs, alpha)
+            if trend is not None:
+                tried.append((warmup, trend))
+    return tried
 
 
-def _judge_growth(
+def _by_rounds(
     samples: Samples,
     points: Points,
-    trend: Trend,
+    rounds: RoundsReading,
+    tried: list[tuple[float, Trend]],
     jobs: int,
+    budget: float,
     policy: MemoryPolicy,
     figures: dict[str, object],
-) -> Verdict:
-    """Growth was significant after every warm-up candidate: does it matter, and is it steady?"""
-    rate = trend.slope
-    projected = rate * jobs
-    if rate < _limit_per_job(policy, jobs):
-        return Verdict(
-            "pass",
-            f"grows {_bytes(rate)}/job, {_bytes(projected)} over "
-            f"the run: below the floor of {_floor(policy)}",
-            figures,
-        )
-    if jobs < MIN_JOBS_TO_FAIL:
-        return Verdict(
-            "inconclusive",
-            f"still growing at job {jobs:,} ({_bytes(rate)}/job): too early to tell a leak "
-            f"from a cache or pool still filling; run at least {MIN_JOBS_TO_FAIL:,} jobs",
-            figures,
-        )
-    kept = _collected_rate(samples, policy.block_bytes, jobs)
-    if kept is not None:
-        figures = {**figures, "bytes_per_job_collected": kept}
-        if kept < _limit_per_job(policy, jobs):
+) -> Verdict | None:
+    """The verdict the exact rounds decide, or None to leave it to the floor trend."""
+    count = len(rounds.rounds)
+    span = f"{count} rounds from job {rounds.baseline_job + 1:,} to {rounds.last_job + 1:,}"
+    if rounds.leak:
+        rate = rounds.unexplained_bytes_per_job()
+        figures.update(bytes_per_job=rate, projected_growth_bytes=rate * jobs)
+        if rate >= budget:
+            onset = growth_onset(points, max(5.0, 0.05 * jobs), jobs)
+            figures["growth_started_at_job"] = onset
             return Verdict(
-                "pass",
-                f"the heap grew {_bytes(rate)}/job between garbage collections, but a full "
-                f"collection brings it back: it keeps {_bytes(kept)}/job (garbage waiting for "
-                "the collector, not a leak)",
+                "fail",
+                f"grows {_bytes(rate)}/job from job {onset:,} on: it kept more Python "
+                f"objects after a full collection in every one of {span} "
+                f"({rounds.unexplained_blocks_per_job():.2g} objects/job{_kept_in(rounds)})",
                 figures,
             )
-        rate, projected = kept, kept * jobs
-        figures["bytes_per_job"] = rate
-        figures["projected_growth_bytes"] = projected
-    third = _slope_of_quarter(points, jobs * 0.5, jobs * 0.75)
-    fourth = _slope_of_quarter(points, jobs * 0.75, jobs)
-    figures = {**figures, "slope_third_quarter": third, "slope_last_quarter": fourth}
-    if third > 0 and fourth < 0.25 * third:
         return Verdict(
-            "inconclusive",
-            f"still growing at job {jobs:,} but slowing "
-            f"({_bytes(third)}/job, then {_bytes(fourth)}/job): a cache may still "
-            f"be filling; run {_more(jobs)} jobs to see it level off",
+            "pass",
+            f"keeps {_bytes(rate)}/job in every round ({span}): under the budget of "
+            f"{policy.describe()}",
             figures,
         )
-    onset = growth_onset(points, max(5.0, 0.05 * jobs), jobs)
-    figures = {**figures, "growth_started_at_job": onset}
+    settled = rounds.settled(budget)
+    if rounds.cache_filling and settled is not None:
+        return Verdict(
+            "pass",
+            f"grew in every one of {span} only while bounded caches filled: "
+            f"{_caches_text(rounds)}; the rest of the heap stayed flat (a leak that grows "
+            "with a filling cache shows once the cache is full)",
+            figures,
+        )
+    figures["bytes_per_job_collected"] = rounds.net_bytes_per_job()
+    if settled is not None:
+        baseline, net, late = settled
+        figures.update(
+            bytes_per_job=net,
+            bytes_per_job_collected=net,
+            bytes_per_job_collected_second_half=late,
+            warmup_jobs=baseline + 1,
+        )
+        return Verdict(
+            "pass",
+            f"flat: after full collections the heap kept {_bytes(net)}/job from job "
+            f"{baseline + 1:,} to {rounds.last_job + 1:,} ({_bytes(late)}/job over the second "
+            f"half); budget {policy.describe()}",
+            figures,
+        )
+    return None
+
+
+def _by_trend(
+    samples: Samples,
+    points: Points,
+    tried: list[tuple[float, Trend]],
+    jobs: int,
+    budget: float,
+    policy: MemoryPolicy,
+    figures: dict[str, object],
+    rounds: RoundsReading | None,
+) -> Verdict:
+    """The floor trend decides: no rounds, or rounds that grew past the budget in some
+    rounds only (a structure growing in steps, a pool filling, a leak with gaps)."""
+    warmup, trend = tried[-1]
+    collected = rounds is not None and rounds.judged
+    if not collected:
+        for candidate, candidate_trend in tried:
+            if candidate_trend.p_increasing >= policy.alpha and candidate_trend.slope_high < budget:
+                return Verdict(
+                    "pass",
+                    f"flat after a warm-up of {int(candidate):,} jobs: "
+                    f"{_bytes(candidate_trend.slope)}/job (upper bound "
+                    f"{_bytes(candidate_trend.slope_high)}/job, budget {policy.describe()})",
+                    figures,
+                )
+    steady = all(t.p_increasing < policy.alpha for _, t in tried)
+    rate = trend.slope
+    if collected:
+        assert rounds is not None
+        rate = min(rate, rounds.net_bytes_per_job()) if steady else rounds.net_bytes_per_job()
+    if steady and rate >= budget:
+        third = _slope_of_quarter(points, jobs * 0.5, jobs * 0.75)
+        fourth = _slope_of_quarter(points, jobs * 0.75, jobs)
+        figures.update(slope_third_quarter=third, slope_last_quarter=fourth)
+        if third > 0 and fourth < 0.25 * third:
+            return Verdict(
+                "inconclusive",
+                f"still growing at job {jobs:,} but slowing ({_bytes(third)}/job, then "
+                f"{_bytes(fourth)}/job): a cache or pool may still be filling; run "
+                f"{_more(jobs)} jobs to see it level off",
+                figures,
+            )
+        onset = growth_onset(points, max(5.0, 0.05 * jobs), jobs)
+        figures.update(bytes_per_job=rate, projected_growth_bytes=rate * jobs)
+        figures["growth_started_at_job"] = onset
+        return Verdict(
+            "fail",
+            f"grows {_bytes(rate)}/job from job {onset:,} on ({_bytes(rate * jobs)} over "
+            f"{jobs:,} jobs; p = {trend.p_increasing:.2g}"
+            f"{', kept after full collections' if collected else ''})",
+            figures,
+        )
+    if steady:
+        return Verdict(
+            "pass",
+            f"grows {_bytes(rate)}/job: under the budget of {policy.describe()}",
+            figures,
+        )
+    seen = max(trend.slope_high, budget)
     return Verdict(
-        "fail",
-        f"grows {_bytes(rate)}/job from job {onset:,} on "
-        f"({_bytes(projected)} over {jobs:,} jobs; p = {trend.p_increasing:.2g})",
+        "inconclusive",
+        f"no steady growth after {int(warmup):,} jobs, but the run cannot rule out up to "
+        f"{_bytes(seen)}/job (budget {policy.describe()})"
+        f"{_rounds_note(rounds)}; run {_jobs_to_settle(jobs, seen, budget):,} jobs",
         figures,
     )
 
 
-COLLECTION_FRACTIONS: Final = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75)
+def _rounds_note(rounds: RoundsReading | None) -> str:
+    if rounds is None or not rounds.judged:
+        return ""
+    net = rounds.net_bytes_per_job()
+    grew = sum(r.blocks > 0 or r.native_bytes > 0 for r in rounds.rounds)
+    return (
+        f"; after full collections it kept {_bytes(net)}/job, growing in {grew} of "
+        f"{len(rounds.rounds)} rounds"
+    )
 
 
-def collection_points(jobs: int, judged_jobs: int) -> list[int]:
-    """Jobs after which the worker runs a full garbage collection and measures its heap:
-    at the warm-up candidates, three quarters in, and the last judged job."""
-    if judged_jobs < 1:
-        return []
-    points = {int(f * judged_jobs) for f in COLLECTION_FRACTIONS} | {judged_jobs - 1}
-    return sorted(p for p in points if 0 <= p < min(jobs, judged_jobs))
+def _jobs_to_settle(jobs: int, seen: float, budget: float) -> int:
+    """Jobs for the upper bound to reach the budget: the bound of a Theil-Sen slope over
+    a fixed number of ranges shrinks about as 1/jobs^1.5 (wider span, same noise)."""
+    factor = max(2.0, (seen / budget) ** (2 / 3))
+    return int(math.ceil(jobs * min(factor, 20.0) / 100.0) * 100)
 
 
-def _collected_rate(samples: Samples, block_bytes: float, jobs: int) -> float | None:
-    """Bytes per job the heap keeps once garbage is collected, over the second half of the
-    run, from the measurements taken right after full collections; None without two."""
-    py = dict(zip(*gauge_points(samples, "py_blocks_collected"), strict=True))
-    native = dict(zip(*gauge_points(samples, "native_heap_collected_bytes"), strict=True))
-    at = sorted(job for job in py if job >= 0.5 * jobs - 1 and (not native or job in native))
-    if len(at) < 2 or at[-1] == at[0]:
-        return None
-    first, last = at[0], at[-1]
-    grown = block_bytes * (py[last] - py[first])
-    if native:
-        grown += native[last] - native[first]
-    return grown / (last - first)
+def _kept_in(rounds: RoundsReading) -> str:
+    parts = []
+    if rounds.grown_types:
+        parts.append(f"growing: {rounds.describe_types()}")
+    unbounded = rounds.growing(bounded=False)
+    if unbounded:
+        parts.append(
+            "unbounded: "
+            + ", ".join(f"{c.name} +{c.entries - c.entries_before:,} entries" for c in unbounded)
+        )
+    return "; " + "; ".join(parts) if parts else ""
 
 
-def _limit_per_job(policy: MemoryPolicy, jobs: int) -> float:
-    """Growth per job that matters: the per-job limit if set, else the run's floor spread."""
-    if policy.max_growth_per_job is not None:
-        return policy.max_growth_per_job
-    return policy.min_growth_bytes / jobs
+def _caches_text(rounds: RoundsReading) -> str:
+    caches = rounds.growing(bounded=True)
+    if not caches:
+        return "bounded caches (unnamed)"
+    texts = []
+    for cache in caches[:4]:
+        full = cache.full_at_job(rounds.baseline_job, rounds.last_job)
+        size = (
+            f"{cache.entries:,}/{cache.capacity:,}" if cache.capacity > 0 else f"{cache.entries:,}"
+        )
+        texts.append(f"{cache.name} {size}" + (f", full at ~job {full:,}" if full else ""))
+    return "; ".join(texts)
 
 
-def _floor(policy: MemoryPolicy) -> str:
-    if policy.max_growth_per_job is not None:
-        return f"{_bytes(policy.max_growth_per_job)}/job"
-    return f"{_bytes(policy.min_growth_bytes)} over the run"
-
-
-def _figures(
-    samples: Samples, trend: Trend, warmup: float, jobs: int, policy: MemoryPolicy
+def _base_figures(
+    policy: MemoryPolicy, jobs: int, budget: float, rounds: RoundsReading | None
 ) -> dict[str, object]:
     figures: dict[str, object] = {
-        "signal": f"heap: native bytes + {policy.block_bytes:g} B x Python blocks, "
-        "floor of each range of jobs",
+        "signal": f"heap: native bytes + {policy.block_bytes:g} B x Python blocks; exact "
+        "rounds after full collections, and the floor of each range of jobs",
         "jobs": jobs,
+        "budget_bytes_per_job": budget,
+        "max_growth_total": policy.max_growth_total,
+        "alpha": policy.alpha,
+        "block_bytes": policy.block_bytes,
+    }
+    if rounds is not None:
+        figures["rounds"] = rounds.to_json()
+    return figures
+
+
+def _trend_figures(
+    samples: Samples, tried: tuple[float, Trend], jobs: int, policy: MemoryPolicy
+) -> dict[str, object]:
+    warmup, trend = tried
+    figures: dict[str, object] = {
         "warmup_jobs": int(warmup),
         "bytes_per_job": trend.slope,
         "bytes_per_job_interval": [trend.slope_low, trend.slope_high],
         "projected_growth_bytes": trend.slope * jobs,
         "p_value": trend.p_increasing,
-        "alpha": policy.alpha,
-        "min_growth_bytes": policy.min_growth_bytes,
-        "max_growth_per_job": policy.max_growth_per_job,
-        "block_bytes": policy.block_bytes,
         "blocks": trend.n,
     }
     for field, name in (
@@ -309,8 +395,7 @@ def _figures(
         ("native_heap_bytes", "native_bytes_per_job"),
         ("rss_bytes", "rss_bytes_per_job"),
     ):
-        series = gauge_points(samples, field)
-        trend_of = _floor_trend(series, warmup, jobs, policy.alpha)
+        trend_of = _floor_trend(gauge_points(samples, field), warmup, jobs, policy.alpha)
         if trend_of is not None:
             figures[name] = trend_of.slope
     return figures

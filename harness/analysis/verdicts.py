@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from typing import Any
 
+from harness.analysis.failed_jobs import FailedJobsPolicy, failed_jobs_verdict
 from harness.analysis.latency import LatencyPolicy, confirm_by_cpu_time, latency_verdict
 from harness.analysis.lifetimes import lifetimes, per_lifetime
 from harness.analysis.memory import MemoryPolicy, memory_verdict
@@ -20,29 +21,7 @@ class Policy:
 
     memory: MemoryPolicy = field(default_factory=MemoryPolicy)
     latency: LatencyPolicy = field(default_factory=LatencyPolicy)
-
-
-#: CPython's small-object allocator serves requests up to this size; bigger go to malloc.
-SMALL_OBJECT_BYTES: Final = 512
-
-
-def measured_block_bytes(per_job_sites: Sequence[Mapping[str, Any]]) -> float | None:
-    """Mean size of the small Python objects the per-job leak sites keep, by memray: what
-    one CPython block of growth stands for in this worker (the default 32 B guesses).
-
-    Only objects of up to 512 B count: bigger ones come from malloc, so the native-heap probe
-    already has their bytes (their block count times their size would count them twice)."""
-    python = [
-        s
-        for s in per_job_sites
-        if s.get("allocator") == "python"
-        and float(s["allocations_per_job"]) > 0
-        and float(s["bytes_per_job"]) / float(s["allocations_per_job"]) <= SMALL_OBJECT_BYTES
-    ]
-    allocations = sum(float(s["allocations_per_job"]) for s in python)
-    if allocations <= 0:
-        return None
-    return sum(float(s["bytes_per_job"]) for s in python) / allocations
+    failed_jobs: FailedJobsPolicy = field(default_factory=FailedJobsPolicy)
 
 
 def judge(
@@ -53,14 +32,14 @@ def judge(
     fresh_vs_fresh: PairedComparison | None = None,
     fresh_now_vs_then: PairedComparison | None = None,
 ) -> dict[str, Verdict]:
-    """Memory, resources and latency verdicts; a failing memory verdict names the top
-    per-job leak site found by the memray window."""
+    """Failed jobs, memory, resources and latency verdicts; a failing memory verdict names
+    the top per-job leak site found by the memray window.
+
+    memray's sites only name and size what the probes found: the verdict itself comes from
+    the probes, so ``--light`` (no memray) judges the same jobs the same way."""
     policy = policy or Policy()
     per_job = [site for site in leak_sites if site.get("kind") == "per_job"]
     memory_policy = policy.memory
-    block_bytes = measured_block_bytes(per_job)
-    if block_bytes is not None:
-        memory_policy = replace(memory_policy, block_bytes=block_bytes)
     memory = per_lifetime(
         samples,
         lambda lifetime, tests: memory_verdict(
@@ -85,6 +64,7 @@ def judge(
         return confirm_by_cpu_time(verdict, lifetime, latency) if pooled else verdict
 
     return {
+        "failed_jobs": failed_jobs_verdict(samples, policy.failed_jobs),
         "memory": memory,
         "resources": per_lifetime(samples, lambda lifetime, _: resource_verdict(lifetime)),
         # A worker's slowdown is a matter of its age: under a pool, judged within each

@@ -22,7 +22,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from harness.execute import JobExecutor, collected_heap, describe_error
+from harness.census import collected_heap
+from harness.execute import JobExecutor, describe_error
 from harness.probes import Probe, default_probes, describe
 from harness.queues.channel import Channel
 from harness.runners import protocol

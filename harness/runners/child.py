@@ -18,8 +18,9 @@ import sys
 from pathlib import Path
 from typing import BinaryIO, Final
 
+from harness.census import collected_heap
 from harness.errors import SpecError
-from harness.execute import SAMPLE_PREFIX, JobExecutor, collected_heap
+from harness.execute import SAMPLE_PREFIX, JobExecutor
 from harness.probes import default_probes, describe
 from harness.runners import protocol
 from harness.runners.evidence import IsolationEvidence
@@ -38,7 +39,7 @@ NEAR_END: Final = 3.0
 #: job that recycles it. The run-based points (``--collect-after``) assume one worker that
 #: lives the whole run; without collections, a PDF worker's lifetimes of 2,000 jobs read
 #: cyclic garbage waiting in gen 2 as 132 B/job of growth.
-OWN_COLLECTION_POINTS: Final = frozenset(int(50 * 1.3**k) for k in range(60))
+OWN_COLLECTION_POINTS: Final = frozenset(int(20 * 1.25**k) for k in range(80))
 EXIT_SPEC_ERROR: Final = 3
 EXIT_SETUP_ERROR: Final = 4
 _PR_SET_PDEATHSIG: Final = 1

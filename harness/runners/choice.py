@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harness.analysis.isolation import plan
 from harness.analysis.latency import MIN_JOBS as LATENCY_MIN_JOBS
-from harness.analysis.memory import collection_points
+from harness.analysis.rounds import collection_points
 from harness.model import QUEUE_RUNNERS, QueueConfig, RunConfig
 from harness.runners import Runner
 from harness.runners.aged import FRESH_WARMUP_JOBS, PROBE_PAIRS, AgedProbe
