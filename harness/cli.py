@@ -11,10 +11,11 @@ from types import FrameType
 from typing import Final, NoReturn
 
 from harness import __version__
+from harness.analysis.failed_jobs import FailedJobsPolicy
 from harness.analysis.verdicts import Policy
 from harness.errors import HarnessError, UsageError
 from harness.model import RUNNERS, PoolConfig, RunConfig
-from harness.options import POOL_OPTIONS, build_policy, pool_config
+from harness.options import POOL_OPTIONS, build_policy, parse_failed_jobs, pool_config
 from harness.queues.serve import add_worker_options, queue_config
 from harness.queues.serve import build_parser as build_worker_parser
 from harness.units import parse_growth, parse_size
@@ -117,7 +118,26 @@ def _percent(text: str) -> float:
 
 def _policy(args: argparse.Namespace) -> Policy:
     per_job, total = args.max_growth if args.max_growth is not None else (None, None)
-    return build_policy(per_job, total, args.significance, args.latency_tolerance)
+    return build_policy(
+        per_job, total, args.significance, args.latency_tolerance, args.max_failed_jobs
+    )
+
+
+def _failed_jobs(text: str) -> FailedJobsPolicy:
+    try:
+        return parse_failed_jobs(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of jobs >= 0 (3) or a percentage of them (1%), got {text!r}"
+        ) from None
+
+
+def _cache_name(text: str) -> str:
+    if ":" not in text or "," in text:
+        raise argparse.ArgumentTypeError(
+            f"expected module:attribute of a cache (billing.pdf:_FONTS), got {text!r}"
+        )
+    return text
 
 
 def _workload_options(args: argparse.Namespace) -> dict[str, str]:
@@ -312,8 +332,22 @@ def build_parser() -> argparse.ArgumentParser:
         type=_growth,
         default=None,
         metavar="SIZE[/job]",
-        help="memory growth that fails a significant trend: per job (64B/job) or over the "
-        "whole run (default 48KiB)",
+        help="memory the worker may keep: per job (the default, 4B/job) or over the whole "
+        "run (48KiB)",
+    )
+    judged.add_argument(
+        "--max-failed-jobs",
+        type=_failed_jobs,
+        default=None,
+        metavar="N|P%",
+        help="failed jobs allowed before the soak fails (default: 0)",
+    )
+    judged.add_argument(
+        "--bounded-cache",
+        type=_cache_name,
+        action="append",
+        metavar="MODULE:ATTR",
+        help="a cache of yours bounded by construction: its growth is a cache filling (repeatable)",
     )
     judged.add_argument(
         "--significance",
@@ -386,6 +420,7 @@ def _run(args: argparse.Namespace) -> int:
         normaliser=args.normalise,
         pool=_pool(args),
         queue=queue_config(args),
+        bounded_caches=tuple(args.bounded_cache or ()),
     )
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     with progress_bar(config.jobs, f"soak {config.workload}") as on_progress:

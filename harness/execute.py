@@ -21,6 +21,10 @@ from harness.spec import Worker
 
 SAMPLE_PREFIX: Final = b'{"job_index":'
 MAX_ERROR_CHARS: Final = 2000
+#: Jobs timed before the probes' cadences are set against the job's own duration.
+RETUNE_AFTER: Final = 20
+#: Share of a median job's time each probe may cost (8 probes: at most ~4 % in all).
+PROBE_JOB_SHARE: Final = 0.005
 _HEAD: Final = '{"job_index":%d,"wall_ns":%d,"cpu_ns":%d,"end_ns":%d'
 
 
@@ -30,11 +34,15 @@ class JobExecutor:
     __slots__ = (
         "_collect_after",
         "_every_job",
+        "_fixed",
         "_handle",
         "_head",
         "_origin_ns",
+        "_probes",
+        "_retune",
         "_sparse",
         "_sparse_step",
+        "_walls",
     )
 
     def __init__(
@@ -55,16 +63,35 @@ class JobExecutor:
         for probe in probes:
             if calibrate:
                 probe.calibrate()
-        every_job = [p for p in probes if p.every == 1]
+        self._probes = tuple(probes)
+        self._fixed = fixed_fields.replace("%", "%%")
+        self._retune = calibrate
+        self._walls: list[int] = []
+        self._plan()
+
+    def _plan(self) -> None:
+        every_job = [p for p in self._probes if p.every == 1]
         self._every_job = tuple(p.read for p in every_job)
         # One template for the fixed part: a single % costs less than one per probe.
-        self._head = (
-            _HEAD + fixed_fields.replace("%", "%%") + "".join(p.template for p in every_job)
-        )
-        sparse = [p for p in probes if p.every > 1]
+        self._head = _HEAD + self._fixed + "".join(p.template for p in every_job)
+        sparse = [p for p in self._probes if p.every > 1]
         self._sparse = tuple((p.every, p.template, p.read) for p in sparse)
         # Sparse probes are only looked at on multiples of their cadences' common divisor.
         self._sparse_step = math.gcd(*(p.every for p in sparse)) if sparse else 0
+
+    def _learn_job_time(self, wall_ns: int) -> None:
+        """After the first ``RETUNE_AFTER`` jobs, let each probe cost up to
+        ``PROBE_JOB_SHARE`` of the median job's time: a job of milliseconds affords every
+        probe every job (a Celery run of 8-ms tasks got 3 heap samples in 100 jobs when
+        cadences knew only the probes' microseconds)."""
+        self._walls.append(wall_ns)
+        if len(self._walls) < RETUNE_AFTER:
+            return
+        self._retune = False
+        budget = int(PROBE_JOB_SHARE * sorted(self._walls)[len(self._walls) // 2])
+        self._walls = []
+        if any([probe.shorten(budget) for probe in self._probes]):
+            self._plan()
 
     def run_keeping_result(
         self, job_index: int, job: dict[str, Any]
@@ -112,6 +139,8 @@ class JobExecutor:
     ) -> bytes:
         """The sample line of a job measured elsewhere (a queue's task, timed around the
         framework's own call): the probes are read now, right after the job."""
+        if self._retune:
+            self._learn_job_time(wall_ns)
         values: tuple[int, ...] = (job_index, wall_ns, cpu_ns, end_ns)
         for read in self._every_job:
             values += read()

@@ -145,6 +145,8 @@ class RunConfig:
     pool: PoolConfig | None = None
     #: The broker and worker of a job queue (``runner`` celery or rq).
     queue: QueueConfig | None = None
+    #: ``module:attr`` of the user's caches bounded by construction (their growth fills them).
+    bounded_caches: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Final
 
+from harness.analysis.failed_jobs import FailedJobsPolicy
 from harness.analysis.latency import LatencyPolicy
 from harness.analysis.memory import MemoryPolicy
 from harness.analysis.verdicts import Policy
@@ -52,6 +53,8 @@ EXPECTED: Final = {
     "max_memory_per_child": "a number of KiB >= 1 (Celery's unit)",
     "start_worker": "True or False",
     "rq_worker": "'fork' or 'simple'",
+    "max_failed_jobs": "a whole number of jobs >= 0 (3) or a percentage of them ('1%')",
+    "bounded_caches": "a list of 'module:attribute' naming caches bounded by construction",
 }
 #: The options of a job queue's runner (runner='celery' or 'rq').
 QUEUE_OPTIONS: Final = (
@@ -113,6 +116,11 @@ class SoakOptions:
     max_memory_per_child: int | None = None
     start_worker: bool | None = None
     rq_worker: str | None = None
+    #: Failed jobs allowed: a count, or a share of the jobs run (0.01).
+    max_failed_jobs: int | None = None
+    max_failed_share: float | None = None
+    #: The user's own caches, bounded by construction: their growth is a cache filling.
+    bounded_caches: tuple[str, ...] = ()
 
     def queue_config(self, where: str = "soak()") -> QueueConfig | None:
         """The job queue these options ask for (runner 'celery' or 'rq'); None otherwise. A
@@ -152,6 +160,7 @@ class SoakOptions:
             self.max_growth_total,
             self.significance,
             self.latency_tolerance,
+            FailedJobsPolicy(self.max_failed_jobs, self.max_failed_share),
         )
 
 
@@ -171,7 +180,11 @@ def pool_config(values: Mapping[str, object], where: str) -> PoolConfig | None:
 
 
 def build_policy(
-    per_job: float | None, total: float | None, significance: float, tolerance: float
+    per_job: float | None,
+    total: float | None,
+    significance: float,
+    tolerance: float,
+    failed_jobs: FailedJobsPolicy | None = None,
 ) -> Policy:
     """The verdict thresholds: the memory budget per job (or over the run, when that is what
     the user gave), the significance of every trend test, the latency tolerance."""
@@ -180,7 +193,22 @@ def build_policy(
         memory = replace(memory, budget_per_job=per_job)
     elif total is not None:
         memory = replace(memory, max_growth_total=total)
-    return Policy(memory=memory, latency=LatencyPolicy(alpha=significance, tolerance=tolerance))
+    return Policy(
+        memory=memory,
+        latency=LatencyPolicy(alpha=significance, tolerance=tolerance),
+        failed_jobs=failed_jobs or FailedJobsPolicy(),
+    )
+
+
+def parse_failed_jobs(value: object) -> FailedJobsPolicy:
+    """``3`` or ``'3'``: that many failed jobs allowed; ``'1%'``: that share of the jobs."""
+    text = str(value).strip()
+    if text.endswith("%"):
+        share = _number(text[:-1]) / 100
+        if not 0 <= share <= 1:
+            raise ValueError(share)
+        return FailedJobsPolicy(max_failed_share=share)
+    return FailedJobsPolicy(max_failed=_whole(value, minimum=0))
 
 
 def soak_options(values: Mapping[str, object], where: str) -> SoakOptions:
@@ -206,6 +234,11 @@ def soak_options(values: Mapping[str, object], where: str) -> SoakOptions:
 def _check(name: str, value: object) -> dict[str, object]:
     if name == "max_growth":
         return _growth(value)
+    if name == "max_failed_jobs":
+        allowed = parse_failed_jobs(value)
+        return {"max_failed_jobs": allowed.max_failed, "max_failed_share": allowed.max_failed_share}
+    if name == "bounded_caches":
+        return {"bounded_caches": bounded_caches(value)}
     converters: dict[str, Callable[[object], object]] = {
         "jobs": lambda v: _whole(v, minimum=1),
         "isolation_jobs": lambda v: _whole(v, minimum=1),
@@ -231,6 +264,15 @@ def _check(name: str, value: object) -> dict[str, object]:
     }
     convert = converters.get(name)
     return {name: convert(value) if convert is not None else _choice(name, value)}
+
+
+def bounded_caches(value: object) -> tuple[str, ...]:
+    """``'module:attr'`` names (one, or a list of them) of caches bounded by construction."""
+    names = [value] if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+    for name in names:
+        if not isinstance(name, str) or ":" not in name or "," in name:
+            raise ValueError(name)
+    return tuple(names)
 
 
 def _alpha(value: object) -> float:

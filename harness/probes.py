@@ -37,6 +37,8 @@ class Probe(ABC):
     unit: ClassVar[str]
     #: The shortest cadence wanted; ``calibrate`` may lengthen it to fit the budget.
     every: int = 1
+    #: What one read cost when calibrated (None before).
+    cost_ns: int | None = None
 
     def __init__(self, every: int | None = None) -> None:
         if every is not None:
@@ -64,6 +66,7 @@ class Probe(ABC):
             costs.append(time.perf_counter_ns() - start)
             spent += costs[-1]
         cost = sorted(costs)[len(costs) // 2]
+        self.cost_ns = cost
         for every in _CADENCES:
             if every >= self.every and cost <= budget_ns * every:
                 self.every = every
@@ -71,6 +74,18 @@ class Probe(ABC):
         else:
             self.every = _CADENCES[-1]
         return self.every
+
+    def shorten(self, budget_ns: int) -> bool:
+        """Measure more often when ``budget_ns`` per job (a share of the job's own time)
+        affords it; True when the cadence changed. Needs :meth:`calibrate` first."""
+        cost = self.cost_ns
+        if cost is None or budget_ns <= PROBE_BUDGET_NS:
+            return False
+        every = next((e for e in _CADENCES if cost <= budget_ns * e), self.every)
+        if every >= self.every:
+            return False
+        self.every = every
+        return True
 
     def describe(self) -> dict[str, object]:
         """What the data file needs to say about this probe."""

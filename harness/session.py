@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -30,6 +32,7 @@ from harness.analysis.isolation import (
 from harness.analysis.lifetimes import recycling_verdict
 from harness.analysis.paired import PairedComparison, compare_aged_fresh
 from harness.analysis.verdicts import Policy, judge
+from harness.census import DECLARED_ENV
 from harness.environment import WorkloadServices
 from harness.errors import SpecError, UsageError, WorkloadError
 from harness.model import QUEUE_RUNNERS, RunConfig, RunOutcome, Verdict
@@ -109,7 +112,8 @@ def run_soak(
     jobs = workload.jobs(config.jobs, config.seed, options)
     outcome: RunOutcome | None = None
     harness_error: str | None = None
-    with SampleLog(run_dir) as log, services.exported():
+    policy = _with_expected_errors(policy or Policy(), workload.expected_errors)
+    with SampleLog(run_dir) as log, services.exported(), _declared_caches(config.bounded_caches):
         try:
             outcome = runner.run(jobs, config.jobs, log, on_progress or _ignore)
             _check_isolation(config, spec, run_dir, outcome, origin_ns, options)
@@ -138,7 +142,7 @@ def run_soak(
                         started_at,
                         duration_ns,
                         run_dir,
-                        policy or Policy(),
+                        policy,
                     )
                     result["workload_report"] = report
                     result["advice"] = advise(result)
@@ -148,6 +152,31 @@ def run_soak(
                     write_result(run_dir, _bare_result(config, spec, outcome, exc, duration_ns))
                     raise
     return result
+
+
+def _with_expected_errors(policy: Policy, expected: tuple[str, ...]) -> Policy:
+    """The policy, with the errors the workload provokes on purpose not counted as failed."""
+    if not expected:
+        return policy
+    failed = replace(policy.failed_jobs, expected=(*policy.failed_jobs.expected, *expected))
+    return replace(policy, failed_jobs=failed)
+
+
+@contextlib.contextmanager
+def _declared_caches(names: tuple[str, ...]) -> Iterator[None]:
+    """The user's bounded caches, where the worker processes' census finds them."""
+    if not names:
+        yield
+        return
+    saved = os.environ.get(DECLARED_ENV)
+    os.environ[DECLARED_ENV] = ",".join(names)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(DECLARED_ENV, None)
+        else:
+            os.environ[DECLARED_ENV] = saved
 
 
 #: Share of the run's wall time the fresh-worker comparisons may take.

@@ -78,6 +78,7 @@ class SoakCall:
             normaliser=options.normalise,
             pool=options.pool(f"soak() in {label}"),
             queue=options.queue_config(f"soak() in {label}"),
+            bounded_caches=options.bounded_caches,
         )
 
     def run(self, benchmark: object | None = None) -> SoakResult:

@@ -66,6 +66,9 @@ class Workload:
     options: Mapping[str, str] = field(default_factory=dict)
     #: ``start(run_dir, options, seed)``: the services the jobs need, running.
     start: Callable[[Path, Mapping[str, str], int], Services] | None = None
+    #: Exception types the jobs provoke on purpose (a malformed row, a bounced address):
+    #: the failed-jobs verdict counts them apart and does not fail on them.
+    expected_errors: tuple[str, ...] = ()
 
     def jobs(
         self, count: int, seed: int = 0, options: Mapping[str, str] | None = None

@@ -20,7 +20,7 @@ from harness.store import SAMPLES_FILE, WORKER_LOG, read_result, read_samples
 REPORT_FILE: Final = "index.html"
 SUMMARY_FILE: Final = "summary.json"
 TEMPLATES: Final = Path(__file__).parent / "templates"
-VERDICT_NAMES: Final = ("memory", "resources", "latency", "isolation")
+VERDICT_NAMES: Final = ("failed_jobs", "memory", "resources", "latency", "isolation")
 
 
 def _number(value: Any, digits: int = 3) -> str:
