@@ -40,8 +40,23 @@ def latency_samples(
     return _samples(wall, {})
 
 
-def heap_samples(count: int, model: HeapModel, rng: random.Random, every: int = 5) -> Samples:
-    """Heap probes sampled every ``every`` jobs from ``model(job) -> (blocks, native bytes)``."""
+#: What the heap keeps after a full collection at a job: (blocks, native bytes, bounded
+#: cache entries, bounded cache blocks).
+KeptModel = Callable[[int], tuple[int, int, int, int]]
+
+
+def heap_samples(
+    count: int,
+    model: HeapModel,
+    rng: random.Random,
+    every: int = 5,
+    kept: KeptModel | None = None,
+) -> Samples:
+    """Heap probes sampled every ``every`` jobs from ``model(job) -> (blocks, native bytes)``;
+    with ``kept``, the heap after full collections at the rounds' ends, as a worker reports
+    it (``harness.census``)."""
+    from harness.analysis.rounds import collection_points
+
     py: list[int | None] = []
     native: list[int | None] = []
     for job in range(count):
@@ -49,9 +64,21 @@ def heap_samples(count: int, model: HeapModel, rng: random.Random, every: int = 
         sampled = job % every == 0
         py.append(int(blocks) if sampled else None)
         native.append(int(native_bytes) if sampled else None)
-    return _samples(
-        [1_000_000] * count, {"py_blocks": tuple(py), "native_heap_bytes": tuple(native)}
-    )
+    gauges: dict[str, tuple[int | None, ...]] = {
+        "py_blocks": tuple(py),
+        "native_heap_bytes": tuple(native),
+    }
+    if kept is not None:
+        points = set(collection_points(count, count))
+        names = (
+            "py_blocks_collected",
+            "native_heap_collected_bytes",
+            "cache_bounded_entries",
+            "cache_bounded_blocks",
+        )
+        for position, name in enumerate(names):
+            gauges[name] = tuple(kept(j)[position] if j in points else None for j in range(count))
+    return _samples([1_000_000] * count, gauges)
 
 
 def counter_samples(values: list[int], every: int = 10) -> Samples:
