@@ -42,7 +42,7 @@ def collection_points(jobs: int, judged_jobs: int) -> list[int]:
     count = min(jobs, judged_jobs)
     if count < 1:
         return []
-    length = max(MIN_ROUND_JOBS, count // ROUNDS)
+    length = max(MIN_ROUND_JOBS, -(-count // ROUNDS))
     points = {k * length - 1 for k in range(1, count // length + 1)} | {count - 1}
     return sorted(p for p in points if 0 <= p < count)
 

@@ -23,10 +23,23 @@ def test_values_are_converted_as_a_user_writes_them() -> None:
     assert soak_options({"max_growth": 1000}, "t").max_growth_total == 1000.0
 
 
-def test_a_per_job_limit_replaces_the_whole_run_floor() -> None:
-    """``max_growth='64B/job'`` sets the per-job limit and drops the 48 KiB floor."""
+def test_max_growth_sets_the_budget_per_job_or_over_the_run() -> None:
+    """``max_growth='64B/job'`` sets the per-job budget; ``'48KiB'`` one over the run; the
+    default is 4 B/job."""
     memory = soak_options({"max_growth": "64B/job"}, "t").policy().memory
-    assert (memory.max_growth_per_job, memory.min_growth_bytes) == (64.0, 0.0)
+    assert (memory.budget(300), memory.max_growth_total) == (64.0, None)
+    memory = soak_options({"max_growth": "48KiB"}, "t").policy().memory
+    assert memory.budget(1024) == 48.0
+    assert soak_options({}, "t").policy().memory.budget(300) == 4.0
+
+
+def test_max_failed_jobs_takes_a_count_or_a_percentage() -> None:
+    """``max_failed_jobs=3`` allows three failed jobs, ``'1%'`` one in a hundred; a word is
+    refused with what was expected."""
+    assert soak_options({"max_failed_jobs": 3}, "t").policy().failed_jobs.allowed(1000) == 3
+    assert soak_options({"max_failed_jobs": "1%"}, "t").policy().failed_jobs.allowed(1000) == 10
+    with pytest.raises(UsageError, match="percentage"):
+        soak_options({"max_failed_jobs": "many"}, "t")
 
 
 @pytest.mark.parametrize(
