@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from harness.census import DECLARED_ENV
 from harness.errors import WorkloadError
 from workloads.base import ENV_PROFILE, ENV_RUN_DIR, Services, Workload, profile_of
 from workloads.base import WorkloadError as WorkloadOptionError
@@ -17,9 +18,18 @@ class WorkloadServices:
     """Starts the services, exports their variables to worker processes, and reports."""
 
     def __init__(
-        self, workload: Workload, run_dir: Path, options: Mapping[str, str], seed: int
+        self,
+        workload: Workload,
+        run_dir: Path,
+        options: Mapping[str, str],
+        seed: int,
+        bounded_caches: tuple[str, ...] = (),
     ) -> None:
+        """``bounded_caches``: the user's caches bounded by construction, for the census
+        the worker processes take (:mod:`harness.census`)."""
         self.variables = {ENV_RUN_DIR: str(run_dir.resolve()), ENV_PROFILE: profile_of(options)}
+        if bounded_caches:
+            self.variables[DECLARED_ENV] = ",".join(bounded_caches)
         self.services: Services | None = None
         if workload.start is not None:
             try:

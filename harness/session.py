@@ -10,16 +10,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
 import re
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import replace
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
 from harness import __version__
 from harness.analysis.advice import advise
+from harness.analysis.attribution import settle_sites
 from harness.analysis.checkpoints import compute_checkpoints
 from harness.analysis.failures import group_failures
 from harness.analysis.idle import queue_timing
@@ -31,8 +30,7 @@ from harness.analysis.isolation import (
 )
 from harness.analysis.lifetimes import recycling_verdict
 from harness.analysis.paired import PairedComparison, compare_aged_fresh
-from harness.analysis.verdicts import Policy, judge
-from harness.census import DECLARED_ENV
+from harness.analysis.verdicts import Policy, census_bounded, judge
 from harness.environment import WorkloadServices
 from harness.errors import SpecError, UsageError, WorkloadError
 from harness.model import QUEUE_RUNNERS, RunConfig, RunOutcome, Verdict
@@ -102,7 +100,7 @@ def run_soak(
     created = not config.out.exists()
     run_dir = prepare_run_dir(config.out)
     try:
-        services = WorkloadServices(workload, run_dir, options, config.seed)
+        services = WorkloadServices(workload, run_dir, options, config.seed, config.bounded_caches)
     except WorkloadError:
         _forget_run_dir(run_dir, created)
         raise
@@ -112,8 +110,8 @@ def run_soak(
     jobs = workload.jobs(config.jobs, config.seed, options)
     outcome: RunOutcome | None = None
     harness_error: str | None = None
-    policy = _with_expected_errors(policy or Policy(), workload.expected_errors)
-    with SampleLog(run_dir) as log, services.exported(), _declared_caches(config.bounded_caches):
+    policy = (policy or Policy()).expecting(workload.expected_errors)
+    with SampleLog(run_dir) as log, services.exported():
         try:
             outcome = runner.run(jobs, config.jobs, log, on_progress or _ignore)
             _check_isolation(config, spec, run_dir, outcome, origin_ns, options)
@@ -152,31 +150,6 @@ def run_soak(
                     write_result(run_dir, _bare_result(config, spec, outcome, exc, duration_ns))
                     raise
     return result
-
-
-def _with_expected_errors(policy: Policy, expected: tuple[str, ...]) -> Policy:
-    """The policy, with the errors the workload provokes on purpose not counted as failed."""
-    if not expected:
-        return policy
-    failed = replace(policy.failed_jobs, expected=(*policy.failed_jobs.expected, *expected))
-    return replace(policy, failed_jobs=failed)
-
-
-@contextlib.contextmanager
-def _declared_caches(names: tuple[str, ...]) -> Iterator[None]:
-    """The user's bounded caches, where the worker processes' census finds them."""
-    if not names:
-        yield
-        return
-    saved = os.environ.get(DECLARED_ENV)
-    os.environ[DECLARED_ENV] = ",".join(names)
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop(DECLARED_ENV, None)
-        else:
-            os.environ[DECLARED_ENV] = saved
 
 
 #: Share of the run's wall time the fresh-worker comparisons may take.
@@ -261,6 +234,7 @@ def build_result(
         pool["queue"] = {**pool["queue"], **queue_timing(samples, pool["queue"], pool["lifetimes"])}
     crash = outcome.crash if outcome is not None else None
     stop_reason = outcome.stop_reason if outcome is not None else "error"
+    verdicts = judge(judged, policy, sites, *aged[:3])
     return {
         "schema_version": SCHEMA_VERSION,
         "harness_version": __version__,
@@ -287,13 +261,13 @@ def build_result(
         "checkpoints": [c.to_json() for c in compute_checkpoints(judged)],
         "probes": [dict(p) for p in outcome.probes] if outcome is not None else [],
         "verdicts": {
-            **{name: v.to_json() for name, v in judge(judged, policy, sites, *aged[:3]).items()},
+            **{name: v.to_json() for name, v in verdicts.items()},
             "isolation": _isolation(config, run_dir, len(judged)).to_json(),
             **({"recycling": recycling_verdict(pool).to_json()} if pool else {}),
         },
         **_pool_fields(pool),
         "aged_vs_fresh": aged[3],
-        "leak_sites": sites,
+        "leak_sites": settle_sites(sites, verdicts["memory"].verdict, census_bounded(judged)),
         "attribution": attribution,
         "files": {"samples": SAMPLES_FILE, "worker_log": WORKER_LOG, "result": RESULT_FILE},
         "environment": environment(),

@@ -14,16 +14,18 @@ Pure: the caller reads the capture files and says which files are the user's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 PER_JOB_RATE_RATIO: Final = 0.75
 MAX_SITES: Final = 20
 MAX_STACK: Final = 30
 
 Frame = tuple[str, str, int]  # function, file, line; innermost first
-SiteKind = Literal["per_job", "once"]
+SiteKind = Literal["per_job", "once", "cache", "replaced"]
+#: Module-level caches bounded by construction that retention paths start from.
+STDLIB_BOUNDED: Final = ("re._cache", "re._cache2")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,3 +145,37 @@ def leak_sites(
         )
     found.sort(key=lambda s: (s.kind != "per_job", -s.bytes_per_job, -s.bytes_kept))
     return found[:MAX_SITES]
+
+
+def settle_sites(
+    sites: Sequence[Mapping[str, Any]], memory: str, bounded: Collection[str]
+) -> list[dict[str, Any]]:
+    """Per-job sites as the memory verdict and their retention paths read them.
+
+    memray's windows see what a site kept over a few dozen jobs; a bounded cache filling, or
+    a structure replacing its entries, keeps memory there too. A per-job site whose
+    retention path starts at a cache bounded by construction (``bounded``: ``re._cache``,
+    an ``lru_cache`` with a maxsize, a declared cache) is ``cache``; when the memory verdict
+    passed, the exact rounds saw no growth, so what the windows kept replaced what they
+    freed: ``replaced``. Either way it is no longer a per-job leak site."""
+    settled = []
+    for site in sites:
+        kind = site.get("kind")
+        path = site.get("retention_path") or []
+        if kind == "per_job" and path and str(path[0]) in bounded:
+            kind = "cache"
+        elif kind == "per_job" and memory == "pass":
+            kind = "replaced"
+        settled.append({**site, "kind": kind})
+    settled.sort(key=lambda s: (s["kind"] != "per_job", -float(s["bytes_per_job"])))
+    return settled
+
+
+def bounded_roots(caches: Iterable[object]) -> set[str]:
+    """Names retention paths give the bounded caches a census listed
+    (``[name, entries, capacity]``; a declared ``module:attr`` reads ``module.attr``)."""
+    names = set(STDLIB_BOUNDED)
+    for cache in caches:
+        if isinstance(cache, list) and len(cache) == 3 and cache[2]:
+            names.add(str(cache[0]).replace(":", "."))
+    return names

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from harness.analysis.attribution import bounded_roots, settle_sites
 from harness.analysis.failed_jobs import FailedJobsPolicy, failed_jobs_verdict
 from harness.analysis.latency import LatencyPolicy, confirm_by_cpu_time, latency_verdict
 from harness.analysis.lifetimes import lifetimes, per_lifetime
@@ -23,6 +24,13 @@ class Policy:
     latency: LatencyPolicy = field(default_factory=LatencyPolicy)
     failed_jobs: FailedJobsPolicy = field(default_factory=FailedJobsPolicy)
 
+    def expecting(self, errors: tuple[str, ...]) -> Policy:
+        """This policy, with errors a workload provokes on purpose not counted as failed."""
+        if not errors:
+            return self
+        expected = (*self.failed_jobs.expected, *errors)
+        return replace(self, failed_jobs=replace(self.failed_jobs, expected=expected))
+
 
 def judge(
     samples: Samples,
@@ -38,7 +46,6 @@ def judge(
     memray's sites only name and size what the probes found: the verdict itself comes from
     the probes, so ``--light`` (no memray) judges the same jobs the same way."""
     policy = policy or Policy()
-    per_job = [site for site in leak_sites if site.get("kind") == "per_job"]
     memory_policy = policy.memory
     memory = per_lifetime(
         samples,
@@ -46,7 +53,8 @@ def judge(
             lifetime, replace(memory_policy, alpha=memory_policy.alpha / tests)
         ),
     )
-    top = per_job[0] if per_job else None
+    settled = settle_sites(leak_sites, memory.verdict, census_bounded(samples))
+    top = next((site for site in settled if site["kind"] == "per_job"), None)
     if memory.verdict == "fail" and top is not None:
         where = f"{top['file']}:{top['line']} ({top['function']})"
         memory = replace(
@@ -71,3 +79,9 @@ def judge(
         # worker process's life (a recycle starts the clock again).
         "latency": per_lifetime(samples, judge_latency),
     }
+
+
+def census_bounded(samples: Samples) -> set[str]:
+    """The bounded caches the worker's census listed, as retention paths name them."""
+    listed = [c for c in samples.gauges.get("caches", ()) if c is not None]
+    return bounded_roots(c for caches in listed for c in caches)  # type: ignore[attr-defined]
