@@ -50,6 +50,8 @@ WARMUP_FRACTIONS: Final = (0.05, 0.1, 0.2, 0.3, 0.5)
 #: Fewer jobs than this give the floor trend too few ranges to read.
 MIN_JOBS: Final = 50
 MIN_BLOCKS: Final = 8
+#: Share of the judged rounds that must have kept memory for a floor trend to fail.
+STEADY_ROUNDS_SHARE: Final = 0.75
 #: The default budget, bytes kept per job (see the module's docstring).
 BUDGET_PER_JOB: Final = 4.0
 
@@ -212,7 +214,7 @@ def _by_rounds(
                 "fail",
                 f"grows {_bytes(rate)}/job from job {onset:,} on: it kept more Python "
                 f"objects after a full collection in every one of {span} "
-                f"({rounds.unexplained_blocks_per_job():.2g} objects/job{_kept_in(rounds)})",
+                f"({_objects(rounds.unexplained_blocks_per_job())}/job{_kept_in(rounds)})",
                 figures,
             )
         return Verdict(
@@ -278,6 +280,9 @@ def _by_trend(
     if collected:
         assert rounds is not None
         rate = min(rate, rounds.net_bytes_per_job()) if steady else rounds.net_bytes_per_job()
+        # A heap that wanders (a ring of random-sized blobs replaced at random: a random
+        # walk) reads as a trend; growth that is real is kept in most rounds.
+        steady = steady and rounds.share_grown() >= STEADY_ROUNDS_SHARE
     if steady and rate >= budget:
         third = _slope_of_quarter(points, jobs * 0.5, jobs * 0.75)
         fourth = _slope_of_quarter(points, jobs * 0.75, jobs)
@@ -307,9 +312,13 @@ def _by_trend(
             figures,
         )
     seen = max(trend.slope_high, budget)
+    if all(t.p_increasing < policy.alpha for _, t in tried):
+        what = f"grew {_bytes(trend.slope)}/job, but not steadily"
+    else:
+        what = f"no steady growth after {int(warmup):,} jobs"
     return Verdict(
         "inconclusive",
-        f"no steady growth after {int(warmup):,} jobs, but the run cannot rule out up to "
+        f"{what}: the run cannot rule out up to "
         f"{_bytes(seen)}/job (budget {policy.describe()})"
         f"{_rounds_note(rounds)}; run {_jobs_to_settle(jobs, seen, budget):,} jobs",
         figures,
@@ -411,3 +420,7 @@ def _bytes(value: float) -> str:
 
 def _more(jobs: int) -> str:
     return f"{jobs * 10:,}"
+
+
+def _objects(count: float) -> str:
+    return f"{count:.2g} object{'' if count == 1 else 's'}"

@@ -180,6 +180,12 @@ class RoundsReading:
         """Median over the judged rounds of the bytes kept per job outside bounded caches."""
         return statistics.median(self.heap_bytes(r) / r.jobs for r in self.rounds)
 
+    def share_grown(self) -> float:
+        """Share of the judged rounds in which the heap kept memory outside bounded caches."""
+        if not self.rounds:
+            return 0.0
+        return sum(self.heap_bytes(r) > 0 for r in self.rounds) / len(self.rounds)
+
     def settled(self, budget: float) -> tuple[int, float, float] | None:
         """The first baseline (a warm-up of 0 to half the judged rounds) from which the heap
         kept under ``budget`` bytes per job over the rest and over its second half:
