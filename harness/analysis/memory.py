@@ -50,8 +50,6 @@ WARMUP_FRACTIONS: Final = (0.05, 0.1, 0.2, 0.3, 0.5)
 #: Fewer jobs than this give the floor trend too few ranges to read.
 MIN_JOBS: Final = 50
 MIN_BLOCKS: Final = 8
-#: Share of the judged rounds that must have kept memory for a floor trend to fail.
-STEADY_ROUNDS_SHARE: Final = 0.75
 #: The default budget, bytes kept per job (see the module's docstring).
 BUDGET_PER_JOB: Final = 4.0
 
@@ -281,8 +279,8 @@ def _by_trend(
         assert rounds is not None
         rate = min(rate, rounds.net_bytes_per_job()) if steady else rounds.net_bytes_per_job()
         # A heap that wanders (a ring of random-sized blobs replaced at random: a random
-        # walk) reads as a trend; growth that is real is kept in most rounds.
-        steady = steady and rounds.share_grown() >= STEADY_ROUNDS_SHARE
+        # walk) reads as a trend; growth that is real is kept in most rounds, evenly.
+        steady = steady and rounds.steady()
     if steady and rate >= budget:
         third = _slope_of_quarter(points, jobs * 0.5, jobs * 0.75)
         fourth = _slope_of_quarter(points, jobs * 0.75, jobs)

@@ -32,6 +32,13 @@ WARMUP_SHARE: Final = 0.2
 #: Share of a cache's own growth that growth beside it may be and still count as the cache:
 #: sizing its contents was exact on the caches measured here (re's, lru_cache, deque).
 CACHE_SIZING_SLACK: Final = 0.05
+#: The smallest round a leak's rounds may have, as a share of their median: measured leaks
+#: kept the same per round (+-10 %); a clean worker settling for 200 jobs kept 2 to 19
+#: blocks per round of 23 jobs.
+EVENNESS: Final = 0.25
+#: Share of the judged rounds that must have kept memory for a floor trend to fail (a few
+#: may keep none: a list's array grows by realloc in steps).
+STEADY_SHARE: Final = 0.75
 #: Judged deltas the rule needs: with fewer, "every round grew" is too easily chance.
 MIN_JUDGED_ROUNDS: Final = 3
 
@@ -143,8 +150,14 @@ class RoundsReading:
 
     @property
     def leak(self) -> bool:
-        """Every judged round kept more Python objects than its bounded caches grew by."""
-        return self.judged and all(r.grew_outside_caches for r in self.rounds)
+        """Every judged round kept more Python objects than its bounded caches grew by, and
+        evenly: a leak keeps about the same per job in every round, while a structure still
+        settling (a warm-up longer than the warm-up rounds) keeps by fits and starts."""
+        return (
+            self.judged
+            and all(r.grew_outside_caches for r in self.rounds)
+            and even([r.outside_caches / r.jobs for r in self.rounds])
+        )
 
     def unexplained_blocks_per_job(self) -> float:
         """Median over the judged rounds of the blocks kept per job outside bounded caches."""
@@ -180,11 +193,14 @@ class RoundsReading:
         """Median over the judged rounds of the bytes kept per job outside bounded caches."""
         return statistics.median(self.heap_bytes(r) / r.jobs for r in self.rounds)
 
-    def share_grown(self) -> float:
-        """Share of the judged rounds in which the heap kept memory outside bounded caches."""
+    def steady(self) -> bool:
+        """Whether the heap outside bounded caches grew in ``STEADY_SHARE`` of the judged
+        rounds and evenly (a heap wandering as a random walk, or settling, does neither)."""
         if not self.rounds:
-            return 0.0
-        return sum(self.heap_bytes(r) > 0 for r in self.rounds) / len(self.rounds)
+            return False
+        rates = [self.heap_bytes(r) / r.jobs for r in self.rounds]
+        grown = sum(rate > 0 for rate in rates) / len(rates)
+        return grown >= STEADY_SHARE and even(sorted(rates)[len(rates) // 4 :])
 
     def settled(self, budget: float) -> tuple[int, float, float] | None:
         """The first baseline (a warm-up of 0 to half the judged rounds) from which the heap
@@ -229,6 +245,14 @@ class RoundsReading:
             "growing_types": dict(self.grown_types),
             "caches": [c.to_json() for c in self.caches if c.entries > c.entries_before],
         }
+
+
+def even(rates: Sequence[float]) -> bool:
+    """No rate under ``EVENNESS`` of their median (all of them positive)."""
+    if not rates:
+        return False
+    middle = statistics.median(rates)
+    return middle > 0 and min(rates) >= EVENNESS * middle
 
 
 def _net(reading: RoundsReading, rounds: Sequence[Round]) -> float:

@@ -7,6 +7,6 @@ import random
 _rng = random.Random(11)
 
 
-def handle(job: dict[str, int]) -> int:
+def handle(job: dict[str, int]) -> None:
     parts = [bytes(_rng.randint(40, 1_024)) for _ in range(30)]
-    return len(b"".join(parts))
+    b"".join(parts)
