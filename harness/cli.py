@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -132,6 +133,16 @@ def _failed_jobs(text: str) -> FailedJobsPolicy:
         ) from None
 
 
+def _python(text: str) -> str:
+    found = shutil.which(text)
+    if found is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an interpreter found on PATH or at that path; expected the "
+            "python of CPython 3.11 or later, e.g. python3.12 or /usr/bin/python3.13"
+        )
+    return found
+
+
 def _cache_name(text: str) -> str:
     if ":" not in text or "," in text:
         raise argparse.ArgumentTypeError(
@@ -198,6 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="SECONDS",
         help="end the worker when one job runs longer (process runner)",
+    )
+    run.add_argument(
+        "--python",
+        type=_python,
+        default=None,
+        metavar="PYTHON",
+        help="the interpreter that runs the worker processes (default: this one); the "
+        "memray window needs memray installed there (or --light)",
     )
     run.add_argument("--seed", type=_int, default=0, metavar="S", help="workload seed (default: 0)")
     run.add_argument(
@@ -421,6 +440,7 @@ def _run(args: argparse.Namespace) -> int:
         pool=_pool(args),
         queue=queue_config(args),
         bounded_caches=tuple(args.bounded_cache or ()),
+        python=args.python,
     )
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     with progress_bar(config.jobs, f"soak {config.workload}") as on_progress:

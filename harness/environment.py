@@ -10,6 +10,7 @@ from typing import Any
 
 from harness.census import DECLARED_ENV
 from harness.errors import WorkloadError
+from harness.runners.spawn import WORKER_PYTHON_ENV
 from workloads.base import ENV_PROFILE, ENV_RUN_DIR, Services, Workload, profile_of
 from workloads.base import WorkloadError as WorkloadOptionError
 
@@ -24,12 +25,16 @@ class WorkloadServices:
         options: Mapping[str, str],
         seed: int,
         bounded_caches: tuple[str, ...] = (),
+        python: str | None = None,
     ) -> None:
         """``bounded_caches``: the user's caches bounded by construction, for the census
-        the worker processes take (:mod:`harness.census`)."""
+        the worker processes take (:mod:`harness.census`); ``python``: the interpreter
+        that runs the worker processes."""
         self.variables = {ENV_RUN_DIR: str(run_dir.resolve()), ENV_PROFILE: profile_of(options)}
         if bounded_caches:
             self.variables[DECLARED_ENV] = ",".join(bounded_caches)
+        if python:
+            self.variables[WORKER_PYTHON_ENV] = python
         self.services: Services | None = None
         if workload.start is not None:
             try:

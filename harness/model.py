@@ -147,6 +147,8 @@ class RunConfig:
     queue: QueueConfig | None = None
     #: ``module:attr`` of the user's caches bounded by construction (their growth fills them).
     bounded_caches: tuple[str, ...] = ()
+    #: The interpreter that runs the worker processes (None: the harness's own).
+    python: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:

@@ -38,7 +38,7 @@ class Probe(ABC):
     #: The shortest cadence wanted; ``calibrate`` may lengthen it to fit the budget.
     every: int = 1
     #: What one read cost when calibrated (None before).
-    cost_ns: int | None = None
+    measured_cost_ns: int | None = None
 
     def __init__(self, every: int | None = None) -> None:
         if every is not None:
@@ -66,7 +66,7 @@ class Probe(ABC):
             costs.append(time.perf_counter_ns() - start)
             spent += costs[-1]
         cost = sorted(costs)[len(costs) // 2]
-        self.cost_ns = cost
+        self.measured_cost_ns = cost
         for every in _CADENCES:
             if every >= self.every and cost <= budget_ns * every:
                 self.every = every
@@ -78,7 +78,7 @@ class Probe(ABC):
     def shorten(self, budget_ns: int) -> bool:
         """Measure more often when ``budget_ns`` per job (a share of the job's own time)
         affords it; True when the cadence changed. Needs :meth:`calibrate` first."""
-        cost = self.cost_ns
+        cost = self.measured_cost_ns
         if cost is None or budget_ns <= PROBE_BUDGET_NS:
             return False
         every = next((e for e in _CADENCES if cost <= budget_ns * e), self.every)

@@ -79,3 +79,13 @@ def soak_cli(tmp_path: Path) -> SoakCli:
 def worker(name: str) -> str:
     """The spec of a test worker in tests/workers/faulty.py, as a path relative to the repo."""
     return f"tests/workers/faulty.py:{name}"
+
+
+#: The interpreters the 300-job verdict check ran on (``tests/integration/test_ci_sizes.py``).
+RAN: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say which Pythons the 300-job verdict check ran on."""
+    if RAN:
+        terminalreporter.write_line(f"300-job verdict check ran on: {', '.join(RAN)}")

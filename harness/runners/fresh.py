@@ -29,6 +29,7 @@ from typing import Any, Final
 
 from harness.analysis.isolation import shortest_cause
 from harness.runners.evidence import RAISED, REPR, VALUE, outcome_of, read_aged_results
+from harness.runners.spawn import worker_python
 from harness.spec import Worker, load_object, load_worker, split_spec
 from workloads import get_workload
 
@@ -113,7 +114,7 @@ class FreshWorkers:
         with tempfile.TemporaryDirectory() as scratch:
             given, taken = Path(scratch) / "jobs.pickle", Path(scratch) / "outcome.pickle"
             given.write_bytes(pickle.dumps(list(jobs)))
-            command = [sys.executable, "-m", "harness.runners.fresh", "--one", str(given)]
+            command = [worker_python(), "-m", "harness.runners.fresh", "--one", str(given)]
             try:
                 subprocess.run(
                     [*command, "--spec", self.spec, "--out", str(taken)],
@@ -366,7 +367,7 @@ def compare_with_fresh_workers(
     import subprocess
 
     command = [
-        sys.executable, "-m", "harness.runners.fresh",
+        worker_python(), "-m", "harness.runners.fresh",
         "--spec", spec,
         "--run-dir", str(run_dir),
         "--workload", workload,

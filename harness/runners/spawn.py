@@ -58,7 +58,7 @@ def spawn_worker(
     jobs_r, jobs_w = os.pipe()
     samples_r, samples_w = os.pipe()
     command = [
-        sys.executable, "-m", "harness.runners.child",
+        worker_python(), "-m", "harness.runners.child",
         "--spec", spec,
         "--origin-ns", str(origin_ns),
         "--jobs-fd", str(jobs_r),
@@ -82,6 +82,17 @@ def spawn_worker(
         os.close(jobs_r)
         os.close(samples_w)
     return WorkerProcess(popen, jobs_w, samples_r)
+
+
+#: The interpreter worker processes run (``--python``), when not the harness's own.
+WORKER_PYTHON_ENV: Final = "SOAK_WORKER_PYTHON"
+
+
+def worker_python() -> str:
+    """The Python that runs worker processes: ``--python``, else the harness's own. The
+    worker side imports only the standard library, so any CPython >= 3.11 runs it; the
+    verdicts then speak of that interpreter's allocator."""
+    return os.environ.get(WORKER_PYTHON_ENV) or sys.executable
 
 
 def child_env(import_paths: tuple[str, ...] = ()) -> dict[str, str]:

@@ -89,8 +89,40 @@ def test_leaky_worker_fails_naming_its_line_and_clean_one_passes(suite: pytest.P
             "(leaky) keeps * B/job*",
             "*kept alive by workers._seen -> list*",
             "*= soak =*",
-            "FAIL test_soaks.py::test_leaky - memory fail, *2,000 jobs*",
-            "PASS test_soaks.py::test_clean - memory pass, resources pass, *2,000 jobs*",
+            "FAIL test_soaks.py::test_leaky - failed_jobs pass, memory fail, *2,000 jobs*",
+            "PASS test_soaks.py::test_clean - failed_jobs pass, memory pass, resources pass, "
+            "*2,000 jobs*",
+        ]
+    )
+
+
+def test_jobs_that_raise_fail_the_soak_unless_allowed(suite: pytest.Pytester) -> None:
+    """A worker whose every job raises fails its test naming the error and its line (it
+    passed before: memory and latency were flat); ``max_failed_jobs`` allows failures."""
+    suite.makepyfile(
+        test_raising="""
+        import pytest
+
+        def number(job):
+            return job["number"]
+
+        def test_raises(soak):
+            soak(number, jobs=150, runner="inline")
+
+        @pytest.mark.soak(max_failed_jobs="100%")
+        def test_allowed(soak):
+            soak(number, jobs=150, runner="inline")
+        """
+    )
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*soak failed (failed_jobs)*",
+            "*failed_jobs: 150 of 150 jobs failed, from job 0 on; most: KeyError: 'number' at "
+            "*test_raising.py:5 (150 jobs); allowed: 0*",
+            "FAIL test_raising.py::test_raises - failed_jobs fail, *150 jobs*",
+            "PASS test_raising.py::test_allowed - failed_jobs pass, *150 jobs*",
         ]
     )
 

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.analysis.memory import MemoryPolicy, heap_points, memory_verdict
+from harness.model import Verdict
 from tests.series import HeapModel, KeptModel, heap_samples
 
 BASE_BLOCKS = 75_000
@@ -76,7 +77,9 @@ def kept(
     return model
 
 
-def _judge(jobs: int, kept_model: KeptModel | None, model: HeapModel = clean, seed: int = 1):
+def _judge(
+    jobs: int, kept_model: KeptModel | None, model: HeapModel = clean, seed: int = 1
+) -> Verdict:
     return memory_verdict(heap_samples(jobs, model, random.Random(seed), kept=kept_model))
 
 
@@ -158,7 +161,8 @@ def test_without_rounds_a_run_that_cannot_see_the_budget_is_inconclusive() -> No
     the jobs that would settle it, never pass."""
     verdict = _judge(1_000, None, garbage_sawtooth)
     assert verdict.verdict == "inconclusive", verdict.summary
-    assert "cannot rule out" in verdict.summary and "run " in verdict.summary
+    assert "cannot rule out" in verdict.summary
+    assert "run " in verdict.summary
 
 
 def test_too_few_jobs_is_inconclusive() -> None:

@@ -49,6 +49,7 @@ def test_cache_growth_is_subtracted_before_the_rule(per_entry: int, entries: lis
     """Rounds that grew exactly by their caches' contents are a cache filling; growth beside
     the cache over 5 % of the cache's own (31 blocks beside <= 600) in every round is a leak."""
     filling = [_round(per_entry * e, per_entry * e, e) for e in entries]
-    assert _reading(filling).cache_filling and not _reading(filling).leak
+    assert _reading(filling).cache_filling
+    assert not _reading(filling).leak
     leaking = [_round(per_entry * e + 31, per_entry * e, e) for e in entries]
     assert _reading(leaking).leak

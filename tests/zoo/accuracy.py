@@ -197,7 +197,11 @@ def run_case(
         str(out),
         *extra,
     )
-    subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=600, check=False
+    )
+    if not (out / "result.json").exists():
+        raise RuntimeError(f"{case.name} at {jobs} jobs left no result: {done.stderr[-2000:]}")
     result: dict[str, Any] = json.loads((out / "result.json").read_text())
     verdicts = {name: v["verdict"] for name, v in result["verdicts"].items()}
     per_job = [site for site in result["leak_sites"] if site["kind"] == "per_job"]
