@@ -231,6 +231,16 @@ def _by_rounds(
             figures,
         )
     figures["bytes_per_job_collected"] = rounds.net_bytes_per_job()
+    floor = rounds.floor_rate()
+    if settled is None and floor is not None and floor < budget and not rounds.grew_every_round:
+        figures.update(bytes_per_job=floor, bytes_per_job_collected_floor=floor)
+        return Verdict(
+            "pass",
+            f"flat at its floor: after full collections the heap went up and came back down "
+            f"over {span}, and its lowest level rose by {_bytes(floor)}/job from the first "
+            f"half to the second (budget {policy.describe()})",
+            figures,
+        )
     if settled is not None:
         baseline, net, late = settled
         figures.update(

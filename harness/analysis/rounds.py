@@ -202,6 +202,21 @@ class RoundsReading:
         grown = sum(rate > 0 for rate in rates) / len(rates)
         return grown >= STEADY_SHARE and even(sorted(rates)[len(rates) // 4 :])
 
+    def floor_rate(self) -> float | None:
+        """Bytes per job between the lowest collected heap of the judged span's first half
+        and that of its second half: a buffer flushed every N jobs (a sawtooth) keeps
+        returning to its floor, a leak's floor rises. None with too few collections."""
+        if len(self.rounds) < 2 * MIN_JUDGED_ROUNDS - 2:
+            return None
+        level, points = 0.0, [(self.baseline_job, 0.0)]
+        for r in self.rounds:
+            level += self.heap_bytes(r)
+            points.append((r.last_job, level))
+        middle = (points[0][0] + points[-1][0]) / 2
+        first = min((p for p in points if p[0] <= middle), key=lambda p: p[1])
+        second = min((p for p in points if p[0] > middle), key=lambda p: p[1])
+        return (second[1] - first[1]) / max(1, second[0] - first[0])
+
     def settled(self, budget: float) -> tuple[int, float, float] | None:
         """The first baseline (a warm-up of 0 to half the judged rounds) from which the heap
         kept under ``budget`` bytes per job over the rest and over its second half:

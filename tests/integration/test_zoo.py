@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.zoo.accuracy import CASES, Case, run_case
+from tests.zoo.accuracy import CASES, SHORT_RUN_KINDS, Case, run_case
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+LONG = [case for case in CASES if case.name not in SHORT_RUN_KINDS]
+
+
+@pytest.mark.parametrize("case", LONG, ids=[case.name for case in LONG])
 def test_zoo_worker_gets_the_right_verdicts(case: Case, tmp_path: Path) -> None:
     """A faulty worker fails exactly the verdict it was built to fail; a clean one fails none;
     a memory leak's top per-job site is a line marked # LEAK."""

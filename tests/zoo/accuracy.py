@@ -141,6 +141,27 @@ CASES = (
 )
 
 
+#: Kinds added for short runs: the suite soaks them at 300 jobs on every Python
+#: (``tests/integration/test_ci_sizes.py``), not at their full length (``test_zoo.py``).
+SHORT_RUN_KINDS = frozenset(
+    {
+        "leak_one_int",
+        "leak_functools_cache",
+        "leak_delivered_ids",
+        "leak_jinja_templates",
+        "leak_callbacks",
+        "leak_beside_cache",
+        "clean_lru_filling",
+        "clean_regex_per_job",
+        "clean_recent_window",
+        "clean_varied_sizes",
+        "clean_growing_file",
+        "clean_stdlib_email",
+        "clean_jinja_env",
+    }
+)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What one zoo worker got."""
