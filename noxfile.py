@@ -49,6 +49,22 @@ def bench(session: nox.Session) -> None:
     )
 
 
+@nox.session(python=["3.11", "3.12", "3.13"])
+def accuracy(session: nox.Session) -> None:
+    """The memory verdict's bars at CI sizes, with the harness itself on each CPython:
+    one worker of each kind at 300 jobs; ``-- --tables`` also regenerates the full tables
+    (every zoo worker at 100, 300 and 1,000 jobs) into docs/accuracy.md (~25 min)."""
+    session.install("-e", ".[test]")
+    session.run(
+        "pytest", "tests/integration/test_ci_sizes.py", "-k", "own", "-p", "no:cacheprovider"
+    )
+    if "--tables" in session.posargs:
+        session.run(
+            "python", "-m", "tests.zoo.ci_sizes", "--jobs", "100", "--jobs", "300",
+            "--jobs", "1000", "--repeats", "6", "--out", "docs/accuracy.md",
+        )  # fmt: skip
+
+
 def _ladder_args(posargs: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(prog="nox -s soak --", add_help=False)
     parser.add_argument("--jobs", type=int, action="append", help="rung(s) of the ladder")

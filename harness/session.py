@@ -29,7 +29,7 @@ from harness.analysis.isolation import (
     state_changes,
 )
 from harness.analysis.lifetimes import recycling_verdict
-from harness.analysis.paired import PairedComparison, compare_aged_fresh
+from harness.analysis.paired import shown_comparisons
 from harness.analysis.verdicts import Policy, census_bounded, judge
 from harness.environment import WorkloadServices
 from harness.errors import SpecError, UsageError, WorkloadError
@@ -221,7 +221,9 @@ def build_result(
     """The ``result.json`` document (schema version 1) for a run that ended as ``outcome``."""
     samples = read_samples(run_dir / SAMPLES_FILE)
     judged = samples.untraced()
-    aged = _aged_vs_fresh(outcome, policy)
+    aged = shown_comparisons(
+        outcome.aged_vs_fresh if outcome is not None else None, policy.latency.alpha
+    )
     attribution = dict(outcome.attribution or {}) if outcome is not None else {}
     sites: list[dict[str, Any]] = list(attribution.pop("sites", None) or [])  # type: ignore[call-overload]
     if not attribution:
@@ -286,11 +288,6 @@ def _pool_fields(pool: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-Comparisons = tuple[
-    PairedComparison | None, PairedComparison | None, PairedComparison | None, dict[str, Any]
-]
-
-
 def _isolation(config: RunConfig, run_dir: Path, judged_jobs: int) -> Verdict:
     """The isolation verdict from what the worker kept and the fresh workers found."""
     if not config.isolation or config.light:
@@ -328,38 +325,6 @@ def _isolation(config: RunConfig, run_dir: Path, judged_jobs: int) -> Verdict:
         nondeterministic=[int(c["job_index"]) for c in compared if c["equal"] is None],
         jobs_rerun=int(found.get("jobs_rerun", 0)),
     )
-
-
-def _aged_vs_fresh(outcome: RunOutcome | None, policy: Policy) -> Comparisons:
-    """The paired comparisons the runner measured (aged/fresh; fresh/fresh as the control;
-    a fresh worker now against the worker's first run of the same jobs), and how
-    result.json shows them."""
-    measured = outcome.aged_vs_fresh if outcome is not None else None
-    if not measured:
-        note = "not compared (--light, the inline runner, a short run, or one that stopped)"
-        return None, None, None, {"note": note}
-    if "aged_ns" not in measured:
-        return None, None, None, dict(measured)
-    times = {
-        key: [int(v) for v in measured[key]]  # type: ignore[attr-defined]
-        for key in ("aged_ns", "fresh_ns", "control_ns")
-    }
-    alpha = policy.latency.alpha
-    aged = compare_aged_fresh(times["aged_ns"], times["fresh_ns"], alpha)
-    control = compare_aged_fresh(times["control_ns"], times["fresh_ns"], alpha)
-    start = measured.get("start_ns")
-    now_vs_then = None
-    if isinstance(start, list) and len(start) == len(times["fresh_ns"]):
-        times["start_ns"] = [int(v) for v in start]
-        now_vs_then = compare_aged_fresh(times["fresh_ns"], times["start_ns"], alpha)
-    shown: dict[str, Any] = {**times, "warmup_jobs": measured.get("warmup_jobs")}
-    if aged is not None:
-        shown.update(aged.to_json())
-    if control is not None:
-        shown["fresh_vs_fresh"] = control.to_json()
-    if now_vs_then is not None:
-        shown["fresh_now_vs_then"] = now_vs_then.to_json()
-    return aged, control, now_vs_then, shown
 
 
 def _bare_result(

@@ -30,26 +30,26 @@ Verdicts:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from harness.analysis.heap_floor import (
+    floor_trend,
+    growth_onset,
+    heap_points,
+    slope_of_quarter,
+)
 from harness.analysis.rounds import RoundsReading, read_rounds
-from harness.analysis.series import Points, gauge_points, range_blocks
+from harness.analysis.series import Points, gauge_points
 from harness.analysis.trend import (
-    MAX_BLOCKS,
     Trend,
-    block_minimum,
     check_alpha,
-    theil_sen,
-    trend_test,
 )
 from harness.model import Samples, Verdict
 
 WARMUP_FRACTIONS: Final = (0.05, 0.1, 0.2, 0.3, 0.5)
 #: Fewer jobs than this give the floor trend too few ranges to read.
 MIN_JOBS: Final = 50
-MIN_BLOCKS: Final = 8
 #: The default budget, bytes kept per job (see the module's docstring).
 BUDGET_PER_JOB: Final = 4.0
 
@@ -87,70 +87,6 @@ class MemoryPolicy:
         return f"{_bytes(self.budget_per_job)}/job"
 
 
-def heap_points(samples: Samples, block_bytes: float) -> Points:
-    """Estimated heap bytes at every job where either heap probe ran; the other probe's
-    latest value stands in where it did not (their cadences may differ)."""
-    py = samples.gauges.get("py_blocks", ())
-    native = samples.gauges.get("native_heap_bytes", ())
-    xs: list[float] = []
-    ys: list[float] = []
-    last_py: float | None = None if py else 0.0
-    last_native: float | None = None if native else 0.0
-    for job in range(len(samples)):
-        fresh = False
-        if py and py[job] is not None:
-            last_py, fresh = py[job], True
-        if native and native[job] is not None:
-            last_native, fresh = native[job], True
-        if fresh and last_py is not None and last_native is not None:
-            xs.append(job)
-            ys.append(last_native + block_bytes * last_py)
-    return xs, ys
-
-
-def _floor_trend(points: Points, start: float, stop: float, alpha: float) -> Trend | None:
-    xs = [x for x in points[0] if start <= x < stop]
-    count = min(MAX_BLOCKS, len(xs))
-    if count < MIN_BLOCKS:
-        return None
-    cx, cy = range_blocks(points, start, stop, count, block_minimum)
-    if len(cx) < MIN_BLOCKS:
-        return None
-    return trend_test(cx, cy, alpha)
-
-
-def growth_onset(
-    points: Points,
-    start: float,
-    stop: float,
-    reduce: Callable[[Sequence[float]], float] = block_minimum,
-) -> int:
-    """The job from which a flat-then-rising series rises: the best flat+linear breakpoint
-    over block floors (or medians, for latency)."""
-    cx, cy = range_blocks(points, start, stop, min(MAX_BLOCKS, max(1, len(points[0]))), reduce)
-    if len(cx) < 3:
-        return int(start)
-    best_sse, best = float("inf"), cx[0]
-    for split in cx[:-2]:
-        hinge = [max(0.0, x - split) for x in cx]
-        mean_h = sum(hinge) / len(hinge)
-        mean_y = sum(cy) / len(cy)
-        sxx = sum((h - mean_h) ** 2 for h in hinge)
-        slope = sum((h - mean_h) * (y - mean_y) for h, y in zip(hinge, cy, strict=True)) / sxx
-        sse = sum((y - mean_y - slope * (h - mean_h)) ** 2 for h, y in zip(hinge, cy, strict=True))
-        if sse < best_sse - 1e-9:
-            best_sse, best = sse, split
-    width = (stop - start) / len(cx)
-    return max(int(start), int(best - width / 2))
-
-
-def _slope_of_quarter(points: Points, start: float, stop: float) -> float:
-    cx, cy = range_blocks(points, start, stop, min(12, max(3, len(points[0]) // 4)), block_minimum)
-    if len(cx) < 3:
-        return 0.0
-    return theil_sen(cx, cy)[0]
-
-
 def memory_verdict(samples: Samples, policy: MemoryPolicy | None = None) -> Verdict:
     """Judge claim 1, flat memory, from the rounds and the heap probes (see the module)."""
     policy = policy or MemoryPolicy()
@@ -183,7 +119,7 @@ def _trends(points: Points, jobs: int, alpha: float) -> list[tuple[float, Trend]
     if jobs >= MIN_JOBS:
         for fraction in WARMUP_FRACTIONS:
             warmup = max(5.0, fraction * jobs)
-            trend = _floor_trend(points, warmup, jobs, alpha)
+            trend = floor_trend(points, warmup, jobs, alpha)
             if trend is not None:
                 tried.append((warmup, trend))
     return tried
@@ -292,8 +228,8 @@ def _by_trend(
         # walk) reads as a trend; growth that is real is kept in most rounds, evenly.
         steady = steady and rounds.steady()
     if steady and rate >= budget:
-        third = _slope_of_quarter(points, jobs * 0.5, jobs * 0.75)
-        fourth = _slope_of_quarter(points, jobs * 0.75, jobs)
+        third = slope_of_quarter(points, jobs * 0.5, jobs * 0.75)
+        fourth = slope_of_quarter(points, jobs * 0.75, jobs)
         figures.update(slope_third_quarter=third, slope_last_quarter=fourth)
         if third > 0 and fourth < 0.25 * third:
             return Verdict(
@@ -412,7 +348,7 @@ def _trend_figures(
         ("native_heap_bytes", "native_bytes_per_job"),
         ("rss_bytes", "rss_bytes_per_job"),
     ):
-        trend_of = _floor_trend(gauge_points(samples, field), warmup, jobs, policy.alpha)
+        trend_of = floor_trend(gauge_points(samples, field), warmup, jobs, policy.alpha)
         if trend_of is not None:
             figures[name] = trend_of.slope
     return figures

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from harness.analysis.checkpoints import window_size
+from harness.analysis.heap_floor import growth_onset, heap_points
 from harness.analysis.lifetimes import UNGRACEFUL
-from harness.analysis.memory import growth_onset, heap_points
 from harness.analysis.series import gauge_points
 from harness.analysis.trend import block_median
 from harness.model import Samples

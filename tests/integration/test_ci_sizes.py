@@ -70,7 +70,8 @@ def test_verdicts_at_300_jobs_on_each_python(
     version: str, python: str | None, tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:
     """At 300 jobs every leak of >= 1 object/job or >= 256 B/job fails, no clean worker
-    fails, and at least 70 % of the clean ones pass memory - on each interpreter present."""
+    fails memory or failed_jobs, and at least 70 % of the clean ones pass memory - on each
+    interpreter present. (In --light mode; latency at 300 jobs has no paired check there.)"""
     if python is None:
         pytest.skip(f"CPython {version} is not installed here: its 300-job check did not run")
     cases = [case for case in CASES if case.name in KINDS]

@@ -265,3 +265,31 @@ def test_existing_run_is_never_overwritten(soak_cli: SoakCli) -> None:
     assert second.returncode == 2
     assert "already holds a run" in second.stderr
     assert (first.out / "samples.jsonl").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("zoo_worker", "expected"),
+    [("leak_intermittent", "fail"), ("clean_regex_per_job", "pass")],
+)
+def test_light_and_full_runs_reach_the_same_memory_verdict(
+    soak_cli: SoakCli, tmp_path: Path, zoo_worker: str, expected: str
+) -> None:
+    """memray only names and sizes: a 205 B/job leak fails and a worker filling re's cache
+    passes with and without --light (light once passed a leak the full run failed)."""
+    spec = f"tests/zoo/{zoo_worker}.py:handle"
+    verdicts = [
+        soak_cli(
+            "--worker", spec, "--jobs", "400", "--no-report", *mode, out=tmp_path / name
+        ).result()["verdicts"]["memory"]["verdict"]
+        for name, mode in (("full", ()), ("light", ("--light",)))
+    ]
+    assert verdicts == [expected, expected]
+
+
+def test_a_run_whose_jobs_all_raise_exits_1(soak_cli: SoakCli) -> None:
+    """Every job raising fails the soak (exit 1) with the failed_jobs verdict; allowing them
+    all passes it."""
+    run = soak_cli("--worker", worker("raises"), "--jobs", "60", "--light", "--no-report")
+    assert run.returncode == 1, run.stdout
+    assert run.result()["verdicts"]["failed_jobs"]["verdict"] == "fail"
+    assert "failed_jobs: fail - 60 of 60 jobs failed, from job 0 on" in run.stdout

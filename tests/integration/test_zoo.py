@@ -9,7 +9,6 @@ import pytest
 
 from tests.zoo.accuracy import CASES, SHORT_RUN_KINDS, Case, run_case
 
-
 LONG = [case for case in CASES if case.name not in SHORT_RUN_KINDS]
 
 

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.analysis.memory import MemoryPolicy, heap_points, memory_verdict
+from harness.analysis.heap_floor import heap_points
+from harness.analysis.memory import MemoryPolicy, memory_verdict
 from harness.model import Verdict
 from tests.series import HeapModel, KeptModel, heap_samples
 

@@ -18,6 +18,11 @@ def ok(job: Job) -> int:
     return int(job["id"])
 
 
+def raises(job: Job) -> int:
+    """Reads a field the counter workload's jobs do not have: every job raises KeyError."""
+    return int(job["number"])
+
+
 def exit_at_150(job: Job) -> None:
     """The process exits (as os._exit does in a C extension) when job 150 starts."""
     if job["id"] == 150:

@@ -24,6 +24,10 @@ from pathlib import Path
 
 from tests.zoo.accuracy import CASES, Case, Outcome, run_case
 
+#: The verdicts these bars are about (latency and isolation have bars of their own, in the
+#: README; their false alarms here are listed, not hidden).
+JUDGED = ("failed_jobs", "memory")
+
 
 @dataclass(frozen=True)
 class Bar:
@@ -41,7 +45,7 @@ class Bar:
         if self.must == "not pass":
             return verdicts["memory"] != "pass"
         if self.must == "not fail":
-            return not self.outcome.false_alarms
+            return not set(self.outcome.false_alarms) & set(JUDGED)
         return True
 
 
@@ -95,7 +99,9 @@ def size_table(jobs: int, outcomes: list[Outcome]) -> str:
     rows += [
         "",
         f"{jobs:,} jobs: leaks meeting their bar {sum(b.met for b in leaks)} of {len(leaks)}; "
-        f"clean workers failed {sum(not b.met for b in clean)} of {len(clean)}; clean "
+        f"clean workers failing memory or failed_jobs {sum(not b.met for b in clean)} of "
+        f"{len(clean)}, failing any verdict {sum(bool(b.outcome.false_alarms) for b in clean)};"
+        " clean "
         f"workers passing memory {passed} of {len(clean)} ({passed / max(1, len(clean)):.0%}).",
         "",
     ]
@@ -113,7 +119,43 @@ def repeats_table(jobs: int, runs: list[Outcome]) -> str:
         f" memory passed in {passed} of {len(runs)} ({passed / max(1, len(runs)):.0%}).",
     ]
     lines += [f"- {o.case.name}: {', '.join(o.false_alarms)} - {o.summary}" for o in alarms]
+    judged = [o for o in alarms if set(o.false_alarms) & set(JUDGED)]
+    lines.append(f"Of them in failed_jobs or memory: {len(judged)}.")
     return "\n".join([*lines, ""])
+
+
+INTRO = """# Accuracy of the verdicts at the sizes CI runs
+
+Regenerate: `python -m tests.zoo.ci_sizes --jobs 100 --jobs 300 --jobs 1000 --repeats 6 --out
+docs/accuracy.md` (every worker of `tests/zoo/` through `soak run --no-report`, one at a time,
+on this 2-core VM; ~25 min). The suite checks one worker of each kind at 300 jobs on every
+CPython present (`tests/integration/test_ci_sizes.py`) and every worker at its full length
+(`tests/integration/test_zoo.py`).
+
+**The budget.** 4 B/job by default: under one retained Python object (a 32-B block) per job,
+above what clean workers' collected heaps moved here (0.5-2 B/job after warm-up). A per-run
+budget (`--max-growth 48KiB`) is the user's choice: it turns short-run leaks into passes.
+
+**The bars.** At 300 jobs every leak of >= 1 Python object/job or >= 256 B/job fails the soak,
+no clean worker fails memory or failed_jobs (latency false alarms are counted beside them:
+the latency verdict has its own bars in the README), >= 70 % of clean workers pass memory.
+At 100 jobs no leak of >= 200 B/job passes memory. At 1,000 jobs every leak fails, no clean
+worker fails memory or failed_jobs, >= 90 % pass memory.
+A *bar* of `-` is a leak below what that size promises to see (8 B/job, a thread or a child
+process per 100 jobs): it may be inconclusive, never pass where the bar says `not pass`.
+
+**What each rule buys** (measured): the rounds rule (every judged round keeps more, evenly)
+had no false alarm on the clean workers below; its detectable effect is one object per job
+per round (a round is a tenth of the judged jobs), and beside a bounded cache, growth over 5 %
+of the cache's own (the cache sizing's measured error is 0.1 block per entry). The floor
+trend (alpha 0.01, Hamed-Rao corrected) fails only growth that is also kept in >= 75 % of the
+rounds, evenly, at >= the budget: the random-walk heap of `clean_fragmentation` (p = 0.009)
+and a clean worker still settling (2 to 19 blocks per round) stay inconclusive.
+Workers declared `--bounded-cache` are structures bounded only by their key space or a flush
+that the run is too short to see (`clean_late_plateau`: 1,500 customers; `clean_sawtooth`:
+flushed every 500 jobs): without the declaration their growth is a leak's, by design.
+
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             parts.append(repeats_table(300, runs))
             print(parts[-1], flush=True)
     if args.out is not None:
-        args.out.write_text("\n".join(parts), encoding="utf-8")
+        args.out.write_text(INTRO + "\n".join(parts), encoding="utf-8")
     return 0
 
 

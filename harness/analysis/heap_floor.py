@@ -1,0 +1,79 @@
+"""The heap's floor over ranges of jobs: the per-job heap estimate, each range's minimum (its
+floor: temporaries and garbage waiting for the collector sit above it), the trend of those
+floors, and the job from which a flat-then-rising floor rises."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from harness.analysis.series import Points, range_blocks
+from harness.analysis.trend import MAX_BLOCKS, Trend, block_minimum, theil_sen, trend_test
+from harness.model import Samples
+
+#: Fewer ranges than this give a trend test no power worth reporting.
+MIN_BLOCKS: Final = 8
+
+
+def heap_points(samples: Samples, block_bytes: float) -> Points:
+    """Estimated heap bytes at every job where either heap probe ran; the other probe's
+    latest value stands in where it did not (their cadences may differ)."""
+    py = samples.gauges.get("py_blocks", ())
+    native = samples.gauges.get("native_heap_bytes", ())
+    xs: list[float] = []
+    ys: list[float] = []
+    last_py: float | None = None if py else 0.0
+    last_native: float | None = None if native else 0.0
+    for job in range(len(samples)):
+        fresh = False
+        if py and py[job] is not None:
+            last_py, fresh = py[job], True
+        if native and native[job] is not None:
+            last_native, fresh = native[job], True
+        if fresh and last_py is not None and last_native is not None:
+            xs.append(job)
+            ys.append(last_native + block_bytes * last_py)
+    return xs, ys
+
+
+def floor_trend(points: Points, start: float, stop: float, alpha: float) -> Trend | None:
+    xs = [x for x in points[0] if start <= x < stop]
+    count = min(MAX_BLOCKS, len(xs))
+    if count < MIN_BLOCKS:
+        return None
+    cx, cy = range_blocks(points, start, stop, count, block_minimum)
+    if len(cx) < MIN_BLOCKS:
+        return None
+    return trend_test(cx, cy, alpha)
+
+
+def growth_onset(
+    points: Points,
+    start: float,
+    stop: float,
+    reduce: Callable[[Sequence[float]], float] = block_minimum,
+) -> int:
+    """The job from which a flat-then-rising series rises: the best flat+linear breakpoint
+    over block floors (or medians, for latency)."""
+    cx, cy = range_blocks(points, start, stop, min(MAX_BLOCKS, max(1, len(points[0]))), reduce)
+    if len(cx) < 3:
+        return int(start)
+    best_sse, best = float("inf"), cx[0]
+    for split in cx[:-2]:
+        hinge = [max(0.0, x - split) for x in cx]
+        mean_h = sum(hinge) / len(hinge)
+        mean_y = sum(cy) / len(cy)
+        sxx = sum((h - mean_h) ** 2 for h in hinge)
+        slope = sum((h - mean_h) * (y - mean_y) for h, y in zip(hinge, cy, strict=True)) / sxx
+        sse = sum((y - mean_y - slope * (h - mean_h)) ** 2 for h, y in zip(hinge, cy, strict=True))
+        if sse < best_sse - 1e-9:
+            best_sse, best = sse, split
+    width = (stop - start) / len(cx)
+    return max(int(start), int(best - width / 2))
+
+
+def slope_of_quarter(points: Points, start: float, stop: float) -> float:
+    cx, cy = range_blocks(points, start, stop, min(12, max(3, len(points[0]) // 4)), block_minimum)
+    if len(cx) < 3:
+        return 0.0
+    return theil_sen(cx, cy)[0]
