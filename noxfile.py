@@ -61,7 +61,7 @@ def accuracy(session: nox.Session) -> None:
     if "--tables" in session.posargs:
         session.run(
             "python", "-m", "tests.zoo.ci_sizes", "--jobs", "100", "--jobs", "300",
-            "--jobs", "1000", "--repeats", "6", "--out", "docs/accuracy.md",
+            "--jobs", "1000", "--repeats", "6", "--long", "--out", "docs/accuracy.md",
         )  # fmt: skip
 
 

@@ -28,6 +28,8 @@ from typing import Any, Final
 
 from harness.probes import native_heap_in_use
 
+#: Classes known to be bounded caches by their size attribute (``capacity``, ``maxlen``).
+_BOUNDED_BY_NAME: Final = frozenset({"LRUCache", "LimitedSet"})
 #: Caches listed by name in a census line (the sums cover all of them).
 MAX_CACHES: Final = 24
 #: Object types listed as grown since the last look.
@@ -111,7 +113,14 @@ def _caches(objects: list[Any], counts: dict[type, int]) -> Iterable[list[Any]]:
             if obj.maxlen is not None and len(obj):
                 yield [f"deque(maxlen={obj.maxlen})", len(obj), obj.maxlen, obj]
         else:
-            capacity = getattr(obj, "maxsize", None) or getattr(obj, "capacity", None)
+            capacity = next(
+                (
+                    getattr(obj, name)
+                    for name in ("maxsize", "capacity", "maxlen")
+                    if isinstance(getattr(obj, name, None), int)
+                ),
+                0,
+            )
             entries = getattr(obj, "currsize", None)
             size = len(obj) if entries is None else entries
             yield [f"{kind.__module__}.{kind.__qualname__}", int(size), int(capacity or 0), obj]
@@ -120,10 +129,11 @@ def _caches(objects: list[Any], counts: dict[type, int]) -> Iterable[list[Any]]:
 def _is_cache_type(kind: type) -> bool:
     if kind is _LRU_WRAPPER or kind is collections.deque:
         return True
-    # cachetools' caches (maxsize, currsize) and Jinja2's LRUCache (capacity, __len__).
+    # cachetools' caches (maxsize, currsize); Jinja2's LRUCache (capacity, __len__);
+    # Celery's LimitedSet (maxlen, __len__: revoked ids, Celery's own bookkeeping).
     if isinstance(getattr(kind, "currsize", None), property) and hasattr(kind, "maxsize"):
         return True
-    return kind.__name__ == "LRUCache" and hasattr(kind, "__len__")
+    return kind.__name__ in _BOUNDED_BY_NAME and hasattr(kind, "__len__")
 
 
 def _stdlib_caches() -> Iterable[list[Any]]:

@@ -202,6 +202,12 @@ class RoundsReading:
         grown = sum(rate > 0 for rate in rates) / len(rates)
         return grown >= STEADY_SHARE and even(sorted(rates)[len(rates) // 4 :])
 
+    def halves(self) -> tuple[float, float]:
+        """Bytes per job kept outside bounded caches over the first and the second half of
+        the judged rounds."""
+        middle = len(self.rounds) // 2
+        return _net(self, self.rounds[:middle]), _net(self, self.rounds[middle:])
+
     def floor_rate(self) -> float | None:
         """Bytes per job between the lowest collected heap of the judged span's first half
         and that of its second half: a buffer flushed every N jobs (a sawtooth) keeps

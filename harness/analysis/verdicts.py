@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Final
 
 from harness.analysis.attribution import bounded_roots, settle_sites
 from harness.analysis.failed_jobs import FailedJobsPolicy, failed_jobs_verdict
@@ -32,6 +32,29 @@ class Policy:
         return replace(self, failed_jobs=replace(self.failed_jobs, expected=expected))
 
 
+#: CPython's small-object allocator serves requests up to this size; bigger go to malloc.
+SMALL_OBJECT_BYTES: Final = 512
+
+
+def measured_block_bytes(per_job_sites: Sequence[Mapping[str, Any]]) -> float | None:
+    """Mean size of the small Python objects the per-job leak sites keep, by memray: what
+    one kept object weighs in this worker, for the bytes/job reported (never the verdict).
+
+    Only objects of up to 512 B count: bigger ones come from malloc, so the native-heap probe
+    already has their bytes."""
+    python = [
+        s
+        for s in per_job_sites
+        if s.get("allocator") == "python"
+        and float(s["allocations_per_job"]) > 0
+        and float(s["bytes_per_job"]) / float(s["allocations_per_job"]) <= SMALL_OBJECT_BYTES
+    ]
+    allocations = sum(float(s["allocations_per_job"]) for s in python)
+    if allocations <= 0:
+        return None
+    return sum(float(s["bytes_per_job"]) for s in python) / allocations
+
+
 def judge(
     samples: Samples,
     policy: Policy | None = None,
@@ -47,6 +70,9 @@ def judge(
     the probes, so ``--light`` (no memray) judges the same jobs the same way."""
     policy = policy or Policy()
     memory_policy = policy.memory
+    sized = measured_block_bytes([s for s in leak_sites if s.get("kind") == "per_job"])
+    if sized is not None:
+        memory_policy = replace(memory_policy, object_bytes=sized)
     memory = per_lifetime(
         samples,
         lambda lifetime, tests: memory_verdict(

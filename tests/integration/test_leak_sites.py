@@ -67,8 +67,9 @@ def test_light_runs_no_memray_and_no_comparison(soak_cli: SoakCli) -> None:
     assert result["verdicts"]["memory"]["verdict"] == "fail"
 
 
-def test_max_growth_sets_the_floor(soak_cli: SoakCli, tmp_path: Path) -> None:
-    """The same leak fails at the default floor and passes under --max-growth 10MiB."""
+def test_max_growth_sets_the_budget(soak_cli: SoakCli, tmp_path: Path) -> None:
+    """The same leak fails at the default budget (4 B/job) and passes under a budget of
+    10 MiB over the run (the user's choice)."""
     default = soak_cli(
         "--worker",
         "tests/zoo/leak_dict.py:handle",
@@ -90,4 +91,4 @@ def test_max_growth_sets_the_floor(soak_cli: SoakCli, tmp_path: Path) -> None:
     )
     memory = lenient.result()["verdicts"]["memory"]
     assert memory["verdict"] == "pass"
-    assert "below the floor of 10.0 MiB over the run" in memory["summary"]
+    assert "under the budget of 10.0 MiB over the run" in memory["summary"]

@@ -120,7 +120,7 @@ def test_jobs_that_raise_fail_the_soak_unless_allowed(suite: pytest.Pytester) ->
         [
             "*soak failed (failed_jobs)*",
             "*failed_jobs: 150 of 150 jobs failed, from job 0 on; most: KeyError: 'number' at "
-            "*test_raising.py:5 (150 jobs); allowed: 0*",
+            "*test_raising.py:4 (150 jobs); allowed: 0*",
             "FAIL test_raising.py::test_raises - failed_jobs fail, *150 jobs*",
             "PASS test_raising.py::test_allowed - failed_jobs pass, *150 jobs*",
         ]

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.zoo.accuracy import CASES, Case, Outcome, run_case
+from tests.zoo.accuracy import CASES, SHORT_RUN_KINDS, Case, Outcome, run_case, table
 
 #: The verdicts these bars are about (latency and isolation have bars of their own, in the
 #: README; their false alarms here are listed, not hidden).
@@ -126,9 +126,9 @@ def repeats_table(jobs: int, runs: list[Outcome]) -> str:
 
 INTRO = """# Accuracy of the verdicts at the sizes CI runs
 
-Regenerate: `python -m tests.zoo.ci_sizes --jobs 100 --jobs 300 --jobs 1000 --repeats 6 --out
-docs/accuracy.md` (every worker of `tests/zoo/` through `soak run --no-report`, one at a time,
-on this 2-core VM; ~25 min). The suite checks one worker of each kind at 300 jobs on every
+Regenerate: `python -m tests.zoo.ci_sizes --jobs 100 --jobs 300 --jobs 1000 --repeats 6 --long
+--out docs/accuracy.md` (every worker of `tests/zoo/` through `soak run --no-report`, one at a time,
+on this 2-core VM; ~30 min). The suite checks one worker of each kind at 300 jobs on every
 CPython present (`tests/integration/test_ci_sizes.py`) and every worker at its full length
 (`tests/integration/test_zoo.py`).
 
@@ -163,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, action="append", help="sizes (default 100, 300)")
     parser.add_argument("--repeats", type=int, default=0, help="seeds per clean worker")
     parser.add_argument("--out", type=Path, help="write the Markdown here too")
+    parser.add_argument(
+        "--long", action="store_true", help="also every worker at its full length (~6 min)"
+    )
     args = parser.parse_args(argv)
     sizes = args.jobs or [100, 300]
     parts = []
@@ -178,6 +181,11 @@ def main(argv: list[str] | None = None) -> int:
                 for o in run_all(clean, 300, Path(scratch), seed)
             ]
             parts.append(repeats_table(300, runs))
+            print(parts[-1], flush=True)
+        if args.long:
+            cases = [c for c in CASES if c.name not in SHORT_RUN_KINDS]
+            outcomes = [run_case(c, Path(scratch) / f"{c.name}-long") for c in cases]
+            parts.append(f"### Full length (the suite's `test_zoo.py`)\n\n{table(outcomes)}\n")
             print(parts[-1], flush=True)
     if args.out is not None:
         args.out.write_text(INTRO + "\n".join(parts), encoding="utf-8")
