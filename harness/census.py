@@ -8,8 +8,10 @@ is bounded by construction (``lru_cache(maxsize=N)``, ``deque(maxlen=N)``, ``re`
 cache, cachetools- and Jinja2-style LRU caches) or in one that is not
 (``lru_cache(maxsize=None)``, ``functools.cache``, ``linecache``, logging's logger registry).
 
-Cost, measured on CPython 3.11: ``gc.collect()`` plus one pass over ``gc.get_objects()``,
-~2 ms for 20,000 tracked objects, ~25 ms for 300,000 (a big Celery worker).
+Cost, measured on CPython 3.11 (median of 5): the collection and the census together take
+6 ms with 12,000 tracked objects (the census 3.7 ms), 34 ms with 112,000 (15 ms), 58 ms with
+312,000 (40 ms, a big Celery child); ~10 per run. A 300-job soak of a 1-ms job without the
+report took 2.45-2.66 s against 2.26-2.38 s before the census (three alternating runs).
 
 Everything is measured *before* the census allocates, and everything the census makes is
 freed before the next look except the previous type counts (replaced, same size).
