@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from harness.analysis.series import Points, range_blocks
+from harness.analysis.series import Points, gauge_points, range_blocks
 from harness.analysis.trend import MAX_BLOCKS, Trend, block_minimum, theil_sen, trend_test
 from harness.model import Samples
 
@@ -77,3 +77,42 @@ def slope_of_quarter(points: Points, start: float, stop: float) -> float:
     if len(cx) < 3:
         return 0.0
     return theil_sen(cx, cy)[0]
+
+
+def floor_trends(
+    points: Points, jobs: int, alpha: float, warmup_fractions: Sequence[float], min_jobs: int
+) -> list[tuple[float, Trend]]:
+    """The floor trend after each warm-up candidate (a fraction of the run, at least 5
+    jobs) that leaves enough ranges: (warm-up jobs, trend) pairs."""
+    tried: list[tuple[float, Trend]] = []
+    if jobs >= min_jobs:
+        for fraction in warmup_fractions:
+            warmup = max(5.0, fraction * jobs)
+            trend = floor_trend(points, warmup, jobs, alpha)
+            if trend is not None:
+                tried.append((warmup, trend))
+    return tried
+
+
+def trend_figures(
+    samples: Samples, tried: tuple[float, Trend], jobs: int, alpha: float
+) -> dict[str, object]:
+    """The floor trend's figures in a memory verdict, with each heap signal's own slope."""
+    warmup, trend = tried
+    figures: dict[str, object] = {
+        "warmup_jobs": int(warmup),
+        "bytes_per_job": trend.slope,
+        "bytes_per_job_interval": [trend.slope_low, trend.slope_high],
+        "projected_growth_bytes": trend.slope * jobs,
+        "p_value": trend.p_increasing,
+        "blocks": trend.n,
+    }
+    for field, name in (
+        ("py_blocks", "py_blocks_per_job"),
+        ("native_heap_bytes", "native_bytes_per_job"),
+        ("rss_bytes", "rss_bytes_per_job"),
+    ):
+        trend_of = floor_trend(gauge_points(samples, field), warmup, jobs, alpha)
+        if trend_of is not None:
+            figures[name] = trend_of.slope
+    return figures

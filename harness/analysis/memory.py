@@ -34,13 +34,14 @@ from dataclasses import dataclass
 from typing import Final
 
 from harness.analysis.heap_floor import (
-    floor_trend,
+    floor_trends,
     growth_onset,
     heap_points,
     slope_of_quarter,
+    trend_figures,
 )
 from harness.analysis.rounds import RoundsReading, read_rounds
-from harness.analysis.series import Points, gauge_points
+from harness.analysis.series import Points
 from harness.analysis.trend import (
     Trend,
     check_alpha,
@@ -102,9 +103,9 @@ def memory_verdict(samples: Samples, policy: MemoryPolicy | None = None) -> Verd
     points = heap_points(samples, policy.block_bytes)
     rounds = read_rounds(samples, policy.block_bytes)
     figures = _base_figures(policy, jobs, budget, rounds)
-    tried = _trends(points, jobs, policy.alpha)
+    tried = floor_trends(points, jobs, policy.alpha, WARMUP_FRACTIONS, MIN_JOBS)
     if tried:
-        figures.update(_trend_figures(samples, tried[-1], jobs, policy))
+        figures.update(trend_figures(samples, tried[-1], jobs, policy.alpha))
     if rounds is not None and rounds.judged:
         verdict = _by_rounds(samples, points, rounds, tried, jobs, budget, policy, figures)
         if verdict is not None:
@@ -118,18 +119,6 @@ def memory_verdict(samples: Samples, policy: MemoryPolicy | None = None) -> Verd
             figures,
         )
     return _by_trend(samples, points, tried, jobs, budget, policy, figures, rounds)
-
-
-def _trends(points: Points, jobs: int, alpha: float) -> list[tuple[float, Trend]]:
-    """The floor trend after each warm-up candidate that leaves enough ranges."""
-    tried: list[tuple[float, Trend]] = []
-    if jobs >= MIN_JOBS:
-        for fraction in WARMUP_FRACTIONS:
-            warmup = max(5.0, fraction * jobs)
-            trend = floor_trend(points, warmup, jobs, alpha)
-            if trend is not None:
-                tried.append((warmup, trend))
-    return tried
 
 
 def _by_rounds(
@@ -371,29 +360,6 @@ def _base_figures(
     }
     if rounds is not None:
         figures["rounds"] = rounds.to_json()
-    return figures
-
-
-def _trend_figures(
-    samples: Samples, tried: tuple[float, Trend], jobs: int, policy: MemoryPolicy
-) -> dict[str, object]:
-    warmup, trend = tried
-    figures: dict[str, object] = {
-        "warmup_jobs": int(warmup),
-        "bytes_per_job": trend.slope,
-        "bytes_per_job_interval": [trend.slope_low, trend.slope_high],
-        "projected_growth_bytes": trend.slope * jobs,
-        "p_value": trend.p_increasing,
-        "blocks": trend.n,
-    }
-    for field, name in (
-        ("py_blocks", "py_blocks_per_job"),
-        ("native_heap_bytes", "native_bytes_per_job"),
-        ("rss_bytes", "rss_bytes_per_job"),
-    ):
-        trend_of = floor_trend(gauge_points(samples, field), warmup, jobs, policy.alpha)
-        if trend_of is not None:
-            figures[name] = trend_of.slope
     return figures
 
 

@@ -7,8 +7,7 @@ normaliser if there is one. For the first job that differs it searches the short
 of earlier jobs that, run before it on a fresh worker, changes its outcome again (delta
 debugging, ``analysis.isolation.shortest_cause``). Writes ``isolation.json``.
 
-Forking after ``setup()`` is what makes each comparison cheap (~1-5 ms, against ~150 ms for
-a new interpreter): the forked process holds exactly a freshly set-up worker.
+Forking after ``setup()`` makes each comparison cheap (~1-5 ms, ~150 ms for an interpreter).
 """
 
 from __future__ import annotations
