@@ -230,7 +230,8 @@ def test_a_celery_task_soaks_through_the_fixture(suite: pytest.Pytester) -> None
     line = _leak_line(CELERY_TASKS.lstrip("\n"))
     result.stdout.fnmatch_lines(
         [
-            "*soak failed (memory): *",
+            # memory fails; a 0.1-ms task's latency may fail beside it on a busy machine
+            "*soak failed (memory*",
             "*celery worker, 1 process(es) on 1 node(s), redis://127.0.0.1:6379/0: 0 recycles*",
             f"*top leak: suite_tasks.py:{line}*",
             "*concurrency= is an option of a job queue; expected runner='celery'*",
