@@ -282,7 +282,11 @@ def test_sigterm_ends_the_pool_keeps_the_samples_and_leaves_no_worker(tmp_path: 
     result = json.loads((out / "result.json").read_text())
     assert result["stop_reason"] == "interrupted"
     lines = samples.read_text().splitlines()
-    assert result["jobs_completed"] == len(lines) > 300
+    # Workers finish jobs out of order: the run keeps the samples up to the first job that
+    # never finished (two more had arrived in one run, beyond such a gap).
+    indexes = {json.loads(line)["job_index"] for line in lines}
+    contiguous = next(i for i in range(len(indexes) + 1) if i not in indexes)
+    assert result["jobs_completed"] == contiguous > 300
     _, ends = read_job_log(str(tmp_path / "jobs.log"))
     assert len(ends) >= len(lines)
     left = subprocess.run(["pgrep", "-f", f"--run-dir {out}"], capture_output=True, check=False)
