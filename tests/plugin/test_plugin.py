@@ -190,7 +190,7 @@ def test_a_failing_pool_soak_says_how_its_workers_recycled(suite: pytest.Pyteste
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*soak failed (memory): *",
+            "*soak failed (memory*",  # a 64-KiB/job leaker's jobs may slow down too
             "*pool of 1 worker processes: * recycles (memory *); jobs lost 0, retried 0, run*",
             "*memory: * worker lifetimes fail*",
         ]
