@@ -17,13 +17,13 @@ def leaky(job: dict[str, Any]) -> int:
 
 def clean(job: dict[str, Any]) -> int:
     """Builds and drops a little text per job."""
-    text = ",".join(str(job["id"] * k) for k in range(50))
+    text = ",".join(str((10_000 + job["id"] % 1_000) * k) for k in range(50))
     return len(text)
 
 
 def logged(job: dict[str, Any]) -> int:
     """A clean job that logs its start and end."""
     log_event("S", job)
-    text = ",".join(str(job["id"] * k) for k in range(50))
+    text = ",".join(str((10_000 + job["id"] % 1_000) * k) for k in range(50))
     log_event("E", job)
     return len(text)
