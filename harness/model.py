@@ -14,6 +14,8 @@ from typing import Final, Literal
 RUNNERS: Final = ("process", "inline", "celery", "rq")
 #: Runners that drive a real job queue through a broker.
 QUEUE_RUNNERS: Final = ("celery", "rq")
+#: The broker a queue run uses when none is given: the local Redis.
+DEFAULT_BROKER: Final = "redis://127.0.0.1:6379/0"
 CRASH_REASONS: Final = ("exit", "signal", "timeout", "oom")
 STOP_REASONS: Final = ("completed", "crashed", "interrupted", "error")
 
@@ -31,7 +33,7 @@ class QueueConfig:
     """How a job queue's real workers are reached (``--runner celery`` / ``rq``)."""
 
     #: Broker URL: redis://... or amqp://... (RQ: Redis only).
-    broker: str = "redis://127.0.0.1:6379/0"
+    broker: str = DEFAULT_BROKER
     #: The queue the soak's tasks go on; None: one of the run's own (``soak`` when the
     #: workers are started elsewhere).
     queue: str | None = None

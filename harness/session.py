@@ -80,21 +80,6 @@ def run_soak(
             f"the worker {config.worker!r} is an object in this process, which a worker "
             "process cannot import: define it at module level, or use the inline runner"
         )
-    if config.runner == "inline" and config.pool is not None:
-        raise UsageError(
-            "the supervised pool runs worker processes: it needs --runner process, not inline"
-        )
-    if config.runner in QUEUE_RUNNERS and (config.pool is not None or config.job_timeout):
-        raise UsageError(
-            f"--runner {config.runner} recycles and times out its tasks itself: use its own "
-            "settings (--max-tasks-per-child, --max-memory-per-child, the task's time "
-            "limits), not the harness's pool options or --job-timeout"
-        )
-    if config.runner == "inline" and config.job_timeout is not None:
-        raise UsageError(
-            "--job-timeout needs --runner process: the inline runner cannot stop a job "
-            "that hangs in its own process"
-        )
     spec = resolve_worker(config)
     loaded = worker_from_object(spec, worker) if worker is not None else None
     created = not config.out.exists()

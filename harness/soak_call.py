@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import RunDirError, UsageError
-from harness.model import RunConfig
-from harness.options import SoakOptions
+from harness.options import Door, SoakOptions, policy, run_config
 from harness.result import SoakResult
 from harness.spec import describe_object, importable_spec
 from harness.store import RESULT_FILE, SAMPLES_FILE, run_dir_name
@@ -60,25 +59,14 @@ class SoakCall:
                 "only import a worker defined at module level; move it there, pass its spec "
                 "string, or use runner='inline'"
             )
-        self.config = RunConfig(
+        self.config = run_config(
+            options,
             worker=spec if spec is not None else describe_object(worker),
-            workload=options.workload,
-            jobs=options.jobs,
             out=self.run_dir,
+            door=Door("python", f"soak() in {label}"),
             runner=runner,
-            job_timeout=options.job_timeout,
-            seed=options.seed,
-            workload_options=options.workload_options(),
-            light=options.light,
-            import_paths=import_paths,
             label=label,
-            isolation=options.isolation,
-            isolation_jobs=options.isolation_jobs,
-            stateful=options.stateful,
-            normaliser=options.normalise,
-            pool=options.pool(f"soak() in {label}"),
-            queue=options.queue_config(f"soak() in {label}"),
-            bounded_caches=options.bounded_caches,
+            import_paths=import_paths,
         )
 
     def run(self, benchmark: object | None = None) -> SoakResult:
@@ -86,7 +74,7 @@ class SoakCall:
         from harness.session import run_soak
 
         _clear_earlier_run(self.run_dir)
-        data = run_soak(self.config, None, self.options.policy(), worker=self._object)
+        data = run_soak(self.config, None, policy(self.options), worker=self._object)
         if benchmark is not None:
             self.notes["benchmark"] = self._record_rounds(benchmark, data)
         regressions, baseline_dir = self._compare_with_baseline()

@@ -19,82 +19,13 @@ import time
 from typing import Final
 
 from harness.errors import UsageError
-from harness.model import QUEUE_RUNNERS, QueueConfig
+from harness.model import DEFAULT_BROKER
+from harness.options.arguments import add_options
 from harness.queues.channel import check_broker
 
-DEFAULT_BROKER: Final = "redis://127.0.0.1:6379/0"
 DEFAULT_QUEUE: Final = "soak"
 RUNNERS: Final = ("celery", "rq")
 _RESTART_PAUSE_S: Final = 0.01
-
-
-def add_worker_options(parser: argparse.ArgumentParser) -> None:
-    """The options of a queue's worker, shared by ``soak worker`` and ``soak run``."""
-    group = parser.add_argument_group("job queues (--runner celery / rq)")
-    group.add_argument(
-        "--broker",
-        default=None,
-        help=f"broker URL: redis://... or amqp://... (default {DEFAULT_BROKER})",
-    )
-    group.add_argument(
-        "--queue",
-        default=None,
-        help="queue the soak's tasks go on (default: one of the run's own, or 'soak' with "
-        "--no-start-worker)",
-    )
-    group.add_argument("--concurrency", type=int, default=None, help="worker processes (default 1)")
-    group.add_argument(
-        "--max-tasks-per-child",
-        type=int,
-        default=None,
-        help="recycle a worker process after N tasks (Celery worker_max_tasks_per_child, "
-        "RQ --max-jobs)",
-    )
-    group.add_argument(
-        "--max-memory-per-child",
-        type=int,
-        default=None,
-        metavar="KIB",
-        help="Celery worker_max_memory_per_child, in KiB as Celery takes it",
-    )
-    group.add_argument(
-        "--rq-worker",
-        choices=("fork", "simple"),
-        default="simple",
-        help="RQ's forking Worker (a process per job) or SimpleWorker (default)",
-    )
-
-
-def queue_config(args: argparse.Namespace) -> QueueConfig | None:
-    """The queue options of ``soak run``; None for the other runners (which refuse them)."""
-    given = {
-        "--broker": args.broker,
-        "--queue": args.queue,
-        "--concurrency": args.concurrency,
-        "--max-tasks-per-child": args.max_tasks_per_child,
-        "--max-memory-per-child": args.max_memory_per_child,
-        "--no-start-worker": args.no_start_worker,
-    }
-    if args.runner not in QUEUE_RUNNERS:
-        flags = [flag for flag, value in given.items() if value]
-        if flags:
-            raise UsageError(
-                f"{flags[0]} is an option of a job queue; expected --runner celery or "
-                f"--runner rq with it (the runner is {args.runner!r})"
-            )
-        return None
-    try:
-        return QueueConfig(
-            broker=args.broker or DEFAULT_BROKER,
-            queue=args.queue,
-            start_worker=not args.no_start_worker,
-            concurrency=1 if args.concurrency is None else args.concurrency,
-            max_tasks_per_child=args.max_tasks_per_child,
-            max_memory_per_child_kib=args.max_memory_per_child,
-            rq_worker=args.rq_worker,
-        )
-    except ValueError as exc:
-        raise UsageError(f"{exc}; check the queue options") from None
 
 
 def worker_command(
@@ -125,8 +56,7 @@ def serve(args: argparse.Namespace) -> int:
     broker: str = args.broker or DEFAULT_BROKER
     queue: str = args.queue or DEFAULT_QUEUE
     concurrency: int = args.concurrency or 1
-    if concurrency < 1:
-        raise UsageError(f"--concurrency {concurrency}: expected a whole number >= 1")
+    rq_worker: str = args.rq_worker or "simple"
     check_broker(broker)
     node = f"soak-{os.getpid()}@{socket.gethostname()}"
     if args.runner == "celery":
@@ -144,15 +74,17 @@ def serve(args: argparse.Namespace) -> int:
     if args.one:
         from harness.queues.rq_app import serve as serve_rq
 
-        serve_rq(broker, queue, args.rq_worker, args.max_tasks_per_child, node)
+        serve_rq(broker, queue, rq_worker, args.max_tasks_per_child, node)
         return 0
-    return _supervise_rq(args, broker, queue, concurrency)
+    return _supervise_rq(args, broker, queue, concurrency, rq_worker)
 
 
-def _supervise_rq(args: argparse.Namespace, broker: str, queue: str, concurrency: int) -> int:
+def _supervise_rq(
+    args: argparse.Namespace, broker: str, queue: str, concurrency: int, rq_worker: str
+) -> int:
     """Keep ``concurrency`` RQ worker processes alive; each restarts when it stops."""
     one = [*worker_command(
-        "rq", args.worker, broker, queue, 1, args.max_tasks_per_child, None, args.rq_worker
+        "rq", args.worker, broker, queue, 1, args.max_tasks_per_child, None, rq_worker
     ), "--one"]  # fmt: skip
     stopping = False
 
@@ -180,7 +112,7 @@ def _supervise_rq(args: argparse.Namespace, broker: str, queue: str, concurrency
 def build_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--runner", choices=RUNNERS, required=True)
     parser.add_argument("--worker", required=True, help="the task: package.module:task")
-    add_worker_options(parser)
+    add_options(parser, worker_side=True)
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     return parser
 

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.errors import UsageError
-from harness.options import EXPECTED, SoakOptions, soak_options
+from harness.options import SoakOptions, policy, soak_options
+from harness.options.table import BY_NAME
 
 
 def test_values_are_converted_as_a_user_writes_them() -> None:
@@ -17,27 +18,27 @@ def test_values_are_converted_as_a_user_writes_them() -> None:
         "test",
     )
     assert options == SoakOptions(
-        jobs=10_000, latency_tolerance=0.2, max_growth_per_job=64.0, light=True
+        jobs=10_000, latency_tolerance=0.2, max_growth=(64.0, None), light=True
     )
-    assert soak_options({"max_growth": "48KiB"}, "t").max_growth_total == 48 * 1024
-    assert soak_options({"max_growth": 1000}, "t").max_growth_total == 1000.0
+    assert soak_options({"max_growth": "48KiB"}, "t").max_growth == (None, 48 * 1024)
+    assert soak_options({"max_growth": 1000}, "t").max_growth == (None, 1000.0)
 
 
 def test_max_growth_sets_the_budget_per_job_or_over_the_run() -> None:
     """``max_growth='64B/job'`` sets the per-job budget; ``'48KiB'`` one over the run; the
     default is 4 B/job."""
-    memory = soak_options({"max_growth": "64B/job"}, "t").policy().memory
+    memory = policy(soak_options({"max_growth": "64B/job"}, "t")).memory
     assert (memory.budget(300), memory.max_growth_total) == (64.0, None)
-    memory = soak_options({"max_growth": "48KiB"}, "t").policy().memory
+    memory = policy(soak_options({"max_growth": "48KiB"}, "t")).memory
     assert memory.budget(1024) == 48.0
-    assert soak_options({}, "t").policy().memory.budget(300) == 4.0
+    assert policy(soak_options({}, "t")).memory.budget(300) == 4.0
 
 
 def test_max_failed_jobs_takes_a_count_or_a_percentage() -> None:
     """``max_failed_jobs=3`` allows three failed jobs, ``'1%'`` one in a hundred; a word is
     refused with what was expected."""
-    assert soak_options({"max_failed_jobs": 3}, "t").policy().failed_jobs.allowed(1000) == 3
-    assert soak_options({"max_failed_jobs": "1%"}, "t").policy().failed_jobs.allowed(1000) == 10
+    assert policy(soak_options({"max_failed_jobs": 3}, "t")).failed_jobs.allowed(1000) == 3
+    assert policy(soak_options({"max_failed_jobs": "1%"}, "t")).failed_jobs.allowed(1000) == 10
     with pytest.raises(UsageError, match="percentage"):
         soak_options({"max_failed_jobs": "many"}, "t")
 
@@ -66,7 +67,7 @@ def test_bad_values_name_the_option_the_value_and_what_is_expected(
     with pytest.raises(UsageError) as caught:
         soak_options({name: value}, "soak() in test_x")
     assert str(caught.value) == (
-        f"soak() in test_x: {name}={value!r} is not usable; expected {EXPECTED[name]}"
+        f"soak() in test_x: {name}={value!r} is not usable; expected {BY_NAME[name].expected}"
     )
 
 

@@ -19,7 +19,7 @@ from harness.analysis.lifetimes import (
 from harness.analysis.memory import memory_verdict
 from harness.errors import UsageError
 from harness.model import JobError, PoolConfig, Samples, Verdict
-from harness.options import soak_options
+from harness.options import Door, SoakOptions, run_config, soak_options
 from harness.runners.ledger import Ledger
 from harness.runners.metrics import WorkerMetrics, prometheus_text
 from harness.store import read_samples
@@ -193,13 +193,21 @@ def test_pool_samples_are_read_in_job_order(tmp_path: Path) -> None:
     assert samples.gauges["worker_pid"] == (7, 8, 7, 8)
 
 
+def _pool_of(options: SoakOptions) -> PoolConfig | None:
+    door = Door("python", "soak() in t")
+    runner = options.runner or "process"
+    return run_config(options, worker="w:f", out=Path("o"), door=door, runner=runner).pool
+
+
 def test_pool_options_from_python_and_their_errors() -> None:
     """Sizes as text or bytes make a pool; a hard limit under the soft one is refused."""
     options = soak_options({"workers": 2, "max_memory": "200MB", "max_retries": 0}, "here")
-    assert options.pool() == PoolConfig(workers=2, max_memory=200_000_000, max_retries=0)
-    assert soak_options({}, "here").pool() is None
-    with pytest.raises(UsageError, match="kill_memory"):
-        soak_options({"max_memory": "2MB", "kill_memory": "1MB"}, "here").pool("t")
+    assert _pool_of(options) == PoolConfig(workers=2, max_memory=200_000_000, max_retries=0)
+    assert _pool_of(soak_options({}, "here")) is None
+    with pytest.raises(UsageError, match=r"soak\(\) in t: kill_memory"):
+        _pool_of(soak_options({"max_memory": "2MB", "kill_memory": "1MB"}, "here"))
+    with pytest.raises(UsageError, match="max_memory= needs worker processes"):
+        _pool_of(soak_options({"max_memory": "2MB", "runner": "inline"}, "here"))
     with pytest.raises(UsageError, match="max_retries=-1 is not usable"):
         soak_options({"max_retries": -1}, "here")
 

@@ -3,7 +3,7 @@ events, idle stretches, the framework's cost per job, the advice, and the queue 
 
 from __future__ import annotations
 
-import argparse
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,11 +12,14 @@ from hypothesis import strategies as st
 
 from harness.analysis.advice import DEFAULT_LIMIT_BYTES, advise, recycle_settings
 from harness.analysis.idle import MIN_IDLE_NS, framework_cost, idle_stretches, node_idle
+from harness.cli import build_parser
 from harness.errors import UsageError
+from harness.model import QueueConfig
+from harness.options import CLI, run_config
+from harness.options.arguments import parsed_options
 from harness.queues.accounts import ProcessBook, TaskLedger, recycles
 from harness.queues.channel import redacted, scheme_of
 from harness.queues.meter import envelope_of
-from harness.queues.serve import queue_config
 
 MS = 1_000_000
 
@@ -220,23 +223,19 @@ def test_only_the_harness_s_tasks_carry_an_envelope() -> None:
     assert envelope_of(None) is None
 
 
-def _args(**given: Any) -> argparse.Namespace:
-    base = {
-        "runner": "celery",
-        "broker": None,
-        "queue": None,
-        "concurrency": None,
-        "max_tasks_per_child": None,
-        "max_memory_per_child": None,
-        "no_start_worker": False,
-        "rq_worker": "simple",
-    }
-    return argparse.Namespace(**{**base, **given})
+def _queue(*argv: str) -> QueueConfig | None:
+    """The queue ``soak run ARGV`` asks for, as the command line builds it."""
+    args = build_parser().parse_args(["run", *argv])
+    options = parsed_options(args)
+    config = run_config(
+        options, worker="w:f", out=Path("out"), door=CLI, runner=options.runner or "process"
+    )
+    return config.queue
 
 
-def test_queue_options_become_a_queue_config() -> None:
+def test_queue_options_become_a_queue_config(capsys: pytest.CaptureFixture[str]) -> None:
     """Defaults: Redis on loopback, one process, a worker started by the harness."""
-    config = queue_config(_args(concurrency=2, max_tasks_per_child=100))
+    config = _queue("--runner", "celery", "--concurrency", "2", "--max-tasks-per-child", "100")
     assert config is not None
     assert (config.broker, config.concurrency, config.max_tasks_per_child) == (
         "redis://127.0.0.1:6379/0",
@@ -244,8 +243,11 @@ def test_queue_options_become_a_queue_config() -> None:
         100,
     )
     assert config.start_worker
-    assert queue_config(_args(runner="process")) is None
+    assert _queue("--runner", "process") is None
+    assert _queue("--runner", "rq", "--no-start-worker").start_worker is False  # type: ignore[union-attr]
     with pytest.raises(UsageError, match="--concurrency is an option of a job queue"):
-        queue_config(_args(runner="process", concurrency=2))
-    with pytest.raises(UsageError, match="concurrency must be an int >= 1"):
-        queue_config(_args(concurrency=0))
+        _queue("--runner", "process", "--concurrency", "2")
+    with pytest.raises(SystemExit):
+        _queue("--runner", "celery", "--concurrency", "0")
+    refused = capsys.readouterr().err
+    assert "argument --concurrency: expected a whole number >= 1, got '0'" in refused
