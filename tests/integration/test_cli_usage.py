@@ -45,7 +45,10 @@ def test_bad_worker_spec_is_one_line_and_exit_2(
         (["--jobs", "0"], "argument --jobs: expected a whole number >= 1, got '0'"),
         (["--jobs", "many"], "argument --jobs: expected a whole number >= 1, got 'many'"),
         (["--job-timeout", "-1"], "argument --job-timeout: expected seconds > 0, got '-1'"),
-        (["--runner", "thread"], "argument --runner: expected one of process, inline, celery, rq, got 'thread'"),
+        (
+            ["--runner", "thread"],
+            "argument --runner: expected one of process, inline, celery, rq, got 'thread'",
+        ),
         (["--workload", "nope"], "--workload: no workload 'nope'; expected one of: counter"),
         (["--runner", "inline", "--job-timeout", "1"], "--job-timeout needs --runner process"),
         (["--max-growth", "lots"], "argument --max-growth: expected a size such as 64B"),

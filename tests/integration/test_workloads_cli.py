@@ -69,7 +69,10 @@ def test_faulty_worker_fails_its_verdict(
         ),
         (["--workload", "email", "--smtp", "nowhere"], "expected HOST:PORT"),
         (["--workload", "pdf", "--db", "sqlite:///x.db"], "workload 'pdf' has no option db"),
-        (["--workload", "pdf", "--profile", "huge"], "argument --profile: expected one of small, medium, large, got 'huge'"),
+        (
+            ["--workload", "pdf", "--profile", "huge"],
+            "argument --profile: expected one of small, medium, large, got 'huge'",
+        ),
     ],
 )
 def test_bad_workload_options_are_one_line_and_exit_2(
