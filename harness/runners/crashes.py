@@ -10,13 +10,19 @@ from harness.model import Crash, CrashReason, RunOutcome
 from harness.oom import oom_kill_count
 
 
+def oom_killed(returncode: int, oom_before: int | None) -> bool:
+    """Whether a process that ended with ``returncode`` (a SIGKILL the harness did not send)
+    was killed by the kernel: the memory cgroup's OOM-kill count rose since ``oom_before``."""
+    if returncode != -signal.SIGKILL or oom_before is None:
+        return False
+    oom_after = oom_kill_count()
+    return oom_after is not None and oom_after > oom_before
+
+
 def with_oom(outcome: RunOutcome, oom_before: int | None) -> RunOutcome:
     """A SIGKILL we did not send, while the memory cgroup's OOM-kill count rose, is an OOM."""
     crash = outcome.crash
-    oom_after = oom_kill_count()
-    if crash is None or crash.signal != signal.SIGKILL or oom_before is None or oom_after is None:
-        return outcome
-    if oom_after <= oom_before:
+    if crash is None or crash.signal is None or not oom_killed(-crash.signal, oom_before):
         return outcome
     oom = Crash(
         crash.job_index,

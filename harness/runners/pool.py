@@ -12,51 +12,39 @@ to the :class:`~harness.runners.ledger.Ledger`, which runs it again on a fresh w
 ``--max-retries`` times. A worker that crashes is treated the same way.
 
 Each worker holds two jobs (the one it runs and the next), so it never waits for a round
-trip, and little is handed back when it ends; up to 64 when its jobs take microseconds.
+trip, and little is handed back when it ends; up to 64 when its jobs take microseconds
+(:meth:`~harness.runners.pool_worker.PoolWorker.jobs_ahead`).
 Samples are written to disk as they arrive, in arrival order, each tagged with its worker's
 pid.
 """
 
 from __future__ import annotations
 
-import os
 import selectors
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
 from harness.errors import SpecError, UsageError
 from harness.execute import SAMPLE_PREFIX, ended_job_sample
 from harness.model import PoolConfig, RecycleReason, RunOutcome
-from harness.oom import oom_kill_count
 from harness.runners import ProgressCallback, protocol
-from harness.runners.ledger import Job, Ledger
-from harness.runners.metrics import (
-    METRICS_FILE,
-    MetricsOutputs,
-    ProcessMemory,
-)
-from harness.runners.pool_restarts import Restarts, exit_text
-from harness.runners.pool_window import WindowCarrier
-from harness.runners.pool_worker import PoolWorker, recycle_limits
+from harness.runners.crashes import oom_killed
+from harness.runners.ledger import Job
+from harness.runners.pool_report import PoolPlan
+from harness.runners.pool_restarts import exit_text
+from harness.runners.pool_state import TICK_S, PoolState
+from harness.runners.pool_worker import PoolWorker
 from harness.runners.recycle import EXIT_RECYCLE
-from harness.runners.spawn import signal_group, spawn_worker
+from harness.runners.spawn import signal_group
 from harness.store import WORKER_LOG, SampleLog
 
-#: Jobs a worker holds at least: the one it runs and the next, already in its pipe.
-MIN_JOBS_AHEAD: Final = 2
-#: ... and at most, for jobs of microseconds, where a round trip per job would halve the
-#: throughput: as many as fill ``AHEAD_S`` of work.
-MAX_JOBS_AHEAD: Final = 64
-AHEAD_S: Final = 0.005
-TICK_S: Final = 0.05
 HEARTBEAT_S: Final = 0.5
 DEFAULT_GRACE_S: Final = 2.0
-_STARTUP_TIMEOUT_FLOOR_S: Final = 60.0
-_PIPE_CHUNK: Final = 1 << 16
 
 
 class PoolRunner:
@@ -75,62 +63,22 @@ class PoolRunner:
         trace_first: int | None = None,
     ) -> None:
         """``trace_first``: the first memray window's length in jobs (None: no window)."""
-        self._trace_first = trace_first
-        self._spec = spec
-        self._run_dir = run_dir
-        self._origin_ns = origin_ns
-        self._pool = pool
-        self._job_timeout = job_timeout
-        self._grace_s = grace_s
-        self._import_paths = import_paths
-        self._seed = seed
+        self.plan = PoolPlan(
+            spec, run_dir, origin_ns, pool, job_timeout, grace_s, import_paths, seed, trace_first
+        )
 
     def run(
         self, jobs: Iterator[Job], count: int, log: SampleLog, on_progress: ProgressCallback
     ) -> RunOutcome:
-        supervisor = _Supervisor(self, jobs, count, log, on_progress)
+        supervisor = _Supervisor(self.plan, jobs, count, log, on_progress)
         try:
             return supervisor.drive()
         finally:
             supervisor.close()
 
 
-class _Supervisor:
+class _Supervisor(PoolState):
     """One pool run: start, feed, watch, recycle and end worker processes. Not reusable."""
-
-    def __init__(
-        self,
-        runner: PoolRunner,
-        jobs: Iterator[Job],
-        count: int,
-        log: SampleLog,
-        on_progress: ProgressCallback,
-    ) -> None:
-        self.runner = runner
-        self.count = count
-        self.pool = runner._pool
-        self.window = WindowCarrier(runner._trace_first, self.pool.workers)
-        self.source = jobs
-        self.log = log
-        self.on_progress = on_progress
-        self.ledger = Ledger(self.pool.max_retries)
-        self.exhausted = False
-        self.workers: list[PoolWorker] = []
-        self.lifetimes: list[dict[str, Any]] = []
-        self.restarts = Restarts(self.pool, TICK_S)
-        self.selector = selectors.DefaultSelector()
-        self.kind = ""
-        self.probes: tuple[dict[str, object], ...] = ()
-        self.fatal: tuple[str, str] | None = None
-        self.stopping = False
-        self.teardown_errors: list[str] = []
-        self.next_tick = 0.0
-        self.next_heartbeat = 0.0
-        self.metrics = MetricsOutputs(
-            runner._run_dir, self.pool.metrics_file, self.pool.metrics_port
-        )
-        timeout = runner._job_timeout
-        self.startup_limit = max(_STARTUP_TIMEOUT_FLOOR_S, timeout or 0.0)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -164,57 +112,15 @@ class _Supervisor:
         if self.fatal is not None:
             kind, message = self.fatal
             if kind == protocol.SPEC_ERROR:
-                raise SpecError(self.runner._spec, message)
+                raise SpecError(self.plan.spec, message)
             if kind == "flapping":
                 raise UsageError(message)
             return self._outcome("error", setup_error=message)
         return self._outcome("completed")
 
-    def _work_left(self) -> bool:
-        return bool(self.ledger.again) or not self.exhausted
-
     def _start_workers(self) -> None:
         while self._work_left() and self._occupied() < self.pool.workers:
             self._spawn(None)
-
-    def _occupied(self) -> int:
-        return sum(1 for w in self.workers if w.occupies_slot)
-
-    def _spawn(
-        self, restart: dict[str, Any] | None, standby_for: PoolWorker | None = None
-    ) -> PoolWorker:
-        taken = {w.slot for w in self.workers if w.occupies_slot}
-        if standby_for is not None:
-            slot = standby_for.slot
-        elif restart is not None:
-            slot = restart["worker"]
-        else:
-            slot = min(s for s in range(self.pool.workers + 1) if s not in taken)
-        lifetime = len(self.lifetimes)
-        args, limit_jobs, limit_age_s = recycle_limits(self.pool, self.runner._seed, lifetime)
-        process = spawn_worker(
-            self.runner._spec,
-            self.runner._run_dir,
-            self.runner._origin_ns,
-            WORKER_LOG,
-            args,
-            self.runner._import_paths,
-        )
-        assert process.samples_fd is not None
-        assert process.jobs_fd is not None
-        os.set_blocking(process.jobs_fd, False)
-        worker = PoolWorker(
-            slot, lifetime, process, ProcessMemory(process.popen.pid), time.monotonic(), restart
-        )
-        worker.limit_jobs, worker.limit_age_s = limit_jobs, limit_age_s
-        worker.oom_before = oom_kill_count()
-        worker.standby_for = standby_for
-        self.lifetimes.append(
-            {"worker": slot, "pid": worker.pid, "started_s": self.restarts.clock(), "jobs": 0}
-        )
-        self.selector.register(process.samples_fd, selectors.EVENT_READ, (worker, "samples"))
-        self.workers.append(worker)
-        return worker
 
     # -- feeding ----------------------------------------------------------------------------
 
@@ -228,11 +134,8 @@ class _Supervisor:
         if worker.process.jobs_fd is None:
             return
         left = self.count - self.ledger.handed_out + len(self.ledger.again)
-        worker.pending += self.window.lines_for(worker, left)
-        ahead = min(
-            MAX_JOBS_AHEAD, max(MIN_JOBS_AHEAD, int(AHEAD_S / max(worker.job_seconds, 1e-7)))
-        )
-        while len(worker.queue) < ahead:
+        worker.link.pending += self.window.lines_for(worker, left)
+        while len(worker.queue) < worker.jobs_ahead():
             entry = self.ledger.next_job(self.source)
             if entry is None:
                 self.exhausted = True
@@ -240,56 +143,23 @@ class _Supervisor:
             if not worker.queue:
                 worker.job_started = time.monotonic()
             worker.queue.append(entry)
-            worker.pending += protocol.encode_job(*entry)
-        if worker.pending:
+            worker.link.pending += protocol.encode_job(*entry)
+        if worker.link.pending:
             self._send(worker)
         elif not worker.queue and not self._work_left():
             worker.process.close_input()  # nothing left: it tears down and exits
 
-    def _send(self, worker: PoolWorker) -> None:
-        fd = worker.process.jobs_fd
-        if fd is None:
-            return
-        try:
-            written = os.write(fd, worker.pending)
-        except BlockingIOError:
-            written = 0
-        except BrokenPipeError:  # it is ending; its queue is settled when its output ends
-            worker.pending.clear()
-            written = 0
-        del worker.pending[:written]
-        want = bool(worker.pending)
-        if want != worker.writing:
-            if want:
-                self.selector.register(fd, selectors.EVENT_WRITE, (worker, "jobs"))
-            else:
-                self.selector.unregister(fd)
-            worker.writing = want
-
-    def _close_input(self, worker: PoolWorker) -> None:
-        fd = worker.process.jobs_fd
-        if worker.writing and fd is not None:
-            self.selector.unregister(fd)
-            worker.writing = False
-        worker.pending.clear()
-        worker.process.close_input()
-
     # -- hearing ----------------------------------------------------------------------------
 
     def _receive(self, worker: PoolWorker) -> None:
-        fd = worker.process.samples_fd
-        assert fd is not None
-        data = os.read(fd, _PIPE_CHUNK)
-        if not data:
-            self.selector.unregister(fd)
+        lines = worker.link.read_lines()
+        if lines is None:
+            self.selector.unregister(worker.link.samples_fd)
             self._ended(worker)
             return
-        data = worker.partial + data
-        cut = data.rfind(b"\n") + 1
-        worker.partial = data[cut:]
         kept = []
         now = time.monotonic()
-        for line in data[:cut].splitlines(keepends=True):
+        for line in lines.splitlines(keepends=True):
             if line.startswith(protocol.EVENT_PREFIX):
                 self._on_event(worker, protocol.decode_event(line), now)
             elif line.startswith(SAMPLE_PREFIX) and self._finished(worker, line, now):
@@ -301,16 +171,7 @@ class _Supervisor:
     def _finished(self, worker: PoolWorker, line: bytes, now: float) -> bool:
         start = len(SAMPLE_PREFIX)
         job_index = int(line[start : line.index(b",", start)])
-        for position, (index, _) in enumerate(worker.queue):
-            if index == job_index:
-                del worker.queue[position]
-                break
-        worker.jobs_done += 1
-        if worker.last_finish is not None and worker.job_started is not None:
-            # Jobs finish in bursts (one read brings several samples): a slow average.
-            worker.job_seconds += 0.05 * (now - worker.job_started - worker.job_seconds)
-        worker.last_finish = now
-        worker.job_started = now if worker.queue else None
+        worker.finished(job_index, now)
         return self.ledger.finish(job_index)
 
     def _on_event(self, worker: PoolWorker, event: dict[str, Any], now: float) -> None:
@@ -355,26 +216,30 @@ class _Supervisor:
         self.workers.remove(worker)
         self.window.ended(worker)
         worker.memory.close()
-        self.lifetimes[worker.lifetime].update(
-            jobs=worker.jobs_done, ended_s=self.restarts.clock(), exitcode=returncode
+        life = replace(
+            self.lifetimes[worker.lifetime],
+            jobs=worker.jobs_done,
+            ended_s=self.restarts.clock(),
+            exitcode=returncode,
         )
+        self.lifetimes[worker.lifetime] = life
         if self.stopping:  # the run is being ended: its unfinished jobs stay unfinished
-            self.lifetimes[worker.lifetime]["end"] = "run ended"
+            self.lifetimes[worker.lifetime] = replace(life, end="run ended")
             return
         if worker.standby_for is not None:  # a standby never needed
             worker.standby_for.standby = None
-            self.lifetimes[worker.lifetime]["end"] = "standby not needed"
+            self.lifetimes[worker.lifetime] = replace(life, end="standby not needed")
             return
         record: dict[str, Any] | None = None
         if worker.retiring is not None:
-            self.lifetimes[worker.lifetime]["end"] = worker.retiring
+            self.lifetimes[worker.lifetime] = replace(life, end=worker.retiring)
             if worker.restart_started:
                 return
             record = next(r for r in reversed(self.restarts.records) if r["pid"] == worker.pid)
             if returncode != EXIT_RECYCLE:
                 record["note"] = f"exited with {exit_text(returncode)} after its recycle"
         elif worker.killed_for is None and not worker.queue and returncode == 0:
-            self.lifetimes[worker.lifetime]["end"] = "end of jobs"
+            self.lifetimes[worker.lifetime] = replace(life, end="end of jobs")
             if worker.standby is not None:
                 self._close_input(worker.standby)
             return
@@ -383,16 +248,9 @@ class _Supervisor:
             in_flight = worker.queue[0] if worker.queue else None
             record = self.restarts.record(worker, reason, in_flight[0] if in_flight else None, None)
             record["exit"] = exit_text(returncode)
-            oom_after = oom_kill_count()
-            if (
-                worker.killed_for is None
-                and returncode == -signal.SIGKILL
-                and worker.oom_before is not None
-                and oom_after is not None
-                and oom_after > worker.oom_before
-            ):
+            if worker.killed_for is None and oom_killed(returncode, worker.oom_before):
                 record["exit"] += ", by the kernel's out-of-memory killer"
-            self.lifetimes[worker.lifetime]["end"] = reason
+            self.lifetimes[worker.lifetime] = replace(life, end=reason)
             if in_flight is not None:
                 self._interrupted(worker, in_flight, reason, record)
             self.ledger.give_back(list(worker.queue)[1:])
@@ -419,7 +277,7 @@ class _Supervisor:
         job_index, job = entry
         why = {
             "kill": f"its worker passed --kill-memory ({(worker.last_rss or 0) / 1e6:.1f} MB RSS)",
-            "timeout": f"it ran longer than --job-timeout {self.runner._job_timeout}s",
+            "timeout": f"it ran longer than --job-timeout {self.plan.job_timeout}s",
         }.get(reason, f"its worker crashed ({record.get('exit')})")
         if self.ledger.interrupt(job_index, job, why):
             record["retried"] = True
@@ -431,22 +289,12 @@ class _Supervisor:
             f"the job was interrupted {tries} times: {why}; "
             f"not run again (--max-retries {self.pool.max_retries})"
         )
-        end_ns = time.perf_counter_ns() - self.runner._origin_ns
+        end_ns = time.perf_counter_ns() - self.plan.origin_ns
         self.log.write(ended_job_sample(job_index, int(elapsed * 1e9), end_ns, worker.pid, message))
-
-    def _reap(self, worker: PoolWorker) -> int:
-        popen = worker.process.popen
-        try:
-            returncode = popen.wait(self.runner._grace_s)
-        except subprocess.TimeoutExpired:  # closed its output but lingers: end it
-            signal_group(popen.pid, signal.SIGKILL)
-            returncode = popen.wait()
-        worker.process.close(0)
-        return returncode
 
     def _kill(self, worker: PoolWorker, reason: RecycleReason, now: float) -> None:
         worker.killed_for = reason
-        worker.kill_at = now + self.runner._grace_s
+        worker.kill_at = now + self.plan.grace_s
         self._close_input(worker)
         signal_group(worker.pid, signal.SIGTERM)
 
@@ -458,7 +306,7 @@ class _Supervisor:
                 self._kill(worker, "kill", now)
         for worker in list(self.workers):
             try:
-                worker.process.popen.wait(self.runner._grace_s)
+                worker.process.popen.wait(self.plan.grace_s)
             except subprocess.TimeoutExpired:
                 signal_group(worker.pid, signal.SIGKILL)
             self._drain(worker)
@@ -474,7 +322,7 @@ class _Supervisor:
     # -- watching ---------------------------------------------------------------------------
 
     def _watch(self, now: float) -> None:
-        timeout = self.runner._job_timeout
+        timeout = self.plan.job_timeout
         kill_memory = self.pool.kill_memory
         for worker in list(self.workers):
             if worker.kill_at is not None:
@@ -504,56 +352,3 @@ class _Supervisor:
                 and now - worker.job_started > timeout
             ):
                 self._kill(worker, "timeout", now)
-
-    def _heartbeat(self, now: float) -> None:
-        totals = {
-            "jobs_finished": self.ledger.finished_count,
-            "jobs_retried": self.ledger.retried,
-            "jobs_failed_by_interruption": len(self.ledger.failed),
-        }
-        metrics = [worker.metrics(now) for worker in self.workers]
-        self.metrics.publish(self.restarts.clock(), metrics, totals, self.restarts.by_reason())
-
-    # -- result -----------------------------------------------------------------------------
-
-    def _outcome(self, stop_reason: str, setup_error: str | None = None) -> RunOutcome:
-        summary: dict[str, Any] = {
-            "workers": self.pool.workers,
-            "limits": {
-                "max_memory_bytes": self.pool.max_memory,
-                "kill_memory_bytes": self.pool.kill_memory,
-                "max_jobs_per_worker": self.pool.max_jobs_per_worker,
-                "max_worker_age_s": self.pool.max_worker_age_s,
-                "max_retries": self.pool.max_retries,
-                "jitter": self.pool.jitter,
-                "prestart": self.pool.prestart,
-                "job_timeout_s": self.runner._job_timeout,
-            },
-            "recycles": self.restarts.final(),
-            "lifetimes": self.lifetimes,
-            **self.ledger.summary(),
-            "failed_jobs": {str(k): v for k, v in sorted(self.ledger.failed.items())},
-            "teardown_errors": self.teardown_errors,
-            "metrics": METRICS_FILE,
-        }
-        if self.metrics.port is not None:
-            summary["metrics_port"] = self.metrics.port
-        attribution = self.window.result()
-        return RunOutcome(
-            self.ledger.finished_count,
-            stop_reason,  # type: ignore[arg-type]
-            worker_kind=self.kind,
-            probes=self.probes,
-            attribution=attribution,
-            setup_error=setup_error,
-            pool=summary,
-        )
-
-    def close(self) -> None:
-        for worker in list(self.workers):
-            signal_group(worker.pid, signal.SIGKILL)
-            worker.process.close(0)
-            worker.memory.close()
-        self.workers.clear()
-        self.selector.close()
-        self.metrics.close()

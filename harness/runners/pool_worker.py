@@ -6,12 +6,20 @@ from __future__ import annotations
 import random
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from harness.model import PoolConfig, RecycleReason
 from harness.runners.ledger import Job
+from harness.runners.link import WorkerLink
 from harness.runners.metrics import ProcessMemory, WorkerMetrics, unique_set_size
 from harness.runners.spawn import WorkerProcess
+
+#: Jobs a worker holds at least: the one it runs and the next, already in its pipe.
+MIN_JOBS_AHEAD: Final = 2
+#: ... and at most, for jobs of microseconds, where a round trip per job would halve the
+#: throughput: as many as fill ``AHEAD_S`` of work.
+MAX_JOBS_AHEAD: Final = 64
+AHEAD_S: Final = 0.005
 
 
 @dataclass(slots=True, eq=False)
@@ -24,9 +32,9 @@ class PoolWorker:
     memory: ProcessMemory
     spawned_at: float
     restart: dict[str, Any] | None
+    #: Its two pipes, fed and heard.
+    link: WorkerLink
     queue: deque[tuple[int, Job]] = field(default_factory=deque)
-    pending: bytearray = field(default_factory=bytearray)
-    partial: bytes = b""
     ready: bool = False
     ready_at: float | None = None
     #: This lifetime's recycle limits after jitter (the worker process applies them).
@@ -49,13 +57,30 @@ class PoolWorker:
     restart_started: bool = False
     killed_for: RecycleReason | None = None
     kill_at: float | None = None
-    writing: bool = False
     #: The memory cgroup's OOM-kill count when it started (None: not readable here).
     oom_before: int | None = None
 
     @property
     def pid(self) -> int:
         return self.process.popen.pid
+
+    def jobs_ahead(self) -> int:
+        """How many jobs to keep queued for it: enough to cover ``AHEAD_S`` of its work."""
+        ahead = int(AHEAD_S / max(self.job_seconds, 1e-7))
+        return min(MAX_JOBS_AHEAD, max(MIN_JOBS_AHEAD, ahead))
+
+    def finished(self, job_index: int, now: float) -> None:
+        """Its sample of job ``job_index`` arrived at ``now`` (monotonic)."""
+        for position, (index, _) in enumerate(self.queue):
+            if index == job_index:
+                del self.queue[position]
+                break
+        self.jobs_done += 1
+        if self.last_finish is not None and self.job_started is not None:
+            # Jobs finish in bursts (one read brings several samples): a slow average.
+            self.job_seconds += 0.05 * (now - self.job_started - self.job_seconds)
+        self.last_finish = now
+        self.job_started = now if self.queue else None
 
     def metrics(self, now: float) -> WorkerMetrics:
         """This worker at ``now`` (monotonic), for the heartbeat."""

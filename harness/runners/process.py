@@ -26,6 +26,7 @@ from harness.oom import oom_kill_count
 from harness.runners import ProgressCallback, protocol
 from harness.runners.aged import AgedProbe, ProbeError, baseline_times, compare_with_fresh
 from harness.runners.crashes import crash_of, with_oom
+from harness.runners.link import PIPE_CHUNK, WorkerLink
 from harness.runners.spawn import WorkerProcess, end_process, spawn_worker
 from harness.store import WORKER_LOG, SampleLog
 from workloads.base import Job
@@ -33,7 +34,6 @@ from workloads.base import Job
 DEFAULT_GRACE_S: Final = 2.0
 DEFAULT_MAX_AHEAD: Final = 64
 FRESH_LOG: Final = "worker-fresh.log"
-_PIPE_CHUNK: Final = 1 << 16
 _STARTUP_TIMEOUT_FLOOR_S: Final = 60.0
 _PROBE_TIMEOUT_S: Final = 300.0
 
@@ -131,23 +131,18 @@ class _Session:
         log: SampleLog,
         on_progress: ProgressCallback,
     ) -> None:
-        assert worker.samples_fd is not None
-        assert worker.jobs_fd is not None
         self.runner = runner
         self.worker = worker
+        self.link = WorkerLink(worker)
         self.child = worker.popen
-        self.samples_fd = worker.samples_fd
         self.jobs = jobs
         self.count = count
         self.log = log
         self.on_progress = on_progress
         self.state = _Progress()
-        self.pending = bytearray()
-        self.partial = b""
         self.killed_for: CrashReason | None = None
         self.baseline_due = runner._aged_probe is not None
         self.baseline_ns: list[int] | None = None
-        os.set_blocking(worker.jobs_fd, False)
 
     def drive(self) -> RunOutcome:
         try:
@@ -170,8 +165,8 @@ class _Session:
         slow_limit = max(_STARTUP_TIMEOUT_FLOOR_S, timeout) if timeout else None
         deadline = time.monotonic() + slow_limit if slow_limit else None
         selector = selectors.DefaultSelector()
-        selector.register(self.samples_fd, selectors.EVENT_READ)
-        writing = False
+        selector.register(self.link.samples_fd, selectors.EVENT_READ)
+        self.link.writing = False
         try:
             while True:
                 jobs_fd = self.worker.jobs_fd
@@ -182,21 +177,15 @@ class _Session:
                         deadline = time.monotonic() + timeout
                 if self.state.ready and jobs_fd is not None:
                     self._refill()
-                    want_write = bool(self.pending)
-                    if want_write != writing:
-                        if want_write:
-                            selector.register(jobs_fd, selectors.EVENT_WRITE)
-                        else:
-                            selector.unregister(jobs_fd)
-                        writing = want_write
-                    if self.state.sent >= self.count and not self.pending:
+                    self.link.watch_room(selector)
+                    if self.state.sent >= self.count and not self.link.pending:
                         if not hold_input:
                             self.worker.close_input()  # the child tears down and exits
                         elif self.state.completed >= self.count:
                             return True
                 wait = None if deadline is None else max(0.0, deadline - time.monotonic())
                 for key, _ in selector.select(wait):
-                    if key.fd == self.samples_fd:
+                    if key.fd == self.link.samples_fd:
                         was = (self.state.ready, self.state.completed)
                         if not self._receive():
                             return False  # the child closed its end: it exited or is exiting
@@ -204,10 +193,8 @@ class _Session:
                             in_job = self.state.completed < self.count
                             limit = timeout if in_job else slow_limit
                             deadline = time.monotonic() + (limit or timeout)
-                    elif not self._send():
-                        selector.unregister(key.fd)
-                        writing = False
-                        self.worker.close_input()
+                    elif not self.link.send():
+                        self.link.close_input(selector)
                 if deadline is not None and time.monotonic() >= deadline:
                     self.killed_for = "timeout"
                     self._end_child()
@@ -259,36 +246,20 @@ class _Session:
         while (
             state.sent < self.count
             and state.sent - state.completed < self.runner._max_ahead
-            and len(self.pending) < _PIPE_CHUNK
+            and len(self.link.pending) < PIPE_CHUNK
         ):
             try:
                 job = next(self.jobs)
             except StopIteration:
                 self.count = state.sent
                 break
-            self.pending += protocol.encode_job(state.sent, job)
+            self.link.pending += protocol.encode_job(state.sent, job)
             state.sent += 1
 
-    def _send(self) -> bool:
-        assert self.worker.jobs_fd is not None
-        try:
-            written = os.write(self.worker.jobs_fd, self.pending)
-        except BlockingIOError:
-            return True
-        except BrokenPipeError:  # the child is gone; its exit shows on the samples pipe
-            self.pending.clear()
-            return False
-        del self.pending[:written]
-        return True
-
     def _receive(self) -> bool:
-        data = os.read(self.samples_fd, _PIPE_CHUNK)
-        if not data:
+        complete = self.link.read_lines()
+        if complete is None:
             return False
-        data = self.partial + data
-        cut = data.rfind(b"\n") + 1
-        self.partial = data[cut:]
-        complete = data[:cut]
         if not complete:
             return True
         if protocol.EVENT_PREFIX in complete:

@@ -1,0 +1,85 @@
+"""The supervising end of one worker process's two pipes, shared by the process runner and
+the pool: jobs written without blocking from a buffer, output read in chunks and cut into
+whole lines (a sample or an event line is never split between two reads)."""
+
+from __future__ import annotations
+
+import os
+import selectors
+from typing import Final
+
+from harness.runners.spawn import WorkerProcess
+
+PIPE_CHUNK: Final = 1 << 16
+
+
+class WorkerLink:
+    """Feeds and hears ``process``: call :meth:`send` when its jobs pipe is writable,
+    :meth:`read_lines` when its output is readable."""
+
+    __slots__ = ("_partial", "pending", "process", "writing")
+
+    def __init__(self, process: WorkerProcess) -> None:
+        assert process.jobs_fd is not None
+        assert process.samples_fd is not None
+        self.process = process
+        #: Encoded jobs not yet taken by the pipe.
+        self.pending = bytearray()
+        #: Whether a selector watches the jobs pipe for room (see :meth:`watch_room`).
+        self.writing = False
+        self._partial = b""
+        os.set_blocking(process.jobs_fd, False)
+
+    @property
+    def samples_fd(self) -> int:
+        fd = self.process.samples_fd
+        assert fd is not None
+        return fd
+
+    def send(self) -> bool:
+        """Write what the pipe takes of the pending jobs. False: the pipe is closed or broken
+        (the worker is ending; its exit shows on its output), and nothing stays pending."""
+        fd = self.process.jobs_fd
+        if fd is None:
+            self.pending.clear()
+            return False
+        try:
+            written = os.write(fd, self.pending)
+        except BlockingIOError:
+            return True
+        except BrokenPipeError:
+            self.pending.clear()
+            return False
+        del self.pending[:written]
+        return True
+
+    def read_lines(self) -> bytes | None:
+        """The whole lines one read brings (possibly none: b""); None once the output ended."""
+        data = os.read(self.samples_fd, PIPE_CHUNK)
+        if not data:
+            return None
+        data = self._partial + data
+        cut = data.rfind(b"\n") + 1
+        self._partial = data[cut:]
+        return data[:cut]
+
+    def watch_room(self, selector: selectors.BaseSelector, data: object = None) -> None:
+        """Have ``selector`` report room in the jobs pipe exactly while jobs are pending."""
+        fd = self.process.jobs_fd
+        want = bool(self.pending) and fd is not None
+        if want == self.writing:
+            return
+        if want:
+            selector.register(fd, selectors.EVENT_WRITE, data)  # type: ignore[arg-type]
+        elif fd is not None:
+            selector.unregister(fd)
+        self.writing = want
+
+    def close_input(self, selector: selectors.BaseSelector | None = None) -> None:
+        """No more jobs: drop what is pending and close the pipe (the worker tears down)."""
+        fd = self.process.jobs_fd
+        if self.writing and selector is not None and fd is not None:
+            selector.unregister(fd)
+        self.writing = False
+        self.pending.clear()
+        self.process.close_input()
