@@ -37,11 +37,7 @@ from harness.model import QUEUE_RUNNERS, RunConfig, RunOutcome, Verdict
 from harness.provenance import environment
 from harness.runners import ProgressCallback
 from harness.runners.choice import resolve_worker, runner_for
-from harness.runners.evidence import AGED_RESULTS_FILE, read_snapshots
-from harness.runners.fresh import RESULT_FILE as FRESH_RESULT_FILE
-from harness.runners.fresh import compare_with_fresh_workers
 from harness.runners.spawn import child_env
-from harness.spec import worker_from_object
 from harness.store import (
     RESULT_FILE,
     SAMPLES_FILE,
@@ -51,7 +47,11 @@ from harness.store import (
     read_samples,
     write_result,
 )
-from harness.tracing import MIN_JOBS_FOR_WINDOW, window_plan
+from harness.worker.evidence import AGED_RESULTS_FILE, read_snapshots
+from harness.worker.fresh import RESULT_FILE as FRESH_RESULT_FILE
+from harness.worker.fresh import compare_with_fresh_workers
+from harness.worker.spec import worker_from_object
+from harness.worker.tracing import MIN_JOBS_FOR_WINDOW, window_plan
 from workloads import get_workload
 from workloads.base import WorkloadError as WorkloadOptionError
 

@@ -12,8 +12,8 @@ from typing import Any
 from harness.errors import RunDirError, UsageError
 from harness.options import Door, SoakOptions, policy, run_config
 from harness.result import SoakResult
-from harness.spec import describe_object, importable_spec
 from harness.store import RESULT_FILE, SAMPLES_FILE, run_dir_name
+from harness.worker.spec import describe_object, importable_spec
 
 
 class SoakCall:

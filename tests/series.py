@@ -54,7 +54,7 @@ def heap_samples(
 ) -> Samples:
     """Heap probes sampled every ``every`` jobs from ``model(job) -> (blocks, native bytes)``;
     with ``kept``, the heap after full collections at the rounds' ends, as a worker reports
-    it (``harness.census``)."""
+    it (``harness.worker.census``)."""
     from harness.analysis.rounds import collection_points
 
     py: list[int | None] = []

@@ -9,7 +9,7 @@ from typing import Any
 
 from celery import Celery
 
-from harness.spec import Worker, load_worker
+from harness.worker.spec import Worker, load_worker
 from workloads import get_workload
 
 app = Celery("soak_reference")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import SpecError, UsageError
-from harness.spec import load_object
+from harness.worker.spec import load_object
 
 
 @dataclass(frozen=True, slots=True)

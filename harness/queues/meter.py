@@ -22,14 +22,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from harness.census import collected_heap
-from harness.execute import JobExecutor, describe_error
-from harness.probes import Probe, default_probes, describe
 from harness.queues.channel import Channel
-from harness.runners import protocol
-from harness.runners.child import OWN_COLLECTION_POINTS
-from harness.runners.evidence import RAISED, outcome_of
-from harness.tracing import MemrayWindow
+from harness.worker import protocol
+from harness.worker.census import collected_heap
+from harness.worker.child import OWN_COLLECTION_POINTS
+from harness.worker.evidence import RAISED, outcome_of
+from harness.worker.execute import JobExecutor, describe_error
+from harness.worker.probes import Probe, default_probes, describe
+from harness.worker.tracing import MemrayWindow
 
 RUN: Final = "soak_run"
 INDEX: Final = "soak_index"
@@ -271,7 +271,7 @@ class TaskMeter:
 
 
 def _result_event(index: int, result: object, raised: str | None) -> bytes:
-    """A kept task's outcome as :mod:`harness.runners.evidence` stores it (a pickled value
+    """A kept task's outcome as :mod:`harness.worker.evidence` stores it (a pickled value
     travels as base64)."""
     kind, payload = (RAISED, raised) if raised is not None else outcome_of(result, None)
     if isinstance(payload, bytes):

@@ -20,7 +20,7 @@ from rq.job import Job
 from harness.errors import SpecError
 from harness.queues.channel import Channel, RedisChannel
 from harness.queues.meter import TaskMeter, envelope_of, warn
-from harness.spec import load_object, split_spec
+from harness.worker.spec import load_object, split_spec
 
 WORKER_KINDS: Final = ("fork", "simple")
 _state: dict[str, Any] = {}

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from harness.tracing import window_jobs
+from harness.worker.tracing import window_jobs
 
 #: memray makes a traced task ~4x slower; the traced process's siblings run on meanwhile.
 TRACE_SLOWDOWN: Final = 4

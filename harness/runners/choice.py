@@ -16,8 +16,8 @@ from harness.runners.inline import InlineRunner
 from harness.runners.pool import PoolRunner
 from harness.runners.process import ProcessRunner
 from harness.runners.queue import QueueRunner
-from harness.spec import Worker
-from harness.tracing import window_plan
+from harness.worker.spec import Worker
+from harness.worker.tracing import window_plan
 from workloads import get_workload
 
 

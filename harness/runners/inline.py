@@ -11,12 +11,12 @@ import time
 from collections.abc import Collection, Iterator
 from typing import Final
 
-from harness.execute import JobExecutor
 from harness.model import Crash, RunOutcome, StopReason
-from harness.probes import Probe, default_probes, describe
 from harness.runners import ProgressCallback
-from harness.spec import Worker, load_worker
 from harness.store import SampleLog
+from harness.worker.execute import JobExecutor
+from harness.worker.probes import Probe, default_probes, describe
+from harness.worker.spec import Worker, load_worker
 from workloads.base import Job
 
 # Samples reach the OS at least this often; a write per job would cost ~1.5 us of a 10 us budget.

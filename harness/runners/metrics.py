@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Final, TextIO
 
 from harness.errors import UsageError
-from harness.runners.recycle import current_memory
+from harness.worker.recycle import current_memory
 
 METRICS_FILE: Final = "metrics.jsonl"
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"

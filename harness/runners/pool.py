@@ -30,18 +30,19 @@ from pathlib import Path
 from typing import Any, Final
 
 from harness.errors import SpecError, UsageError
-from harness.execute import SAMPLE_PREFIX, ended_job_sample
 from harness.model import PoolConfig, RecycleReason, RunOutcome
-from harness.runners import ProgressCallback, protocol
+from harness.runners import ProgressCallback
 from harness.runners.crashes import oom_killed
 from harness.runners.ledger import Job
 from harness.runners.pool_report import PoolPlan
 from harness.runners.pool_restarts import exit_text
 from harness.runners.pool_state import TICK_S, PoolState
 from harness.runners.pool_worker import PoolWorker
-from harness.runners.recycle import EXIT_RECYCLE
 from harness.runners.spawn import signal_group
 from harness.store import WORKER_LOG, SampleLog
+from harness.worker import protocol
+from harness.worker.execute import SAMPLE_PREFIX, ended_job_sample
+from harness.worker.recycle import EXIT_RECYCLE
 
 HEARTBEAT_S: Final = 0.5
 DEFAULT_GRACE_S: Final = 2.0

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.runners import protocol
-from harness.tracing import window_jobs
+from harness.worker import protocol
+from harness.worker.tracing import window_jobs
 
 
 class WindowCarrier:

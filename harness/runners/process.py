@@ -23,12 +23,13 @@ from typing import Final
 from harness.errors import SpecError
 from harness.model import CrashReason, RunOutcome
 from harness.oom import oom_kill_count
-from harness.runners import ProgressCallback, protocol
+from harness.runners import ProgressCallback
 from harness.runners.aged import AgedProbe, ProbeError, baseline_times, compare_with_fresh
 from harness.runners.crashes import crash_of, with_oom
 from harness.runners.link import PIPE_CHUNK, WorkerLink
 from harness.runners.spawn import WorkerProcess, end_process, spawn_worker
 from harness.store import WORKER_LOG, SampleLog
+from harness.worker import protocol
 from workloads.base import Job
 
 DEFAULT_GRACE_S: Final = 2.0

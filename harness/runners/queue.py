@@ -23,17 +23,18 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final, Protocol
 
 from harness.errors import UsageError
-from harness.execute import ended_job_sample
 from harness.model import QueueConfig, RunOutcome
 from harness.queues import meter
 from harness.queues.accounts import ProcessBook, TaskLedger, recycles
 from harness.queues.channel import Channel, check_broker, open_channel, redacted, scheme_of
 from harness.queues.serve import DEFAULT_QUEUE, worker_command
 from harness.queues.window import QueueWindow
-from harness.runners import ProgressCallback, protocol
-from harness.runners.evidence import AGED_RESULTS_FILE, VALUE
+from harness.runners import ProgressCallback
 from harness.runners.spawn import child_env, signal_group
 from harness.store import WORKER_LOG, SampleLog
+from harness.worker import protocol
+from harness.worker.evidence import AGED_RESULTS_FILE, VALUE
+from harness.worker.execute import ended_job_sample
 from workloads.base import Job
 
 #: Jobs sent ahead of the ones finished: enough to keep every worker process busy, few

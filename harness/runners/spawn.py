@@ -11,12 +11,12 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 import harness
+from harness.worker.interpreter import worker_python
 
 
 @dataclass(slots=True)
@@ -53,12 +53,12 @@ def spawn_worker(
     extra_args: list[str],
     import_paths: tuple[str, ...] = (),
 ) -> WorkerProcess:
-    """Start ``python -m harness.runners.child`` for ``spec``; its output goes to
+    """Start ``python -m harness.worker.child`` for ``spec``; its output goes to
     ``run_dir/log_name``."""
     jobs_r, jobs_w = os.pipe()
     samples_r, samples_w = os.pipe()
     command = [
-        worker_python(), "-m", "harness.runners.child",
+        worker_python(), "-m", "harness.worker.child",
         "--spec", spec,
         "--origin-ns", str(origin_ns),
         "--jobs-fd", str(jobs_r),
@@ -82,17 +82,6 @@ def spawn_worker(
         os.close(jobs_r)
         os.close(samples_w)
     return WorkerProcess(popen, jobs_w, samples_r)
-
-
-#: The interpreter worker processes run (``--python``), when not the harness's own.
-WORKER_PYTHON_ENV: Final = "SOAK_WORKER_PYTHON"
-
-
-def worker_python() -> str:
-    """The Python that runs worker processes: ``--python``, else the harness's own. The
-    worker side imports only the standard library, so any CPython >= 3.11 runs it; the
-    verdicts then speak of that interpreter's allocator."""
-    return os.environ.get(WORKER_PYTHON_ENV) or sys.executable
 
 
 def child_env(import_paths: tuple[str, ...] = ()) -> dict[str, str]:

@@ -22,8 +22,8 @@ from typing import Any
 from harness.model import PoolConfig
 from harness.runners.pool import PoolRunner
 from harness.runners.process import ProcessRunner
-from harness.runners.recycle import current_memory
 from harness.store import SampleLog
+from harness.worker.recycle import current_memory
 from workloads import counter
 
 CPU_SPEC = "tests.pool.workers:steady"

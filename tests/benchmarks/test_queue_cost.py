@@ -22,8 +22,8 @@ from harness.model import QueueConfig
 from harness.queues import meter
 from harness.queues.channel import RedisChannel
 from harness.runners.queue import QueueRunner
-from harness.runners.recycle import current_memory
 from harness.store import SampleLog
+from harness.worker.recycle import current_memory
 from workloads import counter
 
 REDIS = "redis://127.0.0.1:6379/0"

@@ -19,8 +19,8 @@ import pytest
 
 from harness.runners.inline import InlineRunner
 from harness.runners.process import ProcessRunner
-from harness.spec import load_worker
 from harness.store import SampleLog
+from harness.worker.spec import load_worker
 from workloads import counter
 
 JOBS = 10_000

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from harness.spec import load_worker
+from harness.worker.spec import load_worker
 from workloads import get_workload
 
 JOBS = {"small": 60, "medium": 20, "large": 5}

@@ -9,10 +9,10 @@ from typing import Any
 
 from hypothesis import given, settings
 
-from harness.execute import MAX_ERROR_CHARS, SAMPLE_PREFIX, JobExecutor
-from harness.probes import PythonHeap
-from harness.runners import protocol
-from harness.spec import Worker
+from harness.worker import protocol
+from harness.worker.execute import MAX_ERROR_CHARS, SAMPLE_PREFIX, JobExecutor
+from harness.worker.probes import PythonHeap
+from harness.worker.spec import Worker
 from tests.strategies import jobs
 from workloads.strategies import email_jobs, import_jobs, invoice_jobs
 

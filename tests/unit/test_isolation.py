@@ -17,7 +17,7 @@ from harness.analysis.isolation import (
     shortest_cause,
     state_changes,
 )
-from harness.runners.evidence import IsolationEvidence, read_aged_results, read_snapshots
+from harness.worker.evidence import IsolationEvidence, read_aged_results, read_snapshots
 
 
 def test_state_changes_after_warmup_each_once_at_first_change() -> None:

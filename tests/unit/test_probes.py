@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.probes import (
+from harness.worker.probes import (
     ChildProcesses,
     GcCollections,
     NativeHeap,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import SpecError
-from harness.spec import describe_object, importable_spec, load_worker, split_spec
+from harness.worker.spec import describe_object, importable_spec, load_worker, split_spec
 from tests.conftest import WORKERS
 
 

@@ -14,10 +14,10 @@ import traceback
 from collections.abc import Collection, Sequence
 from typing import Any, Final
 
-from harness.census import collected_heap
-from harness.frames import is_user_file
-from harness.probes import Probe
-from harness.spec import Worker
+from harness.worker.census import collected_heap
+from harness.worker.frames import is_user_file
+from harness.worker.probes import Probe
+from harness.worker.spec import Worker
 
 SAMPLE_PREFIX: Final = b'{"job_index":'
 MAX_ERROR_CHARS: Final = 2000

@@ -1,8 +1,8 @@
-"""The differential isolation check, in a process of its own: ``python -m harness.runners.fresh``.
+"""The differential isolation check, in a process of its own: ``python -m harness.worker.fresh``.
 
 Loads the worker and runs its ``setup()`` once, then gives each compared job to a *fresh*
 worker: a process forked from that set-up state, which has run no job. Its outcome is
-compared with the aged worker's (kept by ``harness.runners.evidence``), after the user's
+compared with the aged worker's (kept by ``harness.worker.evidence``), after the user's
 normaliser if there is one. For the first job that differs it searches the shortest sequence
 of earlier jobs that, run before it on a fresh worker, changes its outcome again (delta
 debugging, ``analysis.isolation.shortest_cause``). Writes ``isolation.json``.
@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from harness.analysis.isolation import shortest_cause
-from harness.runners.evidence import RAISED, REPR, VALUE, outcome_of, read_aged_results
-from harness.runners.spawn import worker_python
-from harness.spec import Worker, load_object, load_worker, split_spec
+from harness.worker.evidence import RAISED, REPR, VALUE, outcome_of, read_aged_results
+from harness.worker.interpreter import worker_python
+from harness.worker.spec import Worker, load_object, load_worker, split_spec
 from workloads import get_workload
 
 RESULT_FILE: Final = "isolation.json"
@@ -113,7 +113,7 @@ class FreshWorkers:
         with tempfile.TemporaryDirectory() as scratch:
             given, taken = Path(scratch) / "jobs.pickle", Path(scratch) / "outcome.pickle"
             given.write_bytes(pickle.dumps(list(jobs)))
-            command = [worker_python(), "-m", "harness.runners.fresh", "--one", str(given)]
+            command = [worker_python(), "-m", "harness.worker.fresh", "--one", str(given)]
             try:
                 subprocess.run(
                     [*command, "--spec", self.spec, "--out", str(taken)],
@@ -224,7 +224,7 @@ def find_normaliser(spec: str, named: str) -> Normaliser | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="harness.runners.fresh")
+    parser = argparse.ArgumentParser(prog="harness.worker.fresh")
     parser.add_argument("--spec", required=True)
     parser.add_argument("--one", type=Path, default=None, help="run these pickled jobs, once")
     parser.add_argument("--out", type=Path, default=None)
@@ -366,7 +366,7 @@ def compare_with_fresh_workers(
     import subprocess
 
     command = [
-        worker_python(), "-m", "harness.runners.fresh",
+        worker_python(), "-m", "harness.worker.fresh",
         "--spec", spec,
         "--run-dir", str(run_dir),
         "--workload", workload,

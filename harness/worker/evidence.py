@@ -1,5 +1,5 @@
 """What the worker process keeps for the isolation verdict: the results of a few planned jobs
-(pickled, compared later with a fresh worker's by ``harness.runners.fresh``) and snapshots of
+(pickled, compared later with a fresh worker's by ``harness.worker.fresh``) and snapshots of
 process-global state after a ladder of jobs. Written to the run directory when the jobs end.
 """
 
@@ -10,8 +10,8 @@ import pickle
 from pathlib import Path
 from typing import Any, Final
 
-from harness.execute import JobExecutor
-from harness.state import StateWatcher
+from harness.worker.execute import JobExecutor
+from harness.worker.state import StateWatcher
 
 AGED_RESULTS_FILE: Final = "isolation-aged.pickle"
 STATE_FILE: Final = "isolation-state.json"

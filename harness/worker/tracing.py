@@ -8,7 +8,7 @@ never covers the whole run. Three consecutive windows at the end of the run, one
    files, read in milliseconds): what each line kept, to tell per-job leaks from caches
    (:mod:`harness.analysis.attribution`);
 3. a few jobs in the full format with native frames, whose allocation addresses let the top
-   Python leak be found on the live heap for its retention path (:mod:`harness.retention`),
+   Python leak be found on the live heap for its retention path (:mod:`harness.worker.retention`),
    and whose native stacks show where a native leak allocates (``sqlite3Malloc`` <- ...).
    Reading a full capture of 100 email jobs takes 0.5 s; of 10 jobs, a tenth of that.
 
@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from harness.analysis.attribution import MAX_STACK, LeakSite, SiteWindows, leak_sites
-from harness.frames import is_user_file
-from harness.retention import retention_path
+from harness.worker.frames import is_user_file
+from harness.worker.retention import retention_path
 
 WINDOW_FILES: Final = ("memray-window-1.bin", "memray-window-2.bin", "memray-addresses.bin")
 MIN_JOBS_FOR_WINDOW: Final = 300

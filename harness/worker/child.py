@@ -1,4 +1,4 @@
-"""Entry point of a worker process: ``python -m harness.runners.child``.
+"""Entry point of a worker process: ``python -m harness.worker.child``.
 
 Loads the worker, reads jobs from one pipe, writes one sample line per job to another as soon
 as the job ends (so a crash loses no finished job), and exits when its input ends. It is
@@ -18,16 +18,16 @@ import sys
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from harness.census import collected_heap
 from harness.errors import SpecError
-from harness.execute import SAMPLE_PREFIX, JobExecutor
-from harness.probes import default_probes, describe
-from harness.runners import protocol
-from harness.runners.evidence import IsolationEvidence
-from harness.runners.recycle import EXIT_RECYCLE, Recycler
-from harness.spec import Worker, load_worker
-from harness.state import StateWatcher, own_modules, worker_module
-from harness.tracing import MemrayWindow, window_jobs
+from harness.worker import protocol
+from harness.worker.census import collected_heap
+from harness.worker.evidence import IsolationEvidence
+from harness.worker.execute import SAMPLE_PREFIX, JobExecutor
+from harness.worker.probes import default_probes, describe
+from harness.worker.recycle import EXIT_RECYCLE, Recycler
+from harness.worker.spec import Worker, load_worker
+from harness.worker.state import StateWatcher, own_modules, worker_module
+from harness.worker.tracing import MemrayWindow, window_jobs
 
 #: An armed worker opens its memray window when it has about this many windows' worth of
 #: jobs left before a recycle limit: late enough to see most of its life's growth, early
@@ -54,7 +54,7 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="harness.runners.child")
+    parser = argparse.ArgumentParser(prog="harness.worker.child")
     parser.add_argument("--spec", required=True)
     parser.add_argument("--origin-ns", type=int, required=True)
     parser.add_argument("--jobs-fd", type=int, required=True)

@@ -1,0 +1,51 @@
+"""The worker side stands apart: a worker process — the soak's own, its isolation check's
+fresh workers — carries the harness's worker-side modules and pure values, never the
+supervising side (runners, session, options, store), the reports or the CLI."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.conftest import REPO, SoakCli
+
+#: What a worker process may load of ours: its own side, the pure values and analysis, and
+#: (for the isolation check, which regenerates the jobs) the workloads.
+ALLOWED = ("harness.worker", "harness.model", "harness.errors", "harness.analysis", "workloads")
+
+
+def _allowed(module: str) -> bool:
+    return module == "harness" or any(
+        module == prefix or module.startswith(f"{prefix}.") for prefix in ALLOWED
+    )
+
+
+def test_a_worker_process_loads_no_supervising_module(soak_cli: SoakCli, tmp_path: Path) -> None:
+    """A default run (memray window, aged against fresh, isolation check): every process that
+    ran a job lists only worker-side modules."""
+    seen = tmp_path / "modules"
+    seen.mkdir()
+    run = soak_cli(
+        "--worker", "tests/workers/loaded_modules.py:handle", "--jobs", "120",
+        env={"SOAK_TEST_MODULES": str(seen)},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    lists = {path.stem: path.read_text().split() for path in seen.iterdir()}
+    assert len(lists) >= 2, lists  # the soaked worker and at least one fresh worker
+    for pid, modules in lists.items():
+        assert [m for m in modules if not _allowed(m)] == [], pid
+
+
+def test_worker_side_modules_import_nothing_of_the_supervising_side() -> None:
+    """Read from the source: every import in harness/worker names an allowed module."""
+    for path in sorted((REPO / "harness" / "worker").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            ours = [n for n in names if n.split(".")[0] in ("harness", "workloads")]
+            assert [n for n in ours if not _allowed(n)] == [], f"{path.name}: {ours}"
