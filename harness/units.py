@@ -1,4 +1,5 @@
-"""Sizes as people write them: ``64B``, ``48KiB``, ``1.5MB``, and growth limits ``64B/job``."""
+"""Sizes as people write them: ``64B``, ``48KiB``, ``1.5MB``, and growth limits ``64B/job``;
+and sizes as the verdicts write them."""
 
 from __future__ import annotations
 
@@ -43,3 +44,12 @@ def parse_growth(text: str) -> tuple[float | None, float | None]:
             )
         return parse_size(size), None
     return None, parse_size(size)
+
+
+def format_bytes(value: float) -> str:
+    """``1.5 KiB``, ``2.0 MiB``, ``12.3 B``: a size as the verdicts write it."""
+    magnitude = abs(value)
+    for unit, size in (("MiB", 2**20), ("KiB", 2**10)):
+        if magnitude >= size:
+            return f"{value / size:.1f} {unit}"
+    return f"{value:.1f} B"

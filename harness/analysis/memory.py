@@ -33,6 +33,7 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
+from harness.analysis.allocator_cache import allow_allocator_cache
 from harness.analysis.heap_floor import (
     floor_trends,
     growth_onset,
@@ -47,6 +48,7 @@ from harness.analysis.trend import (
     check_alpha,
 )
 from harness.model import Samples, Verdict
+from harness.units import format_bytes as _bytes
 
 WARMUP_FRACTIONS: Final = (0.05, 0.1, 0.2, 0.3, 0.5)
 #: Fewer jobs than this give the floor trend too few ranges to read.
@@ -73,6 +75,9 @@ class MemoryPolicy:
     #: What one kept object stands for in the reported bytes/job: memray's measure of the
     #: objects the leak sites keep, when the window ran; else ``block_bytes``.
     object_bytes: float = 32.0
+    #: Native bytes the C allocator may hold in caches it counts as in use: 0 where the
+    #: worker process runs with glibc's per-thread cache off; ``TCACHE_BYTES`` inline.
+    allocator_cache_bytes: float = 0.0
 
     def __post_init__(self) -> None:
         check_alpha(self.alpha)
@@ -109,7 +114,9 @@ def memory_verdict(samples: Samples, policy: MemoryPolicy | None = None) -> Verd
     if rounds is not None and rounds.judged:
         verdict = _by_rounds(samples, points, rounds, tried, jobs, budget, policy, figures)
         if verdict is not None:
-            return verdict
+            return allow_allocator_cache(
+                verdict, rounds, budget, policy.allocator_cache_bytes, policy.block_bytes
+            )
     if not tried:
         return Verdict(
             "inconclusive",
@@ -118,7 +125,10 @@ def memory_verdict(samples: Samples, policy: MemoryPolicy | None = None) -> Verd
             f"memory growth; run at least {max(MIN_JOBS, 2 * jobs):,} jobs",
             figures,
         )
-    return _by_trend(samples, points, tried, jobs, budget, policy, figures, rounds)
+    verdict = _by_trend(samples, points, tried, jobs, budget, policy, figures, rounds)
+    return allow_allocator_cache(
+        verdict, rounds, budget, policy.allocator_cache_bytes, policy.block_bytes
+    )
 
 
 def _by_rounds(
@@ -361,14 +371,6 @@ def _base_figures(
     if rounds is not None:
         figures["rounds"] = rounds.to_json()
     return figures
-
-
-def _bytes(value: float) -> str:
-    magnitude = abs(value)
-    for unit, size in (("MiB", 2**20), ("KiB", 2**10)):
-        if magnitude >= size:
-            return f"{value / size:.1f} {unit}"
-    return f"{value:.1f} B"
 
 
 def _more(jobs: int) -> str:

@@ -8,7 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Final
 
-_HARNESS_DIR: Final = str(Path(__file__).resolve().parent)
+#: The whole harness package (this file is in its worker side).
+_HARNESS_DIR: Final = str(Path(__file__).resolve().parents[1])
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from harness.worker.frames import is_user_file
 from tests.conftest import REPO, SoakCli
 
 #: What a worker process may load of ours: its own side, the pure values and analysis, and
@@ -49,3 +50,11 @@ def test_worker_side_modules_import_nothing_of_the_supervising_side() -> None:
                 continue
             ours = [n for n in names if n.split(".")[0] in ("harness", "workloads")]
             assert [n for n in ours if not _allowed(n)] == [], f"{path.name}: {ours}"
+
+
+def test_no_module_of_the_harness_is_taken_for_the_users_code() -> None:
+    """Leak sites and error lines name the user's files: none of ours, on either side."""
+    ours = sorted((REPO / "harness").rglob("*.py"))
+    assert len(ours) > 50
+    assert [path for path in ours if is_user_file(str(path))] == []
+    assert is_user_file(str(REPO / "tests" / "workers" / "loaded_modules.py"))

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.analysis.allocator_cache import TCACHE_BYTES
 from harness.analysis.heap_floor import heap_points
 from harness.analysis.memory import MemoryPolicy, memory_verdict
 from harness.model import Verdict
@@ -217,3 +218,39 @@ def test_heap_points_carry_the_other_probe_forward() -> None:
     xs, ys = heap_points(samples, block_bytes=1)
     assert xs == [0, 2, 3, 4]
     assert ys == [110, 112, 113, 115]
+
+
+def _inline(
+    jobs: int, blocks_per_job: float, native_per_job: float, cache_bytes: float = TCACHE_BYTES
+) -> Verdict:
+    """The inline runner's heap, as measured in pytest's process: the allocator's cache
+    filling ~100 B/job until late in the run, plus what the worker keeps."""
+
+    def filling(job: int) -> float:
+        return 100 * min(job, int(0.85 * jobs)) + native_per_job * job
+
+    def heap(job: int, rng: random.Random) -> tuple[float, float]:
+        blocks, native = clean(job, rng)
+        return blocks + blocks_per_job * job, native + filling(job)
+
+    def collected(job: int) -> tuple[int, int, int, int]:
+        return int(BASE_BLOCKS + blocks_per_job * job), int(BASE_NATIVE + filling(job)), 0, 0
+
+    samples = heap_samples(jobs, heap, random.Random(3), kept=collected)
+    return memory_verdict(samples, MemoryPolicy(allocator_cache_bytes=cache_bytes))
+
+
+@pytest.mark.parametrize("jobs", [300, 1_000])
+def test_the_allocator_cache_filling_does_not_fail_an_inline_run(jobs: int) -> None:
+    """Inline, glibc's per-thread cache is on and counted as in use: native growth it could
+    hold, with Python's objects exactly flat, is not a leak (measured: 11-21 KiB over 150
+    failing jobs in pytest's process); a leak of objects, or native growth beyond what the
+    cache can hold, still fails."""
+    assert _inline(jobs, 0, 0, cache_bytes=0).verdict == "fail"  # what it did before
+    verdict = _inline(jobs, blocks_per_job=0, native_per_job=0)
+    assert verdict.verdict == "inconclusive", verdict.summary
+    assert "per-thread cache" in verdict.summary
+    assert _inline(jobs, blocks_per_job=1, native_per_job=0).verdict == "fail"
+    assert _inline(jobs, blocks_per_job=0, native_per_job=2 * TCACHE_BYTES / jobs).verdict == (
+        "fail"
+    )
