@@ -191,13 +191,19 @@ def test_ctrl_c_stops_cleanly_keeping_what_was_measured(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT prints every thread's stack
     )
     samples = out / "samples.jsonl"
     deadline = time.monotonic() + 30
     while (not samples.exists() or samples.stat().st_size < 2000) and (time.monotonic() < deadline):
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=30)
+    try:
+        stdout, stderr = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        stdout, stderr = process.communicate()
+        pytest.fail(f"still running 30 s after SIGINT; its stacks:\n{stderr}\n{stdout}")
     assert process.returncode == 1, stderr
     result = json.loads((out / "result.json").read_text())
     assert result["stop_reason"] == "interrupted"
