@@ -19,11 +19,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Final
 
-from harness.errors import RunDirError
+from harness import __version__
+from harness.errors import RunDirError, UsageError
 from harness.model import JobError, Samples
 
 SAMPLES_FILE: Final = "samples.jsonl"
 RESULT_FILE: Final = "result.json"
+#: The major version of the result.json schema this harness writes; it reads this one and
+#: older ones (docs/result-schema.md).
+SCHEMA_VERSION: Final = 1
 WORKER_LOG: Final = "worker.log"
 _TIMING_FIELDS: Final = ("job_index", "wall_ns", "cpu_ns", "end_ns", "error")
 
@@ -166,9 +170,20 @@ def write_result(run_dir: Path, result: dict[str, Any]) -> Path:
 
 
 def read_result(path: Path) -> dict[str, Any]:
-    """Load a ``result.json`` (or the one inside a run directory)."""
+    """Load a ``result.json`` (or the one inside a run directory) of this schema version or an
+    older one; a newer one is a :class:`~harness.errors.UsageError` (its meaning may have
+    changed: a verdict read the old way could be wrong)."""
     if path.is_dir():
         path = path / RESULT_FILE
     with open(path, encoding="utf-8") as handle:
         data: dict[str, Any] = json.load(handle)
+    version = data.get("schema_version", 1) if isinstance(data, dict) else None
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise UsageError(f"{str(path)!r} is not a soak result: no schema_version number")
+    if version > SCHEMA_VERSION:
+        raise UsageError(
+            f"{str(path)!r} was written by a newer soak (result schema {version}, "
+            f"{data.get('harness_version', '?')}); this soak {__version__} reads schema "
+            f"{SCHEMA_VERSION} and older: upgrade it (pip install -U) to read this run"
+        )
     return data

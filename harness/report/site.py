@@ -7,26 +7,34 @@ ready to publish.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from harness.errors import UsageError
 from harness.report.html import TEMPLATES, overall
-from harness.store import RESULT_FILE
+from harness.store import RESULT_FILE, read_result
 
 SITE_FILE: Final = "index.html"
 
 
 def find_runs(root: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """Every run directory under ``root`` (one with a readable result.json), newest first."""
+    """Every run directory under ``root`` (one with a result.json this soak can read), newest
+    first; a run written by a newer soak is left out, with a warning on stderr."""
     runs = []
     for path in sorted(root.rglob(RESULT_FILE)):
         try:
-            result = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            text = path.read_text(encoding="utf-8")
+            if "schema_version" not in json.loads(text):
+                continue
+            result = read_result(path)
+        except (OSError, ValueError, TypeError):
             continue
-        if isinstance(result, dict) and "schema_version" in result:
-            runs.append((path.parent, result))
+        except UsageError as exc:
+            print(f"soak: warning: left out of the site: {exc}", file=sys.stderr)
+            continue
+        runs.append((path.parent, result))
     runs.sort(key=lambda run: str(run[1].get("started_at", "")), reverse=True)
     return runs
 

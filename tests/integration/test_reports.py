@@ -97,3 +97,32 @@ def test_compare_fails_on_a_slower_new_run(soak_cli: SoakCli, tmp_path: Path) ->
     same = _cli("compare", str(base.out), str(base.out / "result.json"))
     assert same.returncode == 0, same.stdout
     assert "REGRESSED" not in same.stdout
+
+
+def test_a_stored_schema_1_run_still_reads_and_a_newer_one_is_refused(tmp_path: Path) -> None:
+    """A run directory written by soak 0.1 (result schema 1, kept in tests/data) is reported
+    and compared today; the same run claiming schema 2 is refused in one line (exit 2) by
+    ``soak report`` and ``soak compare``, and left out of a site with a warning."""
+    import shutil
+
+    old = tmp_path / "runs" / "old"
+    shutil.copytree(REPO / "tests" / "data" / "result-v1", old)
+    report = _cli("report", str(old))
+    assert report.returncode == 0, report.stderr
+    assert "memory" in (old / "index.html").read_text()
+    assert _cli("compare", str(old), str(old)).returncode == 0
+
+    newer = tmp_path / "runs" / "newer"
+    shutil.copytree(old, newer)
+    data = json.loads((newer / "result.json").read_text())
+    (newer / "result.json").write_text(json.dumps({**data, "schema_version": 2}))
+    for command in (["report", str(newer)], ["compare", str(old), str(newer)]):
+        refused = _cli(*command)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+        assert "written by a newer soak (result schema 2" in refused.stderr
+    site = _cli("site", str(tmp_path / "runs"))
+    assert site.returncode == 0, site.stderr
+    assert "left out of the site" in site.stderr
+    page = (tmp_path / "runs" / "index.html").read_text()
+    assert "old" in page and "newer/index.html" not in page

@@ -1,0 +1,201 @@
+"""``result.json``: the document a run leaves, assembled from the run's samples, outcome and
+isolation files (docs/result-schema.md). Its schema version, and the reader that refuses a
+newer one, are the run directory's: :mod:`harness.store`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.analysis.attribution import settle_sites
+from harness.analysis.checkpoints import compute_checkpoints
+from harness.analysis.failures import group_failures
+from harness.analysis.idle import queue_timing
+from harness.analysis.isolation import (
+    Comparison,
+    isolation_verdict,
+    isolation_warmup,
+    state_changes,
+)
+from harness.analysis.lifetimes import recycling_verdict
+from harness.analysis.paired import shown_comparisons
+from harness.analysis.verdicts import Policy, census_bounded, judge
+from harness.model import QUEUE_RUNNERS, RunConfig, RunOutcome, Verdict
+from harness.provenance import environment
+from harness.store import (
+    RESULT_FILE,
+    SAMPLES_FILE,
+    SCHEMA_VERSION,
+    WORKER_LOG,
+    read_samples,
+)
+from harness.worker.evidence import read_snapshots
+from harness.worker.fresh import RESULT_FILE as FRESH_RESULT_FILE
+from harness.worker.tracing import MIN_JOBS_FOR_WINDOW, window_plan
+
+
+def build_result(
+    config: RunConfig,
+    spec: str,
+    outcome: RunOutcome | None,
+    harness_error: str | None,
+    started_at: dt.datetime,
+    duration_ns: int,
+    run_dir: Path,
+    policy: Policy,
+) -> dict[str, Any]:
+    """The ``result.json`` document (schema version 1) for a run that ended as ``outcome``."""
+    samples = read_samples(run_dir / SAMPLES_FILE)
+    judged = samples.untraced()
+    aged = shown_comparisons(
+        outcome.aged_vs_fresh if outcome is not None else None, policy.latency.alpha
+    )
+    attribution = dict(outcome.attribution or {}) if outcome is not None else {}
+    sites: list[dict[str, Any]] = list(attribution.pop("sites", None) or [])  # type: ignore[call-overload]
+    if not attribution:
+        attribution = {"note": _why_no_window(config)}
+    completed = len(samples)
+    pool: dict[str, Any] = (
+        dict(outcome.pool) if outcome is not None and outcome.pool is not None else {}
+    )
+    if "queue" in pool:
+        pool["queue"] = {**pool["queue"], **queue_timing(samples, pool["queue"], pool["lifetimes"])}
+    crash = outcome.crash if outcome is not None else None
+    stop_reason = outcome.stop_reason if outcome is not None else "error"
+    verdicts = judge(judged, policy, sites, *aged[:3])
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "harness_version": __version__,
+        "worker": spec,
+        "label": config.label,
+        "worker_kind": outcome.worker_kind if outcome is not None else "",
+        "workload": config.workload,
+        "workload_options": _redacted(config.workload_options),
+        "runner": config.runner,
+        "seed": config.seed,
+        "job_timeout_s": config.job_timeout,
+        "jobs_requested": config.jobs,
+        "jobs_completed": completed,
+        "jobs_failed": len(samples.errors),
+        "failures": [group.to_json() for group in group_failures(samples.errors)],
+        "crashes": [crash.to_json()] if crash is not None else [],
+        "stop_reason": stop_reason,
+        "setup_error": outcome.setup_error if outcome is not None else None,
+        "teardown_error": outcome.teardown_error if outcome is not None else None,
+        "harness_error": harness_error,
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "duration_s": round(duration_ns / 1e9, 6),
+        "jobs_judged": len(judged),
+        "checkpoints": [c.to_json() for c in compute_checkpoints(judged)],
+        "probes": [dict(p) for p in outcome.probes] if outcome is not None else [],
+        "verdicts": {
+            **{name: v.to_json() for name, v in verdicts.items()},
+            "isolation": _isolation(config, run_dir, len(judged)).to_json(),
+            **({"recycling": recycling_verdict(pool).to_json()} if pool else {}),
+        },
+        **_pool_fields(pool),
+        "aged_vs_fresh": aged[3],
+        "leak_sites": settle_sites(sites, verdicts["memory"].verdict, census_bounded(judged)),
+        "attribution": attribution,
+        "files": {"samples": SAMPLES_FILE, "worker_log": WORKER_LOG, "result": RESULT_FILE},
+        "environment": environment(),
+    }
+
+
+def _pool_fields(pool: Mapping[str, Any]) -> dict[str, Any]:
+    """What a pool run adds to result.json: its accounting at the top, the rest under
+    ``pool``."""
+    if not pool:
+        return {}
+    keys = ("workers", "recycles", "jobs_lost", "jobs_retried", "jobs_run_twice")
+    return {
+        **{key: pool[key] for key in keys},
+        "pool": {key: value for key, value in pool.items() if key not in keys},
+    }
+
+
+def _isolation(config: RunConfig, run_dir: Path, judged_jobs: int) -> Verdict:
+    """The isolation verdict from what the worker kept and the fresh workers found."""
+    if not config.isolation or config.light:
+        return Verdict("inconclusive", "not judged (--no-isolation or --light)")
+    if config.runner not in ("process", *QUEUE_RUNNERS):
+        return Verdict(
+            "inconclusive", "not judged: comparing with a fresh worker needs --runner process"
+        )
+    if config.pool is not None:
+        return Verdict(
+            "inconclusive",
+            "not judged under the supervised pool: run without --workers and recycle limits "
+            "to compare results with fresh workers",
+        )
+    found: dict[str, Any] = {}
+    path = run_dir / FRESH_RESULT_FILE
+    if path.exists():
+        found = json.loads(path.read_text(encoding="utf-8"))
+    compared = found.get("comparisons", [])
+    comparisons = [
+        Comparison(int(c["job_index"]), bool(c["equal"]), str(c["aged"]), str(c["fresh"]))
+        for c in compared
+        if c["equal"] is not None
+    ]
+    changes = state_changes(read_snapshots(run_dir), isolation_warmup(judged_jobs))
+    note = str(found.get("error", ""))
+    if not found and not comparisons:
+        note = "the run was too short or did not complete"
+    return isolation_verdict(
+        comparisons,
+        changes,
+        stateful=config.stateful,
+        reproduction=found.get("reproduction"),
+        note=note,
+        nondeterministic=[int(c["job_index"]) for c in compared if c["equal"] is None],
+        jobs_rerun=int(found.get("jobs_rerun", 0)),
+    )
+
+
+def bare_result(
+    config: RunConfig,
+    spec: str,
+    outcome: RunOutcome | None,
+    error: BaseException,
+    duration_ns: int,
+) -> dict[str, Any]:
+    """The result of a run whose analysis failed: what ran, how far, and the failure."""
+    crash = outcome.crash if outcome is not None else None
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "harness_version": __version__,
+        "worker": spec,
+        "workload": config.workload,
+        "runner": config.runner,
+        "jobs_requested": config.jobs,
+        "jobs_completed": outcome.jobs_completed if outcome is not None else 0,
+        "crashes": [crash.to_json()] if crash is not None else [],
+        "stop_reason": "error",
+        "harness_error": f"analysing the samples failed: {type(error).__name__}: {error}",
+        "duration_s": round(duration_ns / 1e9, 6),
+        "verdicts": {},
+        "leak_sites": [],
+    }
+
+
+def _redacted(options: Mapping[str, str]) -> dict[str, str]:
+    """Options as stored: a password in a DSN is not."""
+    return {
+        name: re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", value) for name, value in options.items()
+    }
+
+
+def _why_no_window(config: RunConfig) -> str:
+    if config.light:
+        return "--light: no memray window"
+    if config.runner == "inline":
+        return "the inline runner does not trace with memray (use --runner process)"
+    if window_plan(config.jobs) is None:
+        return f"runs under {MIN_JOBS_FOR_WINDOW} jobs are not traced with memray"
+    return "the run ended before the memray window"
