@@ -272,21 +272,41 @@ class Samples:
             if name not in ("traced", "beside_window")
         }
         plain = Samples(self.wall_ns, self.cpu_ns, self.end_ns, gauges, self.errors)
-        pids = self.gauges.get("worker_pid")
-        if pids is None:
+        keys = self.process_keys()
+        if keys is None:
             return plain.head(first)
-        traced_from: dict[int | None, int] = {}
+        traced_from: dict[tuple[int | None, int] | None, int] = {}
         for job, mark in enumerate(traced):
             if mark:
-                traced_from.setdefault(pids[job], job)
+                traced_from.setdefault(keys[job], job)
         beside = self.gauges.get("beside_window", (None,) * len(self))
         return plain.select(
             [
                 job
                 for job in range(len(self))
-                if job < traced_from.get(pids[job], len(self)) and not beside[job]
+                if job < traced_from.get(keys[job], len(self)) and not beside[job]
             ]
         )
+
+    def process_keys(self) -> list[tuple[int | None, int] | None] | None:
+        """Each job's worker process as (node, pid): equal pids on two nodes (containers)
+        are two processes. None without ``worker_pid``. A sample without a node (written by
+        the supervisor for a job its worker died in) belongs to the node last seen with that
+        pid."""
+        pids = self.gauges.get("worker_pid")
+        if pids is None:
+            return None
+        nodes = self.gauges.get("worker_node", (None,) * len(pids))
+        last_node: dict[object, object] = {}
+        keys: list[tuple[int | None, int] | None] = []
+        for pid, given in zip(pids, nodes, strict=True):
+            if pid is None:
+                keys.append(None)
+                continue
+            if given is not None:
+                last_node[pid] = given
+            keys.append((last_node.get(pid), pid))  # type: ignore[arg-type]
+        return keys
 
     def select(self, jobs: Sequence[int]) -> Samples:
         """The samples of ``jobs`` (positions, ascending), renumbered 0..n-1 in that order."""

@@ -27,6 +27,8 @@ class Lifetime:
 
     pid: int
     job_indexes: tuple[int, ...]
+    #: The node it ran on (None: samples without one, from before nodes were recorded).
+    node: int | None = None
 
     @property
     def first_job(self) -> int:
@@ -39,18 +41,19 @@ class Lifetime:
 
 def lifetimes(samples: Samples) -> list[Lifetime]:
     """The worker lifetimes in a run's samples, by first job; [] without ``worker_pid``."""
-    column = samples.gauges.get(PID_FIELD)
-    if column is None:
+    keys = samples.process_keys()
+    if keys is None:
         return []
-    jobs: dict[int, list[int]] = {}
-    for job_index, pid in enumerate(column):
-        if pid is not None:
-            jobs.setdefault(pid, []).append(job_index)
+    jobs: dict[tuple[int | None, int], list[int]] = {}
+    for job_index, key in enumerate(keys):
+        if key is not None:
+            jobs.setdefault(key, []).append(job_index)
     # In the order the worker ran them: a job given back by a recycled worker may go to a
     # sibling after jobs with higher indexes.
     end = samples.end_ns
     return [
-        Lifetime(pid, tuple(sorted(indexes, key=end.__getitem__))) for pid, indexes in jobs.items()
+        Lifetime(pid, tuple(sorted(indexes, key=end.__getitem__)), node)
+        for (node, pid), indexes in jobs.items()
     ]
 
 
@@ -72,6 +75,7 @@ def per_lifetime(samples: Samples, judge_one: Callable[[Samples, int], Verdict])
     table = [
         {
             "pid": life.pid,
+            **({"node": life.node} if life.node is not None else {}),
             "first_job": life.first_job,
             "last_job": life.last_job,
             "jobs": len(life.job_indexes),

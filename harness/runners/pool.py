@@ -42,6 +42,7 @@ from harness.runners.spawn import signal_group
 from harness.store import WORKER_LOG, SampleLog
 from harness.worker import protocol
 from harness.worker.execute import SAMPLE_PREFIX, ended_job_sample
+from harness.worker.node import node_id
 from harness.worker.recycle import EXIT_RECYCLE
 
 HEARTBEAT_S: Final = 0.5
@@ -291,7 +292,9 @@ class _Supervisor(PoolState):
             f"not run again (--max-retries {self.pool.max_retries})"
         )
         end_ns = time.perf_counter_ns() - self.plan.origin_ns
-        self.log.write(ended_job_sample(job_index, int(elapsed * 1e9), end_ns, worker.pid, message))
+        self.log.write(
+            ended_job_sample(job_index, int(elapsed * 1e9), end_ns, worker.pid, message, node_id())
+        )
 
     def _kill(self, worker: PoolWorker, reason: RecycleReason, now: float) -> None:
         worker.killed_for = reason

@@ -23,6 +23,7 @@ from harness.worker import protocol
 from harness.worker.census import collected_heap
 from harness.worker.evidence import IsolationEvidence
 from harness.worker.execute import SAMPLE_PREFIX, JobExecutor
+from harness.worker.node import sample_fields
 from harness.worker.probes import default_probes, describe
 from harness.worker.recycle import EXIT_RECYCLE, Recycler
 from harness.worker.spec import Worker, load_worker
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
     probes = default_probes()
     collect_after = _indexes(args.collect_after)
-    fixed = f',"worker_pid":{os.getpid()}' if args.pool else ""
+    fixed = sample_fields() if args.pool else ""
     executor = JobExecutor(worker, probes, args.origin_ns, collect_after, fixed)
     recycler = None
     if args.recycle_memory or args.recycle_jobs or args.recycle_age:

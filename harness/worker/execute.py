@@ -191,16 +191,23 @@ def describe_error(exc: BaseException) -> dict[str, str]:
 
 
 def ended_job_sample(
-    job_index: int, wall_ns: int, end_ns: int, worker_pid: int, message: str
+    job_index: int,
+    wall_ns: int,
+    end_ns: int,
+    worker_pid: int,
+    message: str,
+    worker_node: int | None = None,
 ) -> bytes:
     """The sample of a job whose worker process was ended (or died) while running it, once
-    it will not run again: an error sample, so it counts among the failed jobs."""
-    sample = {
+    it will not run again: an error sample, so it counts among the failed jobs. Without
+    ``worker_node`` (not known here), the job is its pid's on the node last seen with it."""
+    sample: dict[str, object] = {
         "job_index": job_index,
         "wall_ns": wall_ns,
         "cpu_ns": 0,
         "end_ns": end_ns,
         "worker_pid": worker_pid,
+        **({"worker_node": worker_node} if worker_node is not None else {}),
         "error": {"type": "WorkerEnded", "message": message, "where": ""},
     }
     return json.dumps(sample, separators=(",", ":")).encode() + b"\n"

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,21 @@ def test_two_workers_share_one_queue(soak_cli: SoakCli, tmp_path: Path) -> None:
     assert result["verdicts"]["recycling"]["verdict"] == "pass"
     samples = run.samples()
     assert {s["worker_pid"] for s in samples} == pids
+    # Each sample names its node beside its pid (the host name's CRC-32).
+    assert {s["worker_node"] for s in samples} == {zlib.crc32(socket.gethostname().encode())}
+
+
+def test_a_node_named_in_the_environment_tags_every_sample(
+    soak_cli: SoakCli, tmp_path: Path
+) -> None:
+    """SOAK_NODE names the node for fleets whose containers share a host name."""
+    run = soak_cli(
+        "--worker", f"{WORKERS}:steady", "--jobs", "60", "--workers", "2", "--light",
+        "--no-report", env={"SOAK_NODE": "container-b", "POOL_JOB_LOG": str(tmp_path / "log")},
+    )  # fmt: skip
+    samples = run.samples()
+    assert len(samples) == 60, run.stdout + run.stderr
+    assert {s["worker_node"] for s in samples} == {zlib.crc32(b"container-b")}
 
 
 def test_max_jobs_per_worker_recycles_with_jitter(soak_cli: SoakCli, tmp_path: Path) -> None:

@@ -236,3 +236,39 @@ def test_a_pool_run_leaves_out_the_traced_workers_jobs_from_its_window_on() -> N
         samples.wall_ns, samples.cpu_ns, samples.end_ns, {"traced": samples.gauges["traced"]}, ()
     )
     assert plain.untraced().wall_ns == (0, 1)
+
+
+def _fleet_samples(traced_at: int | None = None) -> Samples:
+    """Two containers' workers, both pid 7, taking turns in blocks of 50 jobs; the last
+    sample (a job the supervisor recorded for a worker that died in it) has no node."""
+    count = 400
+    nodes: list[int | None] = [111 if (job // 50) % 2 == 0 else 222 for job in range(count)]
+    nodes[-1] = None
+    traced = tuple(
+        1 if traced_at is not None and job >= traced_at and nodes[job] == 111 else None
+        for job in range(count)
+    )
+    gauges: dict[str, tuple[object, ...]] = {
+        "worker_pid": (7,) * count,
+        "worker_node": tuple(nodes),
+    }
+    if traced_at is not None:
+        gauges["traced"] = traced
+    return Samples(tuple([1_000] * count), tuple([900] * count), tuple(range(count)), gauges, ())
+
+
+def test_equal_pids_on_two_nodes_are_two_lifetimes() -> None:
+    """Containers each count pids from 1: (node, pid) tells their workers apart; a sample
+    without a node belongs to the node last seen with its pid."""
+    lives = sorted(lifetimes(_fleet_samples()), key=lambda life: life.node or 0)
+    assert [(life.node, life.pid, len(life.job_indexes)) for life in lives] == [
+        (111, 7, 200),
+        (222, 7, 200),
+    ]
+    assert 399 in lives[1].job_indexes  # node 222 ran the jobs 350-398 before it
+
+
+def test_a_memray_window_on_one_node_cuts_only_that_nodes_jobs() -> None:
+    """The traced worker's jobs from its window on are left out; the other node's stay."""
+    kept = _fleet_samples(traced_at=300).untraced()
+    assert len(kept) == 400 - 50  # node 111's jobs 300-349; node 222's all kept
