@@ -201,9 +201,11 @@ def test_ctrl_c_stops_cleanly_keeping_what_was_measured(tmp_path: Path) -> None:
     try:
         stdout, stderr = process.communicate(timeout=30)
     except subprocess.TimeoutExpired:
+        status = Path(f"/proc/{process.pid}/status").read_text()
+        masks = [line for line in status.splitlines() if line.startswith("Sig")]
         process.send_signal(signal.SIGABRT)
         stdout, stderr = process.communicate()
-        pytest.fail(f"still running 30 s after SIGINT; its stacks:\n{stderr}\n{stdout}")
+        pytest.fail(f"still running 30 s after SIGINT {masks}; its stacks:\n{stderr}\n{stdout}")
     assert process.returncode == 1, stderr
     result = json.loads((out / "result.json").read_text())
     assert result["stop_reason"] == "interrupted"
