@@ -35,7 +35,7 @@ from harness.store import (
     read_samples,
 )
 from harness.worker.evidence import read_snapshots
-from harness.worker.fresh import RESULT_FILE as FRESH_RESULT_FILE
+from harness.worker.isolation_check import RESULT_FILE as FRESH_RESULT_FILE
 from harness.worker.tracing import MIN_JOBS_FOR_WINDOW, window_plan
 
 

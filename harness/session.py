@@ -18,13 +18,13 @@ from typing import Any, Final
 from harness.analysis.advice import advise
 from harness.analysis.allocator_cache import TCACHE_BYTES
 from harness.analysis.verdicts import Policy
-from harness.environment import WorkloadServices
 from harness.errors import SpecError, UsageError, WorkloadError
 from harness.model import RunConfig, RunOutcome
 from harness.result_file import bare_result, build_result
 from harness.runners import ProgressCallback
-from harness.runners.choice import resolve_worker, runner_for
+from harness.runners.factory import resolve_worker, runner_for
 from harness.runners.spawn import child_env
+from harness.services import WorkloadServices
 from harness.store import (
     SAMPLES_FILE,
     WORKER_LOG,
@@ -33,10 +33,10 @@ from harness.store import (
     write_result,
 )
 from harness.worker.evidence import AGED_RESULTS_FILE
-from harness.worker.fresh import compare_with_fresh_workers
+from harness.worker.isolation_check import compare_with_fresh_workers
 from harness.worker.spec import worker_from_object
 from workloads import get_workload
-from workloads.base import WorkloadError as WorkloadOptionError
+from workloads.base import WorkloadOptionError
 
 
 def run_soak(

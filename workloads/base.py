@@ -24,7 +24,7 @@ ENV_RUN_DIR: Final = "SOAK_RUN_DIR"
 ENV_PROFILE: Final = "SOAK_PROFILE"
 
 
-class WorkloadError(ValueError):
+class WorkloadOptionError(ValueError):
     """A workload option has a value the workload cannot use."""
 
 
@@ -81,12 +81,12 @@ class Workload:
         unknown = sorted(set(options) - set(self.options) - {"profile"})
         if unknown:
             known = ", ".join(sorted({"profile", *self.options}))
-            raise WorkloadError(
+            raise WorkloadOptionError(
                 f"workload {self.name!r} has no option {', '.join(unknown)}; it knows: {known}"
             )
         profile = options.get("profile", "small")
         if profile not in PROFILES:
-            raise WorkloadError(f"--profile {profile!r} is not one of {', '.join(PROFILES)}")
+            raise WorkloadOptionError(f"--profile {profile!r} is not one of {', '.join(PROFILES)}")
         return options
 
 

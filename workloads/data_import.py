@@ -26,7 +26,7 @@ from workloads.base import (
     FaultyWorker,
     Job,
     Workload,
-    WorkloadError,
+    WorkloadOptionError,
     profile_of,
     rng_for,
 )
@@ -162,7 +162,7 @@ class Database:
 
     def __init__(self, dsn: str, table: str) -> None:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", table):
-            raise WorkloadError(f"table name {table!r} is not a plain identifier")
+            raise WorkloadOptionError(f"table name {table!r} is not a plain identifier")
         self.table = table
         self.postgres = dsn.startswith(("postgresql://", "postgres://"))
         if self.postgres:
@@ -183,7 +183,7 @@ class Database:
             self.connection.execute("PRAGMA synchronous = NORMAL")
             self.mark = "?"
         else:
-            raise WorkloadError(
+            raise WorkloadOptionError(
                 f"--db {dsn!r}: expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
             )
 

@@ -31,7 +31,7 @@ from workloads.base import (
     FaultyWorker,
     Job,
     Workload,
-    WorkloadError,
+    WorkloadOptionError,
     profile_of,
     rng_for,
 )
@@ -176,10 +176,10 @@ def invoice_job_from_email(job: Job) -> Job:
 
 
 def smtp_address(value: str) -> tuple[str, int]:
-    """'host:port' -> (host, port), or a WorkloadError saying what is expected."""
+    """'host:port' -> (host, port), or a WorkloadOptionError saying what is expected."""
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise WorkloadError(f"--smtp {value!r}: expected HOST:PORT, e.g. 127.0.0.1:2525")
+        raise WorkloadOptionError(f"--smtp {value!r}: expected HOST:PORT, e.g. 127.0.0.1:2525")
     return host, int(port)
 
 

@@ -7,10 +7,9 @@ start and end times (``end_ns - wall_ns`` .. ``end_ns``), grouped by worker node
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from harness.analysis.lifetimes import PID_FIELD
 from harness.model import Samples
 
 #: Idle stretches shorter than this are the ordinary hand-over between two jobs.
@@ -32,15 +31,16 @@ def idle_stretches(intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]
 
 def node_idle(
     starts_ends: Sequence[tuple[int, int]],
-    pids: Sequence[int | None],
-    node_of: Mapping[int, str],
+    processes: Sequence[Hashable | None],
+    node_of: Mapping[Hashable, str],
 ) -> dict[str, dict[str, Any]]:
     """Per worker node: its longest stretch with every process idle, and all of them over
-    MIN_IDLE_NS (seconds since the run's start)."""
+    MIN_IDLE_NS (seconds since the run's start). ``processes``: each job's process (a pid,
+    or (machine node, pid)), as ``node_of`` names them."""
     by_node: dict[str, list[tuple[int, int]]] = {}
-    for interval, pid in zip(starts_ends, pids, strict=True):
-        if pid is not None and pid in node_of:
-            by_node.setdefault(node_of[pid], []).append(interval)
+    for interval, process in zip(starts_ends, processes, strict=True):
+        if process is not None and process in node_of:
+            by_node.setdefault(node_of[process], []).append(interval)
     found: dict[str, dict[str, Any]] = {}
     for node, intervals in by_node.items():
         gaps = idle_stretches(intervals)
@@ -87,11 +87,13 @@ def queue_timing(
     starts_ends = [
         (end - wall, end) for end, wall in zip(samples.end_ns, samples.wall_ns, strict=True)
     ]
-    pids = samples.gauges.get(PID_FIELD, (None,) * len(samples))
-    node_of = {int(life["pid"]): str(life["worker"]) for life in lifetimes}
+    keys = samples.process_keys() or [None] * len(samples)
+    node_of: dict[Hashable, str] = {
+        (life.get("node"), int(life["pid"])): str(life["worker"]) for life in lifetimes
+    }
     nodes = max(1, len(set(node_of.values())))
     processes = int(queue.get("processes_per_node") or 1) * nodes
     return {
-        "idle": node_idle(starts_ends, pids, node_of),
+        "idle": node_idle(starts_ends, keys, node_of),
         "cost": framework_cost(samples.wall_ns, starts_ends, processes),
     }

@@ -15,6 +15,18 @@ from typing import Any, Final
 
 from harness.runners.ledger import Settled
 
+#: A worker process as (node, pid): containers repeat pids, never (node, pid). The node is
+#: None in events and samples that carry none.
+Proc = tuple[int | None, int]
+
+
+def proc_of(fields: Mapping[str, Any], pid_field: str = "pid", node_field: str = "node") -> Proc:
+    """The process an event (``pid``, ``node``) or a sample (``worker_pid``, ``worker_node``)
+    comes from."""
+    node = fields.get(node_field)
+    return (None if node is None else int(node), int(fields.get(pid_field, 0)))
+
+
 #: How many interrupted jobs are listed by index in the result (all are counted).
 MAX_LISTED: Final = 50
 
@@ -28,39 +40,39 @@ class TaskLedger:
     run_twice: int = 0
     #: Tasks the framework gave up when their process died (recorded as failed).
     given_up: int = 0
-    #: job index -> pid of the process that started it last, while it has not finished.
-    in_flight: dict[int, int] = field(default_factory=dict)
+    #: job index -> the process that started it last, while it has not finished.
+    in_flight: dict[int, Proc] = field(default_factory=dict)
     #: Jobs started again after the process running them ended (counted once each).
     interrupted: dict[int, int] = field(default_factory=dict)
-    #: pid -> the job it had in its hands when it died (its job started again, or given up).
-    died_with: dict[int, int] = field(default_factory=dict)
+    #: process -> the job it had in its hands when it died (started again, or given up).
+    died_with: dict[Proc, int] = field(default_factory=dict)
     _settled: Settled = field(default_factory=Settled)
 
-    def start(self, job_index: int, pid: int) -> None:
+    def start(self, job_index: int, process: Proc) -> None:
         if job_index in self._settled:
             return  # its sample already came: a second run shows as a second sample
         if job_index in self.in_flight:
             self.interrupted[job_index] = self.interrupted.get(job_index, 0) + 1
             self.died_with[self.in_flight[job_index]] = job_index
-        self.in_flight[job_index] = pid
+        self.in_flight[job_index] = process
 
-    def give_up(self, job_index: int) -> int | None:
-        """The framework failed the job when its process died; the pid of that process.
-        None when the job had settled already."""
+    def give_up(self, job_index: int) -> Proc | None:
+        """The framework failed the job when its process died; that process ((None, 0) if
+        unknown). None when the job had settled already."""
         if job_index in self._settled:
             return None  # said twice, or its sample came first: nothing ran twice
-        pid = self.in_flight.get(job_index)
-        if pid is not None:
-            self.died_with[pid] = job_index
+        process = self.in_flight.get(job_index)
+        if process is not None:
+            self.died_with[process] = job_index
         self.finish(job_index)
         self.given_up += 1
-        return pid or 0
+        return process or (None, 0)
 
-    def crashed(self) -> dict[int, int]:
-        """pid -> job for every process that died with a job: those whose job started
+    def crashed(self) -> dict[Proc, int]:
+        """process -> job for every process that died with a job: those whose job started
         again or was given up, and those still holding one when the run ended."""
         return {
-            **{pid: index for index, pid in self.in_flight.items()},
+            **{process: index for index, process in self.in_flight.items()},
             **self.died_with,
         }
 
@@ -100,12 +112,18 @@ class WorkerProcess:
     parent: int
     host: str
     ready_ns: int
+    #: Its node (``harness.worker.node``); None from hooks that send none.
+    node_id: int | None = None
     jobs: int = 0
     first_start_ns: int | None = None
     last_end_ns: int | None = None
     last_job: int | None = None
     last_rss_bytes: int | None = None
     exit: Mapping[str, Any] | None = None
+
+    @property
+    def key(self) -> Proc:
+        return (self.node_id, self.pid)
 
     @property
     def node(self) -> tuple[str, int]:
@@ -117,23 +135,23 @@ class WorkerProcess:
 class ProcessBook:
     """Every worker process that ran a task of the run."""
 
-    processes: dict[int, WorkerProcess] = field(default_factory=dict)
+    processes: dict[Proc, WorkerProcess] = field(default_factory=dict)
 
     def ready(self, event: Mapping[str, Any]) -> None:
-        pid = int(event["pid"])
-        if pid in self.processes:
+        key = proc_of(event)
+        if key in self.processes:
             return  # RQ's work horses speak for their worker: one process, many horses
-        self.processes[pid] = WorkerProcess(
-            pid, int(event["parent"]), str(event["host"]), int(event["at_ns"])
+        self.processes[key] = WorkerProcess(
+            key[1], int(event["parent"]), str(event["host"]), int(event["at_ns"]), key[0]
         )
 
     def started(self, event: Mapping[str, Any]) -> None:
-        process = self.processes.get(int(event["pid"]))
+        process = self.processes.get(proc_of(event))
         if process is not None and process.first_start_ns is None:
             process.first_start_ns = int(event["at_ns"])
 
-    def finished(self, pid: int, job_index: int, end_ns: int, rss: int | None) -> None:
-        process = self.processes.get(pid)
+    def finished(self, key: Proc, job_index: int, end_ns: int, rss: int | None) -> None:
+        process = self.processes.get(key)
         if process is None:
             return
         process.jobs += 1
@@ -144,7 +162,7 @@ class ProcessBook:
             process.last_rss_bytes = rss
 
     def exited(self, event: Mapping[str, Any]) -> None:
-        process = self.processes.get(int(event["pid"]))
+        process = self.processes.get(proc_of(event))
         if process is not None:
             process.exit = dict(event)
 
@@ -154,15 +172,16 @@ class ProcessBook:
 
     def lifetimes(self, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Every process's life for result.json, with how it ended (a recycle's reason)."""
-        ended = {int(r["pid"]): str(r["reason"]) for r in found}
+        ended = {(r.get("node"), int(r["pid"])): str(r["reason"]) for r in found}
         return [
             {
                 "worker": f"{p.host}/{p.parent}",
                 "pid": p.pid,
+                **({"node": p.node_id} if p.node_id is not None else {}),
                 "jobs": p.jobs,
                 "started_s": round(p.ready_ns / 1e9, 4),
                 "ended_s": round(p.last_end_ns / 1e9, 4) if p.last_end_ns is not None else None,
-                "end": ended.get(p.pid, "run ended"),
+                "end": ended.get(p.key, "run ended"),
             }
             for p in sorted(self.processes.values(), key=lambda p: p.ready_ns)
         ]
@@ -170,22 +189,22 @@ class ProcessBook:
 
 def recycles(
     book: ProcessBook,
-    interrupted_pids: Mapping[int, int],
+    interrupted: Mapping[Proc, int],
     run_end_ns: int,
     limits: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
     """Each worker process that ended while the run went on, with why and how long its
     place stayed empty (its last job's end to the next process of the same node's first
-    job). ``interrupted_pids``: pid -> the job it was running when it ended."""
+    job). ``interrupted``: process -> the job it was running when it ended."""
     by_node: dict[tuple[str, int], list[WorkerProcess]] = {}
     for process in book.processes.values():
         by_node.setdefault(process.node, []).append(process)
     found: list[dict[str, Any]] = []
     for node_processes in by_node.values():
         node_processes.sort(key=lambda p: p.ready_ns)
-        taken: set[int] = set()
+        taken: set[Proc] = set()
         for process in node_processes:
-            crashed = process.pid in interrupted_pids
+            crashed = process.key in interrupted
             last_end = process.last_end_ns if process.last_end_ns is not None else process.ready_ns
             if not crashed and (process.exit is None or _at_run_end(process, run_end_ns)):
                 continue
@@ -193,8 +212,8 @@ def recycles(
                 (
                     other
                     for other in node_processes
-                    if other.pid not in taken
-                    and other.pid != process.pid
+                    if other.key not in taken
+                    and other.key != process.key
                     and other.ready_ns >= last_end
                     and other.first_start_ns is not None
                 ),
@@ -204,13 +223,14 @@ def recycles(
                 continue  # the node stopped: the run's end, not a recycle
             gap = None
             if follower is not None and follower.first_start_ns is not None:
-                taken.add(follower.pid)
+                taken.add(follower.key)
                 gap = round(max(0, follower.first_start_ns - last_end) / 1e9, 4)
             exit_event = process.exit or {}
             record: dict[str, Any] = {
                 "worker": f"{process.host}/{process.parent}",
                 "pid": process.pid,
-                "job_index": interrupted_pids.get(process.pid, process.last_job),
+                **({"node": process.node_id} if process.node_id is not None else {}),
+                "job_index": interrupted.get(process.key, process.last_job),
                 "reason": "crash" if crashed else _reason(process, limits),
                 "rss_bytes": exit_event.get("rss_bytes", process.last_rss_bytes),
                 "peak_rss_bytes": exit_event.get("peak_rss_bytes"),

@@ -13,7 +13,7 @@ from typing import Any
 from celery import signals
 
 from harness.queues.channel import Channel, open_channel
-from harness.queues.meter import TaskMeter, envelope_of, warn
+from harness.queues.task_meter import TaskMeter, envelope_of, warn
 
 _broker: dict[str, str] = {}
 

@@ -19,7 +19,7 @@ from rq.job import Job
 
 from harness.errors import SpecError
 from harness.queues.channel import Channel, RedisChannel
-from harness.queues.meter import TaskMeter, envelope_of, warn
+from harness.queues.task_meter import TaskMeter, envelope_of, warn
 from harness.worker.spec import load_object, split_spec
 
 WORKER_KINDS: Final = ("fork", "simple")

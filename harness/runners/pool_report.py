@@ -9,7 +9,7 @@ from typing import Any
 
 from harness.model import PoolConfig
 from harness.runners.ledger import Ledger
-from harness.runners.metrics import METRICS_FILE
+from harness.runners.pool_metrics import METRICS_FILE
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,10 @@ from harness.oom import oom_kill_count
 from harness.runners import ProgressCallback
 from harness.runners.ledger import Job, Ledger
 from harness.runners.link import WorkerLink
-from harness.runners.metrics import MetricsOutputs, ProcessMemory
+from harness.runners.pool_metrics import MetricsOutputs, ProcessMemory
 from harness.runners.pool_report import Lifetime, PoolPlan, pool_summary
 from harness.runners.pool_restarts import Restarts
-from harness.runners.pool_window import WindowCarrier
+from harness.runners.pool_tracing import WindowCarrier
 from harness.runners.pool_worker import PoolWorker, recycle_limits
 from harness.runners.spawn import signal_group, spawn_worker
 from harness.store import WORKER_LOG, SampleLog

@@ -11,7 +11,7 @@ from typing import Any, Final
 from harness.model import PoolConfig, RecycleReason
 from harness.runners.ledger import Job
 from harness.runners.link import WorkerLink
-from harness.runners.metrics import ProcessMemory, WorkerMetrics, unique_set_size
+from harness.runners.pool_metrics import ProcessMemory, WorkerMetrics, unique_set_size
 from harness.runners.spawn import WorkerProcess
 
 #: Jobs a worker holds at least: the one it runs and the next, already in its pipe.

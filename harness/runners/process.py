@@ -6,7 +6,7 @@ whatever happens to it, every finished job is on disk. A job is "in flight" from
 the previous job's sample arrives: that is when its ``--job-timeout`` clock starts.
 
 After the last job, when asked, the same worker answers probe jobs against a fresh worker
-(:mod:`harness.runners.aged`) before its input is closed and it tears down.
+(:mod:`harness.runners.aged_vs_fresh`) before its input is closed and it tears down.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from harness.errors import SpecError
 from harness.model import CrashReason, RunOutcome
 from harness.oom import oom_kill_count
 from harness.runners import ProgressCallback
-from harness.runners.aged import AgedProbe, ProbeError, baseline_times, compare_with_fresh
+from harness.runners.aged_vs_fresh import AgedProbe, ProbeError, baseline_times, compare_with_fresh
 from harness.runners.crashes import crash_of, with_oom
 from harness.runners.link import PIPE_CHUNK, WorkerLink
 from harness.runners.spawn import WorkerProcess, end_process, spawn_worker

@@ -24,11 +24,11 @@ from typing import Any, BinaryIO, Final, Protocol
 
 from harness.errors import UsageError
 from harness.model import QueueConfig, RunOutcome
-from harness.queues import meter
-from harness.queues.accounts import ProcessBook, TaskLedger, recycles
+from harness.queues import task_meter
+from harness.queues.accounts import ProcessBook, TaskLedger, proc_of, recycles
 from harness.queues.channel import Channel, check_broker, open_channel, redacted, scheme_of
 from harness.queues.serve import DEFAULT_QUEUE, worker_command
-from harness.queues.window import QueueWindow
+from harness.queues.tracing import QueueWindow
 from harness.runners import ProgressCallback
 from harness.runners.spawn import child_env, signal_group
 from harness.store import WORKER_LOG, SampleLog
@@ -183,10 +183,10 @@ class _Drive:
         self.results: BinaryIO | None = None
         origin_epoch = time.time_ns() - (time.perf_counter_ns() - runner.origin_ns)
         self.envelope: dict[str, Any] = {
-            meter.RUN: token,
-            meter.CHANNEL: f"run.{token}",
-            meter.ORIGIN: origin_epoch,
-            meter.RUN_DIR: str(runner.run_dir.resolve()),
+            task_meter.RUN: token,
+            task_meter.CHANNEL: f"run.{token}",
+            task_meter.ORIGIN: origin_epoch,
+            task_meter.RUN_DIR: str(runner.run_dir.resolve()),
         }
         self.window = QueueWindow(runner.trace_first, count)
         if not (runner.runner == "rq" and runner.config.rq_worker == "fork"):
@@ -236,12 +236,12 @@ class _Drive:
 
     def _send(self, job: Job) -> None:
         index = self.ledger.sent
-        envelope = {**self.envelope, meter.INDEX: index}
+        envelope = {**self.envelope, task_meter.INDEX: index}
         if index in self.runner.keep_results:
-            envelope[meter.KEEP] = 1
+            envelope[task_meter.KEEP] = 1
         first_jobs = self.window.mark(index)
         if first_jobs is not None:
-            envelope[meter.TRACE] = first_jobs
+            envelope[task_meter.TRACE] = first_jobs
         self.sender.send(index, job, envelope)
         self.ledger.sent += 1
 
@@ -260,48 +260,48 @@ class _Drive:
     def _sample(self, line: bytes) -> bytes | None:
         fields = protocol.decode_event(line)
         index = int(fields["job_index"])
-        pid = int(fields.get("worker_pid", 0))
+        process = proc_of(fields, "worker_pid", "worker_node")
         if not self.ledger.finish(index):
             return None
         end_ns = int(fields["end_ns"])
         self.last_end_ns = max(self.last_end_ns, end_ns)
-        sender_pid = pid
-        self.book.finished(sender_pid, index, end_ns, fields.get("rss_bytes"))
-        if self.window.beside(pid, fields):
+        self.book.finished(process, index, end_ns, fields.get("rss_bytes"))
+        if self.window.beside(process, fields):
             return line[:-2] + protocol.BESIDE_WINDOW_MARK
         return line
 
     def _event(self, event: dict[str, Any]) -> None:
         name = event["event"]
-        if name == meter.START:
-            self.ledger.start(int(event["job_index"]), int(event["pid"]))
+        if name == task_meter.START:
+            self.ledger.start(int(event["job_index"]), proc_of(event))
             self.book.started(event)
-        elif name == meter.READY:
+        elif name == protocol.READY:
             self.book.ready(event)
             if not self.probes:
                 self.probes = tuple(event.get("probes", ()))
-        elif name == meter.EXIT:
+        elif name == task_meter.EXIT:
             self.book.exited(event)
             why = "its process ended before the window did"
-            self.window.lost(int(event["pid"]), why, self.ledger.sent, self._processes())
-        elif name == meter.WINDOW_OPEN:
-            self.window.opened(int(event["pid"]))
+            self.window.lost(proc_of(event), why, self.ledger.sent, self._processes())
+        elif name == task_meter.WINDOW_OPEN:
+            self.window.opened(proc_of(event))
         elif name == protocol.LEAK_SITES:
             self.window.leak_sites(event, self.ledger.sent, self._processes())
-        elif name == meter.RESULT:
+        elif name == task_meter.RESULT:
             self._keep_result(event)
-        elif name == meter.GIVEN_UP:
+        elif name == task_meter.GIVEN_UP:
             self._given_up(event)
 
     def _given_up(self, event: dict[str, Any]) -> None:
         """A task the framework failed when its process died: an error sample, so it counts
         among the failed jobs (never lost, never waited for)."""
         index = int(event["job_index"])
-        pid = self.ledger.give_up(index)
-        if pid is None:
+        process = self.ledger.give_up(index)
+        if process is None:
             return
         message = f"its worker process died with it and it was not run again ({event['why']})"
-        self.log.write(ended_job_sample(index, 0, int(event["at_ns"]), pid, message))
+        node, pid = process
+        self.log.write(ended_job_sample(index, 0, int(event["at_ns"]), pid, message, node))
 
     def _keep_result(self, event: dict[str, Any]) -> None:
         """A kept task's outcome, stored as the process runner's worker stores it."""

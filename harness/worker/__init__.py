@@ -1,7 +1,7 @@
 """The worker side: what runs inside the measured worker process — its loop over jobs
 (:mod:`~harness.worker.child`), the job and its probes, the heap census, the memray window,
 state snapshots, isolation evidence and its own recycling — and the isolation check's fresh
-workers (:mod:`~harness.worker.fresh`).
+workers (:mod:`~harness.worker.isolation_check`).
 
 It imports the standard library, the pure values (:mod:`harness.model`,
 :mod:`harness.errors`) and pure analysis, never the supervising side (runners, session,

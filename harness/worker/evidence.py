@@ -1,6 +1,7 @@
 """What the worker process keeps for the isolation verdict: the results of a few planned jobs
-(pickled, compared later with a fresh worker's by ``harness.worker.fresh``) and snapshots of
-process-global state after a ladder of jobs. Written to the run directory when the jobs end.
+(pickled, compared later with a fresh worker's by ``harness.worker.isolation_check``) and
+snapshots of process-global state after a ladder of jobs. Written to the run directory when
+the jobs end.
 """
 
 from __future__ import annotations

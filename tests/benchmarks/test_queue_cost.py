@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.model import QueueConfig
-from harness.queues import meter
+from harness.queues import task_meter
 from harness.queues.channel import RedisChannel
 from harness.runners.queue import QueueRunner
 from harness.store import SampleLog
@@ -46,12 +46,16 @@ def _celery_run(tmp_path: Path, jobs: int) -> float:
 def test_the_hooks_cost_per_task(benchmark: Any) -> None:
     """begin + end around an empty task, sending to Redis on loopback."""
     token = uuid.uuid4().hex[:8]
-    hooks = meter.TaskMeter(lambda name: RedisChannel(REDIS, name), kind="bench")
-    envelope = {meter.RUN: token, meter.CHANNEL: f"bench.{token}", meter.ORIGIN: time.time_ns()}
+    hooks = task_meter.TaskMeter(lambda name: RedisChannel(REDIS, name), kind="bench")
+    envelope = {
+        task_meter.RUN: token,
+        task_meter.CHANNEL: f"bench.{token}",
+        task_meter.ORIGIN: time.time_ns(),
+    }
     index = iter(range(10**9))
 
     def one_task() -> None:
-        hooks.begin({**envelope, meter.INDEX: next(index)})
+        hooks.begin({**envelope, task_meter.INDEX: next(index)})
         hooks.end()
 
     benchmark.pedantic(one_task, rounds=2000, iterations=1, warmup_rounds=50)

@@ -21,7 +21,7 @@ from harness.errors import UsageError
 from harness.model import JobError, PoolConfig, Samples, Verdict
 from harness.options import Door, SoakOptions, run_config, soak_options
 from harness.runners.ledger import Ledger
-from harness.runners.metrics import WorkerMetrics, prometheus_text
+from harness.runners.pool_metrics import WorkerMetrics, prometheus_text
 from harness.store import read_samples
 
 # What a worker can do with the job in its hands: finish it, or be ended with it.
@@ -248,7 +248,7 @@ def _fleet_samples(traced_at: int | None = None) -> Samples:
         1 if traced_at is not None and job >= traced_at and nodes[job] == 111 else None
         for job in range(count)
     )
-    gauges: dict[str, tuple[object, ...]] = {
+    gauges: dict[str, tuple[int | None, ...]] = {
         "worker_pid": (7,) * count,
         "worker_node": tuple(nodes),
     }

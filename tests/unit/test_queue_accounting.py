@@ -19,7 +19,7 @@ from harness.options import CLI, run_config
 from harness.options.arguments import parsed_options
 from harness.queues.accounts import ProcessBook, TaskLedger, recycles
 from harness.queues.channel import redacted, scheme_of
-from harness.queues.meter import envelope_of
+from harness.queues.task_meter import envelope_of
 
 MS = 1_000_000
 
@@ -40,7 +40,7 @@ def test_the_task_ledger_counts_each_task_once(
     for kind, raw_index, pid in events:
         index = raw_index % sent
         if kind == "start":
-            ledger.start(index, pid)
+            ledger.start(index, (None, pid))
         else:
             ledger.finish(index)
             samples[index] = samples.get(index, 0) + 1
@@ -54,14 +54,14 @@ def test_the_task_ledger_counts_each_task_once(
 def test_a_task_started_again_by_another_process_counts_as_interrupted_once() -> None:
     """Start in pid 1, start again in pid 2 (pid 1 died), finish: retried 1, lost 0."""
     ledger = TaskLedger(sent=1)
-    ledger.start(0, 1)
-    ledger.start(0, 2)
+    ledger.start(0, (None, 1))
+    ledger.start(0, (None, 2))
     assert ledger.finish(0)
     assert not ledger.finish(0)
     summary = ledger.summary()
     assert (summary["jobs_retried"], summary["jobs_lost"], summary["jobs_run_twice"]) == (1, 0, 1)
     assert summary["interrupted_jobs"] == [0]
-    assert ledger.crashed() == {1: 0}
+    assert ledger.crashed() == {(None, 1): 0}
 
 
 def test_a_given_up_task_is_failed_and_names_the_process_that_died() -> None:
@@ -69,14 +69,14 @@ def test_a_given_up_task_is_failed_and_names_the_process_that_died() -> None:
     it; a second give-up of the same task changes nothing; a task still running at the end
     counts its process as crashed too."""
     ledger = TaskLedger(sent=2)
-    ledger.start(0, 7)
-    ledger.start(1, 8)
-    assert ledger.give_up(0) == 7
+    ledger.start(0, (None, 7))
+    ledger.start(1, (None, 8))
+    assert ledger.give_up(0) == (None, 7)
     assert ledger.give_up(0) is None
     summary = ledger.summary()
     assert (summary["jobs_lost"], summary["jobs_failed_by_interruption"]) == (1, 1)
     assert summary["jobs_run_twice"] == 0
-    assert ledger.crashed() == {7: 0, 8: 1}
+    assert ledger.crashed() == {(None, 7): 0, (None, 8): 1}
 
 
 def _book(*lives: tuple[int, int, int, int, int, dict[str, Any] | None]) -> ProcessBook:
@@ -87,7 +87,10 @@ def _book(*lives: tuple[int, int, int, int, int, dict[str, Any] | None]) -> Proc
         book.started({"pid": pid, "at_ns": first * MS})
         for job in range(jobs):
             book.finished(
-                pid, pid * 1000 + job, (first + job) * MS if job < jobs - 1 else last * MS, None
+                (None, pid),
+                pid * 1000 + job,
+                (first + job) * MS if job < jobs - 1 else last * MS,
+                None,
             )
         if exit_event is not None:
             book.exited({"pid": pid, **exit_event})
@@ -128,7 +131,7 @@ def test_a_peak_rss_recycle_says_the_current_rss_was_far_below() -> None:
 def test_a_process_that_died_with_a_task_is_a_crash() -> None:
     """No exit event, a task in its hands: a crash at that task."""
     book = _book((10, 0, 10, 1_000, 5, None), (11, 1_050, 1_100, 2_000, 5, None))
-    found = recycles(book, {10: 7}, 2_000 * MS, {})
+    found = recycles(book, {(None, 10): 7}, 2_000 * MS, {})
     assert [(r["pid"], r["reason"], r["job_index"]) for r in found] == [(10, "crash", 7)]
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from workloads import available, get_workload
-from workloads.base import PROFILES, WorkloadError
+from workloads.base import PROFILES, WorkloadOptionError
 
 NAMES = [w.name for w in available()]
 
@@ -51,7 +51,7 @@ def test_profiles_scale_the_payload() -> None:
 
 def test_unknown_option_and_profile_are_refused() -> None:
     """Options a workload does not know, and unknown profiles, are errors that say so."""
-    with pytest.raises(WorkloadError, match="has no option smtp; it knows: db, profile"):
+    with pytest.raises(WorkloadOptionError, match="has no option smtp; it knows: db, profile"):
         list(get_workload("import").jobs(1, 0, {"smtp": "x:1"}))
-    with pytest.raises(WorkloadError, match="'huge' is not one of small, medium, large"):
+    with pytest.raises(WorkloadOptionError, match="'huge' is not one of small, medium, large"):
         list(get_workload("pdf").jobs(1, 0, {"profile": "huge"}))

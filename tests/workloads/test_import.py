@@ -168,7 +168,7 @@ def test_validation_says_why(row: dict[str, str], reason: str) -> None:
 
 def test_bad_dsn_is_refused_with_the_forms_expected(tmp_path: Path) -> None:
     """--db mysql://... names the two forms it takes."""
-    from workloads.base import WorkloadError
+    from workloads.base import WorkloadOptionError
 
-    with pytest.raises(WorkloadError, match="expected sqlite:///PATH or postgresql://"):
+    with pytest.raises(WorkloadOptionError, match="expected sqlite:///PATH or postgresql://"):
         ImportServices(tmp_path, {"db": "mysql://root@localhost/x"}, seed=0)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from harness.queues.accounts import Proc, proc_of
 from harness.worker.tracing import window_jobs
 
 #: memray makes a traced task ~4x slower; the traced process's siblings run on meanwhile.
@@ -29,7 +30,8 @@ class QueueWindow:
     jobs: int
     mark_at: int | None = None
     tries: int = 0
-    tracing_pid: int | None = None
+    #: The process (node, pid) that carries the window, once it opened.
+    tracing: Proc | None = None
     attribution: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -44,39 +46,39 @@ class QueueWindow:
 
     def mark(self, index: int) -> int | None:
         """The window's first length, if task ``index`` is the one to carry the mark."""
-        if self.mark_at is None or index < self.mark_at or self.tracing_pid is not None:
+        if self.mark_at is None or index < self.mark_at or self.tracing is not None:
             return None
         self.mark_at = None
         self.tries += 1
         return self.first_jobs
 
-    def beside(self, pid: int, sample: Mapping[str, Any]) -> bool:
+    def beside(self, process: Proc, sample: Mapping[str, Any]) -> bool:
         """Whether a sample ran in another process while the window was open."""
         return (
-            self.tracing_pid is not None
+            self.tracing is not None
             and self.attribution is None
-            and pid != self.tracing_pid
+            and process != self.tracing
             and "traced" not in sample
         )
 
-    def opened(self, pid: int) -> None:
-        self.tracing_pid = pid
+    def opened(self, process: Proc) -> None:
+        self.tracing = process
 
     def leak_sites(self, event: Mapping[str, Any], sent: int, processes: int) -> None:
         """What the traced process found, or why it found nothing."""
-        pid = int(event["pid"])
+        process = proc_of(event)
         if "note" in event or "sites" not in event:
-            self.lost(pid, str(event.get("note", "no sites")), sent, processes)
+            self.lost(process, str(event.get("note", "no sites")), sent, processes)
             return
         self.attribution = {key: event[key] for key in _LEAK_SITE_KEYS if key in event}
-        self.attribution["traced_pid"] = pid
+        self.attribution["traced_pid"] = process[1]
 
-    def lost(self, pid: int, why: str, sent: int, processes: int) -> None:
+    def lost(self, process: Proc, why: str, sent: int, processes: int) -> None:
         """The tracing process ended, or its window came to nothing: mark another task."""
-        if self.tracing_pid != pid or self.attribution is not None:
+        if self.tracing != process or self.attribution is not None:
             return
-        self.notes.append(f"pid {pid}: {why}")
-        self.tracing_pid = None
+        self.notes.append(f"pid {process[1]}: {why}")
+        self.tracing = None
         if self.tries < WINDOW_TRIES and sent < self.jobs:
             self.plan(processes)
             if self.mark_at is not None:

@@ -11,7 +11,7 @@ from harness.analysis.latency import MIN_JOBS as LATENCY_MIN_JOBS
 from harness.analysis.rounds import collection_points
 from harness.model import QUEUE_RUNNERS, QueueConfig, RunConfig
 from harness.runners import Runner
-from harness.runners.aged import FRESH_WARMUP_JOBS, PROBE_PAIRS, AgedProbe
+from harness.runners.aged_vs_fresh import FRESH_WARMUP_JOBS, PROBE_PAIRS, AgedProbe
 from harness.runners.inline import InlineRunner
 from harness.runners.pool import PoolRunner
 from harness.runners.process import ProcessRunner

@@ -11,8 +11,14 @@ from typing import Any
 from harness.errors import WorkloadError
 from harness.worker.census import DECLARED_ENV
 from harness.worker.interpreter import WORKER_PYTHON_ENV
-from workloads.base import ENV_PROFILE, ENV_RUN_DIR, Services, Workload, profile_of
-from workloads.base import WorkloadError as WorkloadOptionError
+from workloads.base import (
+    ENV_PROFILE,
+    ENV_RUN_DIR,
+    Services,
+    Workload,
+    WorkloadOptionError,
+    profile_of,
+)
 
 
 class WorkloadServices:

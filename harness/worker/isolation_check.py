@@ -1,4 +1,5 @@
-"""The differential isolation check, in a process of its own: ``python -m harness.worker.fresh``.
+"""The differential isolation check, in a process of its own:
+``python -m harness.worker.isolation_check``.
 
 Loads the worker and runs its ``setup()`` once, then gives each compared job to a *fresh*
 worker: a process forked from that set-up state, which has run no job. Its outcome is
@@ -113,7 +114,7 @@ class FreshWorkers:
         with tempfile.TemporaryDirectory() as scratch:
             given, taken = Path(scratch) / "jobs.pickle", Path(scratch) / "outcome.pickle"
             given.write_bytes(pickle.dumps(list(jobs)))
-            command = [worker_python(), "-m", "harness.worker.fresh", "--one", str(given)]
+            command = [worker_python(), "-m", "harness.worker.isolation_check", "--one", str(given)]
             try:
                 subprocess.run(
                     [*command, "--spec", self.spec, "--out", str(taken)],
@@ -224,7 +225,7 @@ def find_normaliser(spec: str, named: str) -> Normaliser | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="harness.worker.fresh")
+    parser = argparse.ArgumentParser(prog="harness.worker.isolation_check")
     parser.add_argument("--spec", required=True)
     parser.add_argument("--one", type=Path, default=None, help="run these pickled jobs, once")
     parser.add_argument("--out", type=Path, default=None)
@@ -366,7 +367,7 @@ def compare_with_fresh_workers(
     import subprocess
 
     command = [
-        worker_python(), "-m", "harness.worker.fresh",
+        worker_python(), "-m", "harness.worker.isolation_check",
         "--spec", spec,
         "--run-dir", str(run_dir),
         "--workload", workload,

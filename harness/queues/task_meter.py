@@ -45,11 +45,12 @@ RUN_DIR: Final = "soak_run_dir"
 KEEP: Final = "soak_keep"
 ENVELOPE_KEYS: Final = (RUN, INDEX, CHANNEL, ORIGIN, TRACE, RUN_DIR, KEEP)
 
+#: The events a queue's worker process sends besides the pipe protocol's (``protocol.READY``
+#: and ``protocol.LEAK_SITES`` are shared).
 START: Final = "start"
 RESULT: Final = "result"
 #: The framework gave a task up: its process died with it and it will not run again.
 GIVEN_UP: Final = "given_up"
-READY: Final = "ready"
 EXIT: Final = "exit"
 WINDOW_OPEN: Final = "window_open"
 
@@ -94,13 +95,16 @@ class _Process:
             "pid": pid,
             "parent": parent,
             "host": socket.gethostname(),
+            "node": node_id(),
         }
         self.jobs_done = 0
         self.last_job: int | None = None
         self.window: MemrayWindow | None = None
         self.window_reported = False
         self.send(
-            protocol.encode_event(READY, kind=kind, probes=describe(self.probes), **self.now())
+            protocol.encode_event(
+                protocol.READY, kind=kind, probes=describe(self.probes), **self.now()
+            )
         )
 
     def now(self) -> dict[str, object]:
