@@ -254,3 +254,28 @@ def test_queue_options_become_a_queue_config(capsys: pytest.CaptureFixture[str])
         _queue("--runner", "celery", "--concurrency", "0")
     refused = capsys.readouterr().err
     assert "argument --concurrency: expected a whole number >= 1, got '0'" in refused
+
+
+def test_two_containers_processes_with_one_pid_are_two_processes() -> None:
+    """Containers repeat pids: events and samples carry the node, and the book, the ledger
+    and the recycles tell (node, pid) apart."""
+    book = ProcessBook()
+    for node, host in ((111, "box-a"), (222, "box-b")):
+        book.ready({"pid": 7, "node": node, "parent": 1, "host": host, "at_ns": 0})
+        book.started({"pid": 7, "node": node, "at_ns": MS})
+    book.finished((111, 7), 0, 2 * MS, None)
+    book.finished((222, 7), 1, 3 * MS, None)
+    book.exited({"pid": 7, "node": 111, "at_ns": 4 * MS})
+    assert sorted((p.host, p.jobs) for p in book.processes.values()) == [("box-a", 1), ("box-b", 1)]
+    assert book.processes[(111, 7)].exit is not None
+    assert book.processes[(222, 7)].exit is None
+    ledger = TaskLedger(sent=2)
+    ledger.start(0, (111, 7))
+    ledger.start(1, (222, 7))
+    assert ledger.give_up(0) == (111, 7)
+    assert ledger.crashed() == {(111, 7): 0, (222, 7): 1}
+    lives = book.lifetimes([])
+    assert sorted((life["worker"], life["node"]) for life in lives) == [
+        ("box-a/1", 111),
+        ("box-b/1", 222),
+    ]
