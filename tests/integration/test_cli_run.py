@@ -185,14 +185,21 @@ def test_failing_jobs_are_recorded_and_the_run_goes_on(soak_cli: SoakCli) -> Non
 def test_ctrl_c_stops_cleanly_keeping_what_was_measured(tmp_path: Path) -> None:
     """SIGINT mid-run: exit 1, stop_reason 'interrupted', samples on disk match the result."""
     out = tmp_path / "run"
-    process = subprocess.Popen(
-        soak_command("run", "--worker", worker("slow"), "--jobs", "100000", "--out", str(out)),
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT prints every thread's stack
-    )
+    # As from a terminal: a suite started in the background (``pytest &`` from a script)
+    # ignores SIGINT and its children inherit that, so Python never raises KeyboardInterrupt
+    # in them. A handler of ours is reset to the default in the child.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            soak_command("run", "--worker", worker("slow"), "--jobs", "100000", "--out", str(out)),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT: every thread's stack
+        )
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     samples = out / "samples.jsonl"
     deadline = time.monotonic() + 30
     while (not samples.exists() or samples.stat().st_size < 2000) and (time.monotonic() < deadline):
