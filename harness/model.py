@@ -198,7 +198,7 @@ class RunOutcome:
     #: What the memray window found: ``sites`` and what they rest on (None: no window).
     attribution: Mapping[str, object] | None = None
     #: Probe-job wall times of the aged and a fresh worker (None: no comparison ran).
-    aged_vs_fresh: Mapping[str, object] | None = None
+    aged_vs_fresh: AgedTimes | None = None
     #: What the supervised pool saw: recycles and the job ledger (None: no pool).
     pool: Mapping[str, object] | None = None
 
@@ -209,6 +209,20 @@ class RunOutcome:
             )
         if (self.crash is None) == (self.stop_reason == "crashed"):
             raise ValueError("a crash is given exactly when stop_reason is 'crashed'")
+
+
+@dataclass(frozen=True, slots=True)
+class AgedTimes:
+    """The probe jobs' wall times (ns), pair by pair: on the aged worker, on fresh ones, on a
+    second fresh one (the control), and (``start_ns``) on the new worker before the run; or
+    ``note``, why no comparison ran."""
+
+    aged_ns: tuple[int, ...] = ()
+    fresh_ns: tuple[int, ...] = ()
+    control_ns: tuple[int, ...] = ()
+    start_ns: tuple[int, ...] | None = None
+    warmup_jobs: int = 0
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)

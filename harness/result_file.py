@@ -67,7 +67,9 @@ def build_result(
         pool["queue"] = {**pool["queue"], **queue_timing(samples, pool["queue"], pool["lifetimes"])}
     crash = outcome.crash if outcome is not None else None
     stop_reason = outcome.stop_reason if outcome is not None else "error"
-    verdicts = judge(judged, policy, sites, *aged[:3])
+    verdicts = judge(
+        judged, policy, sites, aged.aged_vs_fresh, aged.fresh_vs_fresh, aged.fresh_now_vs_then
+    )
     return {
         "schema_version": SCHEMA_VERSION,
         "harness_version": __version__,
@@ -99,7 +101,7 @@ def build_result(
             **({"recycling": recycling_verdict(pool).to_json()} if pool else {}),
         },
         **_pool_fields(pool),
-        "aged_vs_fresh": aged[3],
+        "aged_vs_fresh": aged.shown,
         "leak_sites": settle_sites(sites, verdicts["memory"].verdict, census_bounded(judged)),
         "attribution": attribution,
         "files": {"samples": SAMPLES_FILE, "worker_log": WORKER_LOG, "result": RESULT_FILE},

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from harness.analysis.trend import average_ranks, normal_quantile, normal_sf
+from harness.model import AgedTimes
 
 MIN_PAIRS: Final = 10
 
@@ -95,36 +96,42 @@ def compare_aged_fresh(
     )
 
 
-Comparisons = tuple[
-    PairedComparison | None, PairedComparison | None, PairedComparison | None, dict[str, Any]
-]
+@dataclass(frozen=True, slots=True)
+class PairedComparisons:
+    """The paired comparisons of a run: aged against fresh, fresh against fresh (the
+    control), a fresh worker now against the new worker's first run of the same jobs; and
+    ``shown``, how result.json shows them (or why none ran)."""
+
+    aged_vs_fresh: PairedComparison | None
+    fresh_vs_fresh: PairedComparison | None
+    fresh_now_vs_then: PairedComparison | None
+    shown: dict[str, Any]
 
 
-def shown_comparisons(measured: Mapping[str, object] | None, alpha: float) -> Comparisons:
-    """The paired comparisons the runner measured (aged/fresh; fresh/fresh as the control;
-    a fresh worker now against the worker's first run of the same jobs), and how
-    result.json shows them."""
-    if not measured:
+def shown_comparisons(measured: AgedTimes | None, alpha: float) -> PairedComparisons:
+    """The paired comparisons the runner measured, and how result.json shows them."""
+    if measured is None:
         note = "not compared (--light, the inline runner, a short run, or one that stopped)"
-        return None, None, None, {"note": note}
-    if "aged_ns" not in measured:
-        return None, None, None, dict(measured)
+        return PairedComparisons(None, None, None, {"note": note})
+    if measured.note:
+        return PairedComparisons(None, None, None, {"note": measured.note})
     times = {
-        key: [int(v) for v in measured[key]]  # type: ignore[attr-defined]
-        for key in ("aged_ns", "fresh_ns", "control_ns")
+        "aged_ns": list(measured.aged_ns),
+        "fresh_ns": list(measured.fresh_ns),
+        "control_ns": list(measured.control_ns),
     }
     aged = compare_aged_fresh(times["aged_ns"], times["fresh_ns"], alpha)
     control = compare_aged_fresh(times["control_ns"], times["fresh_ns"], alpha)
-    start = measured.get("start_ns")
+    start = measured.start_ns
     now_vs_then = None
-    if isinstance(start, list) and len(start) == len(times["fresh_ns"]):
-        times["start_ns"] = [int(v) for v in start]
+    if start is not None and len(start) == len(times["fresh_ns"]):
+        times["start_ns"] = list(start)
         now_vs_then = compare_aged_fresh(times["fresh_ns"], times["start_ns"], alpha)
-    shown: dict[str, Any] = {**times, "warmup_jobs": measured.get("warmup_jobs")}
+    shown: dict[str, Any] = {**times, "warmup_jobs": measured.warmup_jobs}
     if aged is not None:
         shown.update(aged.to_json())
     if control is not None:
         shown["fresh_vs_fresh"] = control.to_json()
     if now_vs_then is not None:
         shown["fresh_now_vs_then"] = now_vs_then.to_json()
-    return aged, control, now_vs_then, shown
+    return PairedComparisons(aged, control, now_vs_then, shown)

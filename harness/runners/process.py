@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Final
 
 from harness.errors import SpecError
-from harness.model import CrashReason, RunOutcome
+from harness.model import AgedTimes, CrashReason, RunOutcome
 from harness.oom import oom_kill_count
 from harness.runners import ProgressCallback
 from harness.runners.aged_vs_fresh import AgedProbe, ProbeError, baseline_times, compare_with_fresh
@@ -48,7 +48,7 @@ class _Progress:
     kind: str = ""
     probes: tuple[dict[str, object], ...] = ()
     attribution: dict[str, object] | None = None
-    aged_vs_fresh: dict[str, object] | None = None
+    aged_vs_fresh: AgedTimes | None = None
     spec_error: str | None = None
     setup_error: str | None = None
     teardown_error: str | None = None
@@ -230,15 +230,15 @@ class _Session:
                 self._on_event,
             )
         except ProbeError as exc:
-            self.state.aged_vs_fresh = {"note": f"no comparison: {exc}"}
+            self.state.aged_vs_fresh = AgedTimes(note=f"no comparison: {exc}")
             return
-        self.state.aged_vs_fresh = {
-            "aged_ns": times.aged_ns,
-            "fresh_ns": times.fresh_ns,
-            "control_ns": times.control_ns,
-            "start_ns": self.baseline_ns,
-            "warmup_jobs": probe.warmup,
-        }
+        self.state.aged_vs_fresh = AgedTimes(
+            tuple(times.aged_ns),
+            tuple(times.fresh_ns),
+            tuple(times.control_ns),
+            tuple(self.baseline_ns) if self.baseline_ns is not None else None,
+            probe.warmup,
+        )
         if self.worker.jobs_fd is not None:
             os.set_blocking(self.worker.jobs_fd, False)
 
