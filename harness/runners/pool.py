@@ -34,7 +34,7 @@ from harness.model import PoolConfig, RecycleReason, RunOutcome
 from harness.runners import ProgressCallback
 from harness.runners.crashes import oom_killed
 from harness.runners.ledger import Job
-from harness.runners.pool_report import PoolPlan
+from harness.runners.pool_report import PoolPlan, Restart
 from harness.runners.pool_restarts import exit_text
 from harness.runners.pool_state import TICK_S, PoolState
 from harness.runners.pool_worker import PoolWorker
@@ -232,14 +232,14 @@ class _Supervisor(PoolState):
             worker.standby_for.standby = None
             self.lifetimes[worker.lifetime] = replace(life, end="standby not needed")
             return
-        record: dict[str, Any] | None = None
+        record: Restart | None = None
         if worker.retiring is not None:
             self.lifetimes[worker.lifetime] = replace(life, end=worker.retiring)
             if worker.restart_started:
                 return
-            record = next(r for r in reversed(self.restarts.records) if r["pid"] == worker.pid)
+            record = next(r for r in reversed(self.restarts.records) if r.pid == worker.pid)
             if returncode != EXIT_RECYCLE:
-                record["note"] = f"exited with {exit_text(returncode)} after its recycle"
+                record.note = f"exited with {exit_text(returncode)} after its recycle"
         elif worker.killed_for is None and not worker.queue and returncode == 0:
             self.lifetimes[worker.lifetime] = replace(life, end="end of jobs")
             if worker.standby is not None:
@@ -249,9 +249,9 @@ class _Supervisor(PoolState):
             reason: RecycleReason = worker.killed_for or "crash"
             in_flight = worker.queue[0] if worker.queue else None
             record = self.restarts.record(worker, reason, in_flight[0] if in_flight else None, None)
-            record["exit"] = exit_text(returncode)
+            record.exit = exit_text(returncode)
             if worker.killed_for is None and oom_killed(returncode, worker.oom_before):
-                record["exit"] += ", by the kernel's out-of-memory killer"
+                record.exit += ", by the kernel's out-of-memory killer"
             self.lifetimes[worker.lifetime] = replace(life, end=reason)
             if in_flight is not None:
                 self._interrupted(worker, in_flight, reason, record)
@@ -274,17 +274,17 @@ class _Supervisor(PoolState):
         worker: PoolWorker,
         entry: tuple[int, Job],
         reason: RecycleReason,
-        record: dict[str, Any],
+        record: Restart,
     ) -> None:
         job_index, job = entry
         why = {
             "kill": f"its worker passed --kill-memory ({(worker.last_rss or 0) / 1e6:.1f} MB RSS)",
             "timeout": f"it ran longer than --job-timeout {self.plan.job_timeout}s",
-        }.get(reason, f"its worker crashed ({record.get('exit')})")
+        }.get(reason, f"its worker crashed ({record.exit})")
         if self.ledger.interrupt(job_index, job, why):
-            record["retried"] = True
+            record.retried = True
             return
-        record["retried"] = False
+        record.retried = False
         tries = self.ledger.interruptions[job_index]
         elapsed = time.monotonic() - (worker.job_started or time.monotonic())
         message = (

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from harness.model import PoolConfig
+from harness.model import PoolConfig, RecycleReason
 from harness.runners.ledger import Ledger
 from harness.runners.pool_metrics import METRICS_FILE
 
@@ -46,6 +46,53 @@ class Lifetime:
         """As ``result.json`` holds it: what is not known (yet) is left out."""
         values = {field.name: getattr(self, field.name) for field in fields(self)}
         return {name: value for name, value in values.items() if value is not None}
+
+
+@dataclass(slots=True, eq=False)
+class Restart:
+    """A worker that ended (or announced it would) before the jobs did, and what its
+    replacement cost. Filled in as the run learns more: how the process exited, whether its
+    job ran again, when the replacement was ready (the gap from ``gap_from``, monotonic)."""
+
+    worker: int
+    pid: int
+    job_index: int | None
+    reason: RecycleReason
+    rss_bytes: int | None
+    jobs_done: int
+    at_s: float
+    gap_from: float | None
+    restart_seconds: float | None = None
+    prestarted: bool | None = None
+    note: str | None = None
+    exit: str | None = None
+    retried: bool | None = None
+
+    def replaced_at(self, ready_at: float) -> None:
+        """Its replacement was ready at ``ready_at``: the gap closes (once)."""
+        if self.gap_from is not None:
+            self.restart_seconds = round(max(0.0, ready_at - self.gap_from), 4)
+            self.gap_from = None
+
+    def to_json(self) -> dict[str, Any]:
+        """As ``result.json`` shows it; what never happened is left out."""
+        shown: dict[str, Any] = {
+            "worker": self.worker,
+            "pid": self.pid,
+            "job_index": self.job_index,
+            "reason": self.reason,
+            "rss_bytes": self.rss_bytes,
+            "jobs_done": self.jobs_done,
+            "at_s": self.at_s,
+            "restart_seconds": self.restart_seconds,
+        }
+        optional = {
+            "prestarted": self.prestarted,
+            "note": self.note,
+            "exit": self.exit,
+            "retried": self.retried,
+        }
+        return shown | {key: value for key, value in optional.items() if value is not None}
 
 
 def pool_summary(

@@ -16,12 +16,12 @@ from collections.abc import Collection
 from typing import Any, Final
 
 from harness.model import PoolConfig, RecycleReason
+from harness.runners.pool_report import Restart
 from harness.runners.pool_worker import PoolWorker
 
 PRESTART_AT: Final = 0.9
 #: Lifetimes in a row that end this early mean the limits, not the worker, are at fault.
 FLAPPING_LIFETIMES: Final = 3
-_GAP_FROM: Final = "_gap_from"
 
 
 class Restarts:
@@ -30,7 +30,7 @@ class Restarts:
     def __init__(self, pool: PoolConfig, tick_s: float) -> None:
         self.pool = pool
         self.tick_s = tick_s
-        self.records: list[dict[str, Any]] = []
+        self.records: list[Restart] = []
         self.started = time.monotonic()
         #: How long a worker takes from spawn to ready (moving average; first guess 0.5 s).
         self.startup_s = 0.5
@@ -42,33 +42,29 @@ class Restarts:
 
     def record(
         self, worker: PoolWorker, reason: RecycleReason, job_index: int | None, rss: object
-    ) -> dict[str, Any]:
+    ) -> Restart:
         """A worker ends (or announces it will) before the jobs do."""
         rss_bytes = int(rss) if isinstance(rss, int) and rss else worker.last_rss
-        record: dict[str, Any] = {
-            "worker": worker.slot,
-            "pid": worker.pid,
-            "job_index": job_index,
-            "reason": reason,
-            "rss_bytes": rss_bytes,
-            "jobs_done": worker.jobs_done,
-            "at_s": self.clock(),
-            "restart_seconds": None,
-            _GAP_FROM: worker.last_finish or time.monotonic(),
-        }
+        record = Restart(
+            worker.slot,
+            worker.pid,
+            job_index,
+            reason,
+            rss_bytes,
+            worker.jobs_done,
+            self.clock(),
+            gap_from=worker.last_finish or time.monotonic(),
+        )
         self.records.append(record)
         return record
 
     def ready(self, worker: PoolWorker, now: float) -> None:
         """A worker is ready: learn the start-up time; close the gap it fills, if any."""
         self.startup_s += 0.5 * (now - worker.spawned_at - self.startup_s)
-        if worker.restart is not None and _GAP_FROM in worker.restart:
-            gap_from = worker.restart.pop(_GAP_FROM)
-            worker.restart["restart_seconds"] = round(now - gap_from, 4)
+        if worker.restart is not None:
+            worker.restart.replaced_at(now)
 
-    def take_over(
-        self, worker: PoolWorker, record: dict[str, Any], live: Collection[PoolWorker]
-    ) -> bool:
+    def take_over(self, worker: PoolWorker, record: Restart, live: Collection[PoolWorker]) -> bool:
         """Let the worker's standby, if it has one, take its place; True if it did."""
         standby = worker.standby
         worker.standby = None
@@ -76,10 +72,9 @@ class Restarts:
             return False
         standby.standby_for = None
         standby.restart = record
-        record["prestarted"] = True
+        record.prestarted = True
         if standby.ready_at is not None:  # ready before it was needed: no gap but the swap
-            gap_from = record.pop(_GAP_FROM)
-            record["restart_seconds"] = round(max(0.0, standby.ready_at - gap_from), 4)
+            record.replaced_at(standby.ready_at)
         return True
 
     def near_a_limit(self, worker: PoolWorker, now: float) -> bool:
@@ -136,13 +131,11 @@ class Restarts:
         )
 
     def by_reason(self) -> Counter[str]:
-        return Counter(str(record["reason"]) for record in self.records)
+        return Counter(str(record.reason) for record in self.records)
 
     def final(self) -> list[dict[str, Any]]:
         """The records as result.json shows them."""
-        for record in self.records:
-            record.pop(_GAP_FROM, None)
-        return self.records
+        return [record.to_json() for record in self.records]
 
 
 def exit_text(returncode: int) -> str:

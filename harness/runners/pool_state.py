@@ -10,7 +10,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import Final
 
 from harness.model import RunOutcome
 from harness.oom import oom_kill_count
@@ -18,7 +18,7 @@ from harness.runners import ProgressCallback
 from harness.runners.ledger import Job, Ledger
 from harness.runners.link import WorkerLink
 from harness.runners.pool_metrics import MetricsOutputs, ProcessMemory
-from harness.runners.pool_report import Lifetime, PoolPlan, pool_summary
+from harness.runners.pool_report import Lifetime, PoolPlan, Restart, pool_summary
 from harness.runners.pool_restarts import Restarts
 from harness.runners.pool_tracing import WindowCarrier
 from harness.runners.pool_worker import PoolWorker, recycle_limits
@@ -69,14 +69,12 @@ class PoolState:
     def _occupied(self) -> int:
         return sum(1 for w in self.workers if w.occupies_slot)
 
-    def _spawn(
-        self, restart: dict[str, Any] | None, standby_for: PoolWorker | None = None
-    ) -> PoolWorker:
+    def _spawn(self, restart: Restart | None, standby_for: PoolWorker | None = None) -> PoolWorker:
         taken = {w.slot for w in self.workers if w.occupies_slot}
         if standby_for is not None:
             slot = standby_for.slot
         elif restart is not None:
-            slot = restart["worker"]
+            slot = restart.worker
         else:
             slot = min(s for s in range(self.pool.workers + 1) if s not in taken)
         lifetime = len(self.lifetimes)

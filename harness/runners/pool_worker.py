@@ -6,12 +6,13 @@ from __future__ import annotations
 import random
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from harness.model import PoolConfig, RecycleReason
 from harness.runners.ledger import Job
 from harness.runners.link import WorkerLink
 from harness.runners.pool_metrics import ProcessMemory, WorkerMetrics, unique_set_size
+from harness.runners.pool_report import Restart
 from harness.runners.spawn import WorkerProcess
 
 #: Jobs a worker holds at least: the one it runs and the next, already in its pipe.
@@ -31,7 +32,8 @@ class PoolWorker:
     process: WorkerProcess
     memory: ProcessMemory
     spawned_at: float
-    restart: dict[str, Any] | None
+    #: The restart this worker fills (None: one of the first workers).
+    restart: Restart | None
     #: Its two pipes, fed and heard.
     link: WorkerLink
     queue: deque[tuple[int, Job]] = field(default_factory=deque)
