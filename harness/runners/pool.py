@@ -179,7 +179,6 @@ class _Supervisor(PoolState):
     def _on_event(self, worker: PoolWorker, event: dict[str, Any], now: float) -> None:
         name = event["event"]
         if name == protocol.READY:
-            worker.ready = True
             worker.ready_at = now
             self.restarts.ready(worker, now)
             self.kind = self.kind or str(event.get("kind", ""))
@@ -187,7 +186,7 @@ class _Supervisor(PoolState):
         elif name == protocol.RECYCLE:
             self.window.recycling(worker)
             reason: RecycleReason = event["reason"]
-            worker.retiring = reason
+            worker.retire(reason)
             self.ledger.give_back(list(worker.queue))
             worker.queue.clear()
             self._close_input(worker)
@@ -297,8 +296,7 @@ class _Supervisor(PoolState):
         )
 
     def _kill(self, worker: PoolWorker, reason: RecycleReason, now: float) -> None:
-        worker.killed_for = reason
-        worker.kill_at = now + self.plan.grace_s
+        worker.end(reason, now + self.plan.grace_s)
         self._close_input(worker)
         signal_group(worker.pid, signal.SIGTERM)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 from harness.model import PoolConfig, RecycleReason
 from harness.runners.ledger import Job
@@ -23,9 +23,16 @@ MAX_JOBS_AHEAD: Final = 64
 AHEAD_S: Final = 0.005
 
 
+#: Where a worker process is in its life: ``running`` (starting, standing by, or taking
+#: jobs), ``retiring`` (it announced its recycle: it takes no new job, finishes, tears down
+#: and exits), ``ending`` (the supervisor ends it: SIGTERM, then SIGKILL at ``kill_at``).
+Phase = Literal["running", "retiring", "ending"]
+
+
 @dataclass(slots=True, eq=False)
 class PoolWorker:
-    """One worker process's life in the pool."""
+    """One worker process's life in the pool: its phase (with the reason it is leaving),
+    whether it is ready (its ``ready`` event came), and whom it stands by for."""
 
     slot: int
     lifetime: int
@@ -37,7 +44,10 @@ class PoolWorker:
     #: Its two pipes, fed and heard.
     link: WorkerLink
     queue: deque[tuple[int, Job]] = field(default_factory=deque)
-    ready: bool = False
+    phase: Phase = "running"
+    #: Why it is retiring or being ended (None while running).
+    leaving_for: RecycleReason | None = None
+    #: When its ``ready`` event came (None: still starting).
     ready_at: float | None = None
     #: This lifetime's recycle limits after jitter (the worker process applies them).
     limit_jobs: int | None = None
@@ -54,10 +64,9 @@ class PoolWorker:
     #: Moving average of a job's time in this worker, as the supervisor sees it (start: 10
     #: ms, so a worker begins with the fewest jobs ahead).
     job_seconds: float = 0.01
-    retiring: RecycleReason | None = None
     #: Its replacement was started before it exited (``--prestart``).
     restart_started: bool = False
-    killed_for: RecycleReason | None = None
+    #: When a worker being ended gets SIGKILL, if still alive.
     kill_at: float | None = None
     #: The memory cgroup's OOM-kill count when it started (None: not readable here).
     oom_before: int | None = None
@@ -65,6 +74,28 @@ class PoolWorker:
     @property
     def pid(self) -> int:
         return self.process.popen.pid
+
+    @property
+    def ready(self) -> bool:
+        return self.ready_at is not None
+
+    @property
+    def retiring(self) -> RecycleReason | None:
+        """Why it announced its recycle, while it retires."""
+        return self.leaving_for if self.phase == "retiring" else None
+
+    @property
+    def killed_for(self) -> RecycleReason | None:
+        """Why the supervisor ends it, once it does."""
+        return self.leaving_for if self.phase == "ending" else None
+
+    def retire(self, reason: RecycleReason) -> None:
+        """It announced its recycle (``reason``): it takes no new job."""
+        self.phase, self.leaving_for = "retiring", reason
+
+    def end(self, reason: RecycleReason, kill_at: float) -> None:
+        """The supervisor ends it (SIGTERM sent); SIGKILL follows at ``kill_at``."""
+        self.phase, self.leaving_for, self.kill_at = "ending", reason, kill_at
 
     def jobs_ahead(self) -> int:
         """How many jobs to keep queued for it: enough to cover ``AHEAD_S`` of its work."""
