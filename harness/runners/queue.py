@@ -1,12 +1,10 @@
 """Drive a real job queue: send the workload's jobs as the user's tasks through a broker, to
 the framework's own worker processes, and take the samples their hooks send back.
 
-The harness starts one worker beside itself (``harness.queues.serve``) unless told that
-workers run elsewhere (``--no-start-worker``): everything it needs travels through the
-broker, so the same run drives a fleet. It keeps its own ledger of every task (sent,
-started by which process, finished) and its own record of every worker process, and stops a
-run that stalls rather than wait forever.
-"""
+It starts a worker beside itself (``harness.queues.serve``) unless workers run elsewhere
+(``--no-start-worker``): all it needs travels through the broker, so one run drives a fleet.
+It keeps its own ledger of every task (sent, started by which (node, pid), finished) and of
+every worker process, and stops a run that stalls rather than wait forever."""
 
 from __future__ import annotations
 
@@ -300,8 +298,9 @@ class _Drive:
         if process is None:
             return
         message = f"its worker process died with it and it was not run again ({event['why']})"
-        node, pid = process
-        self.log.write(ended_job_sample(index, 0, int(event["at_ns"]), pid, message, node))
+        self.log.write(
+            ended_job_sample(index, 0, int(event["at_ns"]), process[1], message, process[0])
+        )
 
     def _keep_result(self, event: dict[str, Any]) -> None:
         """A kept task's outcome, stored as the process runner's worker stores it."""

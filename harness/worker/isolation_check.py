@@ -1,6 +1,4 @@
-"""The differential isolation check, in a process of its own:
-``python -m harness.worker.isolation_check``.
-
+"""The differential isolation check, in a process of its own (``python -m`` this module).
 Loads the worker and runs its ``setup()`` once, then gives each compared job to a *fresh*
 worker: a process forked from that set-up state, which has run no job. Its outcome is
 compared with the aged worker's (kept by ``harness.worker.evidence``), after the user's
