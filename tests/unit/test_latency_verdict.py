@@ -167,3 +167,15 @@ def test_a_run_too_short_to_read_the_machine_speed_needs_a_2x_drift() -> None:
         )
         assert latency_verdict(samples).verdict == expected
         assert latency_verdict(plain).verdict == "fail"
+
+
+def test_a_ratio_whose_interval_reaches_the_controls_spread_does_not_fail() -> None:
+    """Aged 2.42x but its interval reaches down to 1.01 while two fresh workers differ by
+    1.15x: the low end is within what the comparison cannot resolve, so no failure; the
+    same estimate with an interval clear of the spread fails."""
+    samples = latency_samples(2_000, random.Random(3), phi=0.3)
+    control = _paired(1.05, 0.95, 1.15, p=0.3)
+    wide = latency_verdict(samples, aged_vs_fresh=_paired(2.42, 1.01, 5.76), fresh_vs_fresh=control)
+    assert wide.verdict != "fail", wide.summary
+    tight = latency_verdict(samples, aged_vs_fresh=_paired(2.42, 1.9, 3.1), fresh_vs_fresh=control)
+    assert tight.verdict == "fail", tight.summary
