@@ -126,8 +126,16 @@ def shown_comparisons(measured: AgedTimes | None, alpha: float) -> PairedCompari
     now_vs_then = None
     if start is not None and len(start) == len(times["fresh_ns"]):
         times["start_ns"] = list(start)
-        now_vs_then = compare_aged_fresh(times["fresh_ns"], times["start_ns"], alpha)
+        # Across the run the machine's speed may have changed (phases of seconds here): the
+        # times after it are put at the speed read before it.
+        scale = 1.0
+        if measured.start_speed_ns and measured.end_speed_ns:
+            scale = measured.start_speed_ns / measured.end_speed_ns
+        scaled = [round(t * scale) for t in times["fresh_ns"]]
+        now_vs_then = compare_aged_fresh(scaled, times["start_ns"], alpha)
     shown: dict[str, Any] = {**times, "warmup_jobs": measured.warmup_jobs}
+    if measured.start_speed_ns and measured.end_speed_ns:
+        shown["machine_speed_ns"] = [measured.start_speed_ns, measured.end_speed_ns]
     if aged is not None:
         shown.update(aged.to_json())
     if control is not None:

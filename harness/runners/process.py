@@ -30,6 +30,7 @@ from harness.runners.link import PIPE_CHUNK, WorkerLink
 from harness.runners.spawn import WorkerProcess, end_process, spawn_worker
 from harness.store import WORKER_LOG, SampleLog
 from harness.worker import protocol
+from harness.worker.probes import machine_speed_ns
 from workloads.base import Job
 
 DEFAULT_GRACE_S: Final = 2.0
@@ -144,6 +145,7 @@ class _Session:
         self.killed_for: CrashReason | None = None
         self.baseline_due = runner._aged_probe is not None
         self.baseline_ns: list[int] | None = None
+        self.start_speed_ns: int | None = None
 
     def drive(self) -> RunOutcome:
         try:
@@ -207,6 +209,7 @@ class _Session:
         probe = self.runner._aged_probe
         assert probe is not None
         assert self.worker.jobs_fd is not None
+        self.start_speed_ns = machine_speed_ns()
         try:
             self.baseline_ns = baseline_times(
                 self.worker, probe, self.runner._job_timeout or _PROBE_TIMEOUT_S, self._on_event
@@ -238,6 +241,8 @@ class _Session:
             tuple(times.control_ns),
             tuple(self.baseline_ns) if self.baseline_ns is not None else None,
             probe.warmup,
+            start_speed_ns=self.start_speed_ns,
+            end_speed_ns=machine_speed_ns(),
         )
         if self.worker.jobs_fd is not None:
             os.set_blocking(self.worker.jobs_fd, False)

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.analysis.paired import compare_aged_fresh, hodges_lehmann, wilcoxon_greater
+from harness.analysis.paired import (
+    compare_aged_fresh,
+    hodges_lehmann,
+    shown_comparisons,
+    wilcoxon_greater,
+)
+from harness.model import AgedTimes
 
 times = st.lists(st.integers(1_000, 10**9), min_size=10, max_size=60)
 
@@ -83,3 +90,20 @@ def test_scaling_both_sides_changes_nothing(fresh: list[int], scale: float) -> N
     assert base is not None
     assert scaled is not None
     assert math.log(scaled.ratio) == pytest.approx(math.log(base.ratio), abs=0.01)
+
+
+def test_the_comparison_across_the_run_is_put_at_one_machine_speed() -> None:
+    """A fresh worker after the run 1.3x as slow as the new one before it, while the machine
+    itself read 1.3x as slow: no change left; without the speed readings, 1.3x."""
+    rng = random.Random(5)
+    start = [int(1_000_000 * rng.uniform(0.95, 1.05)) for _ in range(30)]
+    fresh = [int(t * 1.3 * rng.uniform(0.99, 1.01)) for t in start]
+    times = AgedTimes(tuple(fresh), tuple(fresh), tuple(fresh), tuple(start), 5)
+    unscaled = shown_comparisons(times, 0.01).fresh_now_vs_then
+    assert unscaled is not None
+    assert unscaled.ratio == pytest.approx(1.3, abs=0.03)
+    scaled = shown_comparisons(
+        replace(times, start_speed_ns=5_000, end_speed_ns=6_500), 0.01
+    ).fresh_now_vs_then
+    assert scaled is not None
+    assert scaled.ratio == pytest.approx(1.0, abs=0.03)
