@@ -28,7 +28,7 @@ from harness.worker.census import collected_heap
 from harness.worker.child import OWN_COLLECTION_POINTS
 from harness.worker.evidence import RAISED, outcome_of
 from harness.worker.execute import JobExecutor, describe_error
-from harness.worker.node import node_id
+from harness.worker.node import node_id, sample_fields
 from harness.worker.probes import Probe, default_probes, describe
 from harness.worker.tracing import MemrayWindow
 
@@ -87,7 +87,7 @@ class _Process:
             None,
             self.probes,
             0,
-            fixed_fields=f',"worker_pid":{identity[0]},"worker_node":{node_id()}',
+            fixed_fields=sample_fields(identity[0]),
             calibrate=not cadences,
         )
         pid, parent = identity

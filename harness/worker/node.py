@@ -22,7 +22,8 @@ def node_id() -> int:
     return zlib.crc32(name.encode("utf-8", "surrogateescape"))
 
 
-def sample_fields() -> str:
-    """The members every sample of this process carries: ``,"worker_pid":P,"worker_node":N``.
+def sample_fields(pid: int | None = None) -> str:
+    """The members every sample of this process carries: ``,"worker_pid":P,"worker_node":N``
+    (``pid``: the process judged, when not this one: an RQ horse speaks for its worker).
     Computed per process (a forked worker has its own pid)."""
-    return f',"worker_pid":{os.getpid()},"worker_node":{node_id()}'
+    return f',"worker_pid":{os.getpid() if pid is None else pid},"worker_node":{node_id()}'
