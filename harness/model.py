@@ -223,8 +223,9 @@ class AgedTimes:
     start_ns: tuple[int, ...] | None = None
     warmup_jobs: int = 0
     note: str = ""
-    #: The machine's speed (``probes.machine_speed_ns``) read beside the probe jobs before
-    #: the run and after it: the comparison across the run is scaled by their ratio.
+    #: The machine's speed (``probes.machine_speed_ns``) the new worker read beside its probe
+    #: jobs before the run and a fresh one beside them after it (medians, on the same core):
+    #: the comparison across the run is scaled by their ratio.
     start_speed_ns: int | None = None
     end_speed_ns: int | None = None
 

@@ -7,8 +7,17 @@ page faults), so raw-series trend tests raise 8-32 % false alarms. Method:
 2. Reduce to at most 50 block medians.
 3. One-sided Mann-Kendall with the Hamed-Rao correction at ``alpha``; Theil-Sen slope gives
    the relative drift over the run (fitted end level / fitted start level - 1).
-4. Fail only if significant *and* drift >= ``tolerance`` (default 10 %) *and* the change is
-   at least ``min_change_s`` (1 us) per job: a 10 % drift of a 0.5 us job is timer noise.
+4. The drift's one-sided (1 - alpha) interval, from the block medians' scatter around the
+   fitted line (autocorrelation-corrected), is read against ``tolerance`` (default 10 %),
+   three ways: ``fail`` when the trend is significant and the interval's *low* end is at
+   the tolerance or beyond (and the change is at least ``min_change_s``, 1 us, per job: a
+   10 % drift of a 0.5 us job is timer noise); ``pass`` when its *high* end is under the
+   tolerance; otherwise ``inconclusive``. Measured why the low end: a clean worker of real
+   libraries (MIME, SQLite; its aged worker 3-5 % slower than a fresh one) drifted +12 %
+   and +14 % over 2,840-3,000 jobs in 2 of 15 runs here (standard error ~2.2 %), and a
+   point estimate past 10 % failed them. The price: a drift D fails reliably (power 0.8)
+   from D = tolerance + the minimum detectable drift (~17 % at 3,000 jobs of these jobs);
+   between 10 % and that it is ``inconclusive``, never ``pass``.
 5. A pass also needs the run to be able to see a drift of ``tolerance``: the minimum
    detectable drift (alpha, power 0.8, from the block medians' scatter) must be under it.
    Otherwise ``inconclusive``, saying how many jobs would do. Runs under ``MIN_JOBS`` are
@@ -85,6 +94,20 @@ def minimum_detectable_drift(
     return z * relative_scatter * math.sqrt(12 / blocks_count * variance_factor)
 
 
+def drift_margin(
+    relative_scatter: float, blocks_count: int, variance_factor: float, alpha: float
+) -> float:
+    """Half-width of the drift's one-sided (1 - alpha) interval: the fitted drift's standard
+    error (as in ``minimum_detectable_drift``) times the normal quantile."""
+    if blocks_count < 3:
+        return math.inf
+    return (
+        normal_quantile(1 - alpha)
+        * relative_scatter
+        * math.sqrt(12 / blocks_count * variance_factor)
+    )
+
+
 def latency_verdict(
     samples: Samples,
     policy: LatencyPolicy | None = None,
@@ -146,10 +169,24 @@ def latency_verdict(
     ):
         summary = paired if drift.verdict != "fail" else f"{drift.summary}; {paired}"
         return Verdict("fail", summary, figures)
-    if drift.verdict == "fail":
+    # A drift past the tolerance whose interval reaches under it, and an aged worker that is
+    # itself slower: the two agree on a slowdown of this worker's own making.
+    agreed = (
+        drift.figures.get("suggests_drift")
+        and ratio.p_slower < policy.alpha
+        and ratio.ratio >= 1 + policy.tolerance / 2
+        and slower_by >= policy.paired_min_change_s
+    )
+    if drift.verdict == "fail" or agreed:
         return Verdict("fail", f"{drift.summary}; {paired}", figures)
     quiet = math.exp(noise) < 1 + policy.tolerance / 2
-    if ratio.ratio_high < 1 + policy.tolerance and quiet:
+    # A drift past the tolerance is not settled by an aged worker as fast as a fresh one:
+    # what every worker's jobs work on may have grown (a table, a file).
+    if (
+        ratio.ratio_high < 1 + policy.tolerance
+        and quiet
+        and not drift.figures.get("suggests_drift")
+    ):
         return Verdict("pass", f"{paired}; {drift.summary}", figures)
     return Verdict(drift.verdict, f"{drift.summary}; {paired}", figures)
 
@@ -238,6 +275,8 @@ def drift_verdict(samples: Samples, policy: LatencyPolicy) -> Verdict:
     level = statistics.median(cy)
     relative_scatter = scatter / level if level > 0 else 0.0
     mdd = minimum_detectable_drift(relative_scatter, len(cy), trend.variance_factor, policy.alpha)
+    margin = drift_margin(relative_scatter, len(cy), trend.variance_factor, policy.alpha)
+    low, high = drift - margin, drift + margin
     unstable = trend.lag1_autocorrelation > UNSTABLE_LAG1
     figures: dict[str, object] = {
         "jobs": jobs,
@@ -249,6 +288,7 @@ def drift_verdict(samples: Samples, policy: LatencyPolicy) -> Verdict:
         "alpha": policy.alpha,
         "tolerance": policy.tolerance,
         "min_detectable_drift": mdd,
+        "drift_interval": [low, high],
         "unstable_environment": unstable,
         "block_lag1_autocorrelation": trend.lag1_autocorrelation,
         "blocks": trend.n,
@@ -269,12 +309,27 @@ def drift_verdict(samples: Samples, policy: LatencyPolicy) -> Verdict:
             "drift fails a run this short; run longer",
             figures,
         )
-    if trend.p_increasing < policy.alpha and drift >= policy.tolerance and resolvable:
+    if trend.p_increasing < policy.alpha and low >= policy.tolerance and resolvable:
         return Verdict(
             "fail",
             f"jobs got {drift:.0%} slower over {jobs:,} jobs "
-            f"({start_level * 1e3:.3g} ms to {end_level * 1e3:.3g} ms; "
-            f"p = {trend.p_increasing:.2g})",
+            f"({start_level * 1e3:.3g} ms to {end_level * 1e3:.3g} ms; at least "
+            f"{low:.0%}; p = {trend.p_increasing:.2g})",
+            figures,
+        )
+    # Past the tolerance but not surely: a fail only where the aged worker itself ran the
+    # same jobs slower than a fresh one (``latency_verdict``).
+    figures["suggests_drift"] = (
+        trend.p_increasing < policy.alpha and drift >= policy.tolerance and resolvable
+    )
+    if high >= policy.tolerance and drift >= 0 and resolvable and not unstable:
+        half = policy.tolerance / 2
+        needed = max(jobs + 1, int(jobs * (margin / half) ** 2) + 1)
+        return Verdict(
+            "inconclusive",
+            f"jobs got {drift:.0%} slower over {jobs:,} jobs ({low:.0%} to {high:.0%}): "
+            f"cannot tell whether they slowed by the {policy.tolerance:.0%} tolerance or "
+            f"more; run about {needed:,} jobs to narrow it to +-{half:.0%}",
             figures,
         )
     if unstable:

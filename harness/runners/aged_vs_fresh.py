@@ -58,6 +58,8 @@ class ProbeChannel:
         os.set_blocking(self._jobs_fd, True)
         self._on_event = on_event
         self._partial = b""
+        #: The machine's speed the worker read right before each probe job (ns).
+        self.speeds_ns: list[int] = []
 
     def wait_ready(self, timeout_s: float) -> None:
         """Wait for the worker's ``ready`` event (it loaded the spec and ran setup)."""
@@ -88,6 +90,8 @@ class ProbeChannel:
         while True:
             answer = self._read_line(deadline)
             if answer is not None:
+                if "probe_speed_ns" in answer:
+                    self.speeds_ns.append(int(answer["probe_speed_ns"]))
                 return int(answer["wall_ns"])
 
     def _read_line(self, deadline: float) -> dict[str, Any] | None:
@@ -152,6 +156,16 @@ class ProbeTimes:
     #: A second fresh worker: fresh against fresh shows how much two processes that should
     #: be alike differ here (an A/A test), so aged against fresh is read against it.
     control_ns: list[int]
+    #: The machine's speed the fresh worker read beside its probe jobs (median, ns).
+    speed_ns: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineTimes:
+    """The new worker's probe jobs before the soak, and the speed it read beside them."""
+
+    times_ns: list[int]
+    speed_ns: int | None
 
 
 def baseline_times(
@@ -159,18 +173,27 @@ def baseline_times(
     probe: AgedProbe,
     job_timeout_s: float,
     on_event: Callable[[dict[str, Any]], None],
-) -> list[int]:
+) -> BaselineTimes:
     """Before the soak: the new worker runs the probe jobs the way the end comparison will
     (warm-up, then the pairs, one at a time), so 'fresh at the end' can be read against
     'fresh at the start' like for like: a job run alone after a pause is slower than one in
-    a stream (cold caches; 1.5x measured here on 1.5 ms jobs)."""
+    a stream (cold caches; 1.5x measured here on 1.5 ms jobs). Not pinned: alone on the
+    end comparison's core, the new worker ran clean workers' probe jobs 1.06-1.54x faster
+    than fresh ones sharing it with two others after the run (8 runs here), against
+    0.91-1.19x unpinned."""
     channel = ProbeChannel(worker, on_event)
     for index, job in enumerate(probe.jobs[: probe.warmup]):
         channel.request(index, job, job_timeout_s)
-    return [
+    channel.speeds_ns.clear()
+    times = [
         channel.request(probe.warmup + offset, job, job_timeout_s)
         for offset, job in enumerate(probe.jobs[probe.warmup :])
     ]
+    return BaselineTimes(times, _median(channel.speeds_ns))
+
+
+def _median(values: Sequence[int]) -> int | None:
+    return sorted(values)[len(values) // 2] if values else None
 
 
 def compare_with_fresh(
@@ -199,7 +222,9 @@ def compare_with_fresh(
             for turn in range(3):  # aged, fresh, control; then fresh, control, aged; ...
                 who = (offset + turn) % 3
                 times[who].append(channels[who].request(probe.warmup + offset, job, job_timeout_s))
-        return ProbeTimes(*times)
+        fresh_speeds = channels[1].speeds_ns[probe.warmup :]
+        aged_ns, fresh_ns, control_ns = times
+        return ProbeTimes(aged_ns, fresh_ns, control_ns, _median(fresh_speeds))
     finally:
         _release_cores(aged.popen.pid)
         for worker in started:

@@ -30,7 +30,6 @@ from harness.runners.link import PIPE_CHUNK, WorkerLink
 from harness.runners.spawn import WorkerProcess, end_process, spawn_worker
 from harness.store import WORKER_LOG, SampleLog
 from harness.worker import protocol
-from harness.worker.probes import machine_speed_ns
 from workloads.base import Job
 
 DEFAULT_GRACE_S: Final = 2.0
@@ -209,11 +208,11 @@ class _Session:
         probe = self.runner._aged_probe
         assert probe is not None
         assert self.worker.jobs_fd is not None
-        self.start_speed_ns = machine_speed_ns()
         try:
-            self.baseline_ns = baseline_times(
+            baseline = baseline_times(
                 self.worker, probe, self.runner._job_timeout or _PROBE_TIMEOUT_S, self._on_event
             )
+            self.baseline_ns, self.start_speed_ns = baseline.times_ns, baseline.speed_ns
         except ProbeError:
             self.baseline_ns = None
         if self.worker.jobs_fd is not None:
@@ -242,7 +241,7 @@ class _Session:
             tuple(self.baseline_ns) if self.baseline_ns is not None else None,
             probe.warmup,
             start_speed_ns=self.start_speed_ns,
-            end_speed_ns=machine_speed_ns(),
+            end_speed_ns=times.speed_ns,
         )
         if self.worker.jobs_fd is not None:
             os.set_blocking(self.worker.jobs_fd, False)

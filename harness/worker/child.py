@@ -24,7 +24,7 @@ from harness.worker.census import collected_heap
 from harness.worker.evidence import IsolationEvidence
 from harness.worker.execute import SAMPLE_PREFIX, JobExecutor
 from harness.worker.node import sample_fields
-from harness.worker.probes import default_probes, describe
+from harness.worker.probes import default_probes, describe, machine_speed_ns
 from harness.worker.recycle import EXIT_RECYCLE, Recycler
 from harness.worker.spec import Worker, load_worker
 from harness.worker.state import StateWatcher, own_modules, worker_module
@@ -41,6 +41,8 @@ NEAR_END: Final = 3.0
 #: lives the whole run; without collections, a PDF worker's lifetimes of 2,000 jobs read
 #: cyclic garbage waiting in gen 2 as 132 B/job of growth.
 OWN_COLLECTION_POINTS: Final = frozenset(int(20 * 1.25**k) for k in range(80))
+#: Timings of the reference work (~5 us each) read before each probe job; their median.
+PROBE_SPEED_READINGS: Final = 3
 EXIT_SPEC_ERROR: Final = 3
 EXIT_SETUP_ERROR: Final = 4
 _PR_SET_PDEATHSIG: Final = 1
@@ -175,8 +177,12 @@ def _serve(
             continue
         if line.startswith(protocol.PROBE_MARK):
             job_index, job = protocol.decode_job(line[len(protocol.PROBE_MARK) :])
+            # The machine's speed on this process's core, right before the job: what puts
+            # probe jobs run before and after the soak at one speed.
+            speed = machine_speed_ns(PROBE_SPEED_READINGS)
             sample = executor.run(job_index, job)
-            protocol.write_all(out_fd, protocol.PROBE_PREFIX + sample[len(SAMPLE_PREFIX) :])
+            answer = sample[len(SAMPLE_PREFIX) : -2] + b',"probe_speed_ns":%d}\n' % speed
+            protocol.write_all(out_fd, protocol.PROBE_PREFIX + answer)
             continue
         job_index, job = protocol.decode_job(line)
         if job_index in watched:
