@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import signal
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from harness.errors import HarnessError, UsageError
 from harness.options import CLI, policy, run_config
 from harness.options.arguments import add_named, add_options, parsed_options
 from harness.queues.serve import build_parser as build_worker_parser
+from harness.redact import environment_secrets, redact
 
 DESCRIPTION: Final = (
     "Soak-test a background-job worker: memory, resources, latency and isolation over many "
@@ -167,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             return commands[args.command](args)
         return _workloads()
     except HarnessError as exc:
-        print(f"soak: error: {exc}", file=sys.stderr)
+        print(f"soak: error: {redact(str(exc), environment_secrets(os.environ))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:  # a second Ctrl-C while the result was being written
         print("soak: interrupted", file=sys.stderr)

@@ -9,6 +9,7 @@ runners are imported only when a test calls ``soak(...)``.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pytest
 
 from harness.errors import HarnessError
+from harness.redact import environment_secrets, redact
 
 if TYPE_CHECKING:
     from harness.options import SoakOptions
@@ -85,7 +87,7 @@ def _settings(config: pytest.Config) -> Settings:
         try:
             jobs = soak_options({"jobs": jobs_text}, "--soak-jobs").jobs
         except HarnessError as exc:
-            raise pytest.UsageError(str(exc)) from None
+            raise pytest.UsageError(redact(str(exc), environment_secrets(os.environ))) from None
     roots = {name: _option(config, name) for name in ("report", "baseline")}
     paths = {name: Path(value) if value else None for name, value in roots.items()}
     baseline = paths["baseline"]
@@ -140,7 +142,7 @@ class Soak:
             )
             result = call.run(self._benchmark(checked))
         except HarnessError as exc:
-            raise pytest.UsageError(str(exc)) from None
+            raise pytest.UsageError(redact(str(exc), environment_secrets(os.environ))) from None
         node.user_properties.append((PROPERTY, json.dumps(call.record(result))))
         if check and not result.passed:
             pytest.fail(call.failure_message(result, config.rootpath), pytrace=False)

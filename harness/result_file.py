@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -77,7 +76,7 @@ def build_result(
         "label": config.label,
         "worker_kind": outcome.worker_kind if outcome is not None else "",
         "workload": config.workload,
-        "workload_options": _redacted(config.workload_options),
+        "workload_options": dict(config.workload_options),
         "runner": config.runner,
         "seed": config.seed,
         "job_timeout_s": config.job_timeout,
@@ -183,13 +182,6 @@ def bare_result(
         "duration_s": round(duration_ns / 1e9, 6),
         "verdicts": {},
         "leak_sites": [],
-    }
-
-
-def _redacted(options: Mapping[str, str]) -> dict[str, str]:
-    """Options as stored: a password in a DSN is not."""
-    return {
-        name: re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", value) for name, value in options.items()
     }
 
 

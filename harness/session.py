@@ -30,6 +30,7 @@ from harness.store import (
     WORKER_LOG,
     SampleLog,
     prepare_run_dir,
+    scrub_logs,
     write_result,
 )
 from harness.worker.evidence import AGED_RESULTS_FILE
@@ -112,7 +113,8 @@ def run_soak(
                     )
                     result["workload_report"] = report
                     result["advice"] = advise(result)
-                    write_result(run_dir, result)
+                    result = write_result(run_dir, result)
+                    scrub_logs(run_dir)
                 except Exception as exc:
                     # Analysis failed: still leave a result that says so, beside the samples.
                     write_result(run_dir, bare_result(config, spec, outcome, exc, duration_ns))

@@ -17,11 +17,12 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, cast
 
 from harness import __version__
 from harness.errors import RunDirError, UsageError
 from harness.model import JobError, Samples
+from harness.redact import environment_secrets, redact, redact_json
 
 SAMPLES_FILE: Final = "samples.jsonl"
 RESULT_FILE: Final = "result.json"
@@ -152,9 +153,12 @@ def read_samples(path: Path) -> Samples:
     )
 
 
-def write_result(run_dir: Path, result: dict[str, Any]) -> Path:
-    """Write ``result.json`` so that a reader sees the old file or the new one, never half."""
+def write_result(run_dir: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """Write ``result.json`` so that a reader sees the old file or the new one, never half;
+    every string redacted (``harness.redact``). Returns the document as written: what
+    reports, the terminal and pytest show."""
     target = run_dir / RESULT_FILE
+    result = cast(dict[str, Any], redact_json(result, environment_secrets(os.environ)))
     fd, tmp = tempfile.mkstemp(prefix=".result-", suffix=".json", dir=run_dir)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -166,7 +170,30 @@ def write_result(run_dir: Path, result: dict[str, Any]) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return target
+    return result
+
+
+def scrub_logs(run_dir: Path) -> None:
+    """Redact the run's log files in place: worker processes write them straight to disk
+    (their stderr), so what user code printed — a DSN in a connection error — is redacted
+    once the writers are gone."""
+    secrets = environment_secrets(os.environ)
+    for path in sorted(run_dir.glob("*.log")):
+        fd, tmp = tempfile.mkstemp(prefix=".log-", dir=run_dir)
+        changed = False
+        try:
+            with (
+                path.open(encoding="utf-8", errors="surrogateescape") as source,
+                os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as target,
+            ):
+                for line in source:
+                    shown = redact(line, secrets)
+                    changed = changed or shown != line
+                    target.write(shown)
+            if changed:
+                os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def read_result(path: Path) -> dict[str, Any]:

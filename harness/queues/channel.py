@@ -9,10 +9,12 @@ RabbitMQ queue through kombu. The harness reads them in batches.
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Any, Final, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from harness.errors import UsageError
+from harness.redact import environment_secrets, redact
 
 REDIS_SCHEMES: Final = ("redis", "rediss")
 AMQP_SCHEMES: Final = ("amqp", "pyamqp")
@@ -38,12 +40,7 @@ class Channel(Protocol):
 
 def redacted(url: str) -> str:
     """The broker URL without its password, for messages and results."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    return redact(url, environment_secrets(os.environ))
 
 
 def scheme_of(url: str) -> str:

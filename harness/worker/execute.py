@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 import traceback
 from collections.abc import Collection, Sequence
 from typing import Any, Final
 
+from harness.redact import environment_secrets, redact
 from harness.worker.census import collected_heap
 from harness.worker.frames import is_user_file
 from harness.worker.probes import Probe
@@ -178,7 +180,7 @@ def describe_error(exc: BaseException) -> dict[str, str]:
     user_frames = [frame for frame in frames if is_user_file(frame.filename)]
     chosen = user_frames or frames
     where = f"{chosen[-1].filename}:{chosen[-1].lineno}" if chosen else ""
-    message = str(exc)
+    message = redact(str(exc), environment_secrets(os.environ))
     if len(message) > MAX_ERROR_CHARS:
         message = message[:MAX_ERROR_CHARS] + "..."
     kind = type(exc)

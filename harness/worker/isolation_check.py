@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from harness.analysis.isolation import shortest_cause
-from harness.worker.evidence import RAISED, REPR, VALUE, outcome_of, read_aged_results
+from harness.redact import environment_secrets, redact_json
+from harness.worker.evidence import DIGEST, RAISED, REPR, VALUE, outcome_of, read_aged_results
 from harness.worker.interpreter import worker_python
 from harness.worker.spec import Worker, load_object, load_worker, split_spec
 from workloads import get_workload
@@ -178,7 +179,7 @@ def shown(outcome: Outcome | None, normalise: Normaliser | None) -> str:
     kind, payload = outcome
     if kind == RAISED:
         text = f"raised {payload}"
-    elif kind == REPR:
+    elif kind in (REPR, DIGEST):
         text = str(payload)
     else:
         text = repr(_value(outcome, normalise))
@@ -270,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         if fresh_workers.failure is not None:
             report["error"] = f"stopped comparing: {fresh_workers.failure}"
     report["seconds"] = round(time.monotonic() - started, 3)
-    (args.run_dir / RESULT_FILE).write_text(json.dumps(report), encoding="utf-8")
+    shown = redact_json(report, environment_secrets(os.environ))
+    (args.run_dir / RESULT_FILE).write_text(json.dumps(shown), encoding="utf-8")
     return 0
 
 

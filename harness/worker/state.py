@@ -7,11 +7,17 @@ Watched: the worker's own modules' globals (new names, rebound names, grown cont
 levels and handlers, warnings filters, signal handlers, the default socket timeout, the
 ``decimal`` context, the locale, and whether the ``random`` module was reseeded. A snapshot
 costs ~100 us, so it is taken after a ladder of jobs, not after each one.
+
+Environment variables are kept by name and a salted hash of their value (the salt is this
+process's own, drawn at import and never written): two snapshots still tell a changed value
+apart, and no value — a token, a password in a DSN — reaches a file. Other texts pass
+through ``harness.redact``.
 """
 
 from __future__ import annotations
 
 import decimal
+import hashlib
 import locale
 import logging
 import os
@@ -25,9 +31,13 @@ from pathlib import Path
 from types import FunctionType, ModuleType
 from typing import Final
 
+from harness.redact import environment_secrets, redact
+
 #: Fingerprint kinds that are process-level state (not a module's own globals).
 SIGNALS: Final = ("SIGINT", "SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGPIPE")
 MAX_VALUE_CHARS: Final = 120
+_SALT: Final = os.urandom(16)
+_SECRETS: Final = environment_secrets(os.environ)
 
 
 def worker_module(worker: object) -> str:
@@ -60,8 +70,14 @@ def own_modules(worker_module: str) -> list[ModuleType]:
 
 
 def _short(value: object) -> str:
-    text = str(value)
+    text = redact(str(value), _SECRETS)
     return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + "..."
+
+
+def env_fingerprint(value: str) -> str:
+    """An environment value as a snapshot keeps it: its salted hash, never the value."""
+    digest = hashlib.blake2b(value.encode(errors="surrogateescape"), key=_SALT, digest_size=6)
+    return f"set (value hash {digest.hexdigest()})"
 
 
 def _global_fingerprint(value: object) -> str | None:
@@ -99,7 +115,7 @@ class StateWatcher:
                 if shown is not None:
                     state[f"global {module.__name__}.{name}"] = shown
         for name, value in os.environ.items():
-            state[f"os.environ[{name!r}]"] = _short(value)
+            state[f"os.environ[{name!r}]"] = env_fingerprint(value)
         state["cwd"] = os.getcwd()
         state["sys.path"] = f"{len(sys.path)} entries: {_short(sys.path)}"
         state["sys.modules"] = f"{len(sys.modules)} modules"

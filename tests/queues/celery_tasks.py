@@ -96,3 +96,12 @@ def sticky(job: dict[str, Any]) -> str | None:
     if job["id"] % 9 == 0:
         _customer["name"] = f"c{job['id']}"
     return _customer.get("name")
+
+
+@app.task
+def canary(job: dict[str, Any]) -> int:
+    """The canary worker (``tests/workers/canary.py``) as a task: secrets in its
+    environment, its errors and its log."""
+    from tests.workers import canary as worker
+
+    return worker.handle(job)
