@@ -62,13 +62,18 @@ def broker() -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail("Redis is not running on 127.0.0.1:6379; CI machines run it")
         pytest.skip("Redis is not running on 127.0.0.1:6379")
-    client.execute_command(
-        "ACL", "SETUSER", REDIS_USER, "on", f">{BROKER_PASSWORD}", "~*", "&*", "+@all"
+    client.acl_setuser(
+        REDIS_USER,
+        enabled=True,
+        passwords=[f"+{BROKER_PASSWORD}"],
+        keys=["*"],
+        channels=["*"],
+        commands=["+@all"],
     )
     try:
         yield f"redis://{REDIS_USER}:{BROKER_PASSWORD}@127.0.0.1:6379/0"
     finally:
-        client.execute_command("ACL", "DELUSER", REDIS_USER)
+        client.acl_deluser(REDIS_USER)
 
 
 def test_no_canary_in_any_run_file_report_site_or_output(tmp_path: Path, broker: str) -> None:
