@@ -12,14 +12,10 @@ Forking after ``setup()`` makes each comparison cheap (~1-5 ms, ~150 ms for an i
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import pickle
-import select
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,17 +23,16 @@ from typing import Any, Final
 
 from harness.analysis.isolation import shortest_cause
 from harness.redact import environment_secrets, redact_json
-from harness.worker.evidence import DIGEST, RAISED, REPR, VALUE, outcome_of, read_aged_results
+from harness.worker.evidence import DIGEST, RAISED, REPR, VALUE, read_aged_results
+from harness.worker.fresh_workers import SPAWN_START_S, FreshWorkers, Outcome, run_one
 from harness.worker.interpreter import worker_python
-from harness.worker.spec import Worker, load_object, load_worker, split_spec
+from harness.worker.spec import load_object, load_worker, split_spec
 from workloads import get_workload
 
 RESULT_FILE: Final = "isolation.json"
 NORMALISER_NAME: Final = "soak_normalise"
 #: A fresh worker may take this long for its jobs, at least (see ``--timeout-s``).
 MIN_TIMEOUT_S: Final = 2.0
-#: A new interpreter's start, imports and ``setup()``, on top of its jobs' time.
-SPAWN_START_S: Final = 30.0
 #: Earlier jobs searched for a cause: the last ones before the differing job.
 CAUSE_WINDOW: Final = 500
 MAX_SHRINK_TESTS: Final = 120
@@ -45,123 +40,7 @@ MAX_SHRINK_S: Final = 60.0
 MAX_SHOWN_CHARS: Final = 200
 MAX_SHOWN_JOBS: Final = 5
 
-Outcome = tuple[str, Any]
 Normaliser = Callable[[object], object]
-
-
-def _run_jobs(worker: Worker, jobs: Sequence[dict[str, Any]]) -> Outcome:
-    """Run ``jobs`` in order; the last one's outcome."""
-    for job in jobs[:-1]:
-        # An earlier job's failure is part of the history, not the outcome.
-        with contextlib.suppress(Exception):
-            worker.handle(job)
-    try:
-        return outcome_of(worker.handle(jobs[-1]), None)
-    except Exception as exc:
-        return outcome_of(None, exc)
-
-
-class FreshWorkers:
-    """Fresh workers on demand: forked from this process's set-up worker when it runs no
-    other thread (fast), else new interpreters that load and set up the worker (a thread
-    does not survive a fork: a job waiting on it would hang). Counts every job they run."""
-
-    def __init__(self, worker: Worker, spec: str, timeout_s: float) -> None:
-        self.worker = worker
-        self.spec = spec
-        self.timeout_s = timeout_s
-        self.jobs_run = 0
-        self.forking = threading.active_count() == 1 and _kernel_threads() == 1
-        self.failure: str | None = None
-
-    def run(self, jobs: Sequence[dict[str, Any]]) -> Outcome | None:
-        """The last job's outcome on a fresh worker that first ran the others; None when
-        that worker crashed or hung (then ``failure`` says so)."""
-        self.jobs_run += len(jobs)
-        outcome = self._fork(jobs) if self.forking else self._spawn(jobs)
-        if outcome is None and self.failure is None:
-            how = "forked" if self.forking else "new"
-            self.failure = f"a {how} fresh worker crashed or ran over {self.timeout_s:.0f} s"
-        return outcome
-
-    def _fork(self, jobs: Sequence[dict[str, Any]]) -> Outcome | None:
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the fresh worker
-            os.close(read_fd)
-            code = 0
-            try:
-                outcome = _run_jobs(self.worker, jobs)
-                with os.fdopen(write_fd, "wb") as out:
-                    pickle.dump(outcome, out)
-            except BaseException:
-                code = 1
-            finally:
-                os._exit(code)
-        os.close(write_fd)
-        data = _read_all(read_fd, pid, self.timeout_s)
-        _, status = os.waitpid(pid, 0)
-        if status != 0 or not data:
-            return None
-        loaded: Outcome = pickle.loads(data)
-        return loaded
-
-    def _spawn(self, jobs: Sequence[dict[str, Any]]) -> Outcome | None:
-        import subprocess
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as scratch:
-            given, taken = Path(scratch) / "jobs.pickle", Path(scratch) / "outcome.pickle"
-            given.write_bytes(pickle.dumps(list(jobs)))
-            command = [worker_python(), "-m", "harness.worker.isolation_check", "--one", str(given)]
-            try:
-                subprocess.run(
-                    [*command, "--spec", self.spec, "--out", str(taken)],
-                    stdin=subprocess.DEVNULL,
-                    timeout=self.timeout_s + SPAWN_START_S,
-                    check=False,
-                )
-                loaded: Outcome = pickle.loads(taken.read_bytes())
-            except (OSError, EOFError, pickle.UnpicklingError, subprocess.TimeoutExpired):
-                return None
-        return loaded
-
-
-def _kernel_threads() -> int:
-    try:
-        return len(os.listdir("/proc/self/task"))
-    except OSError:
-        return 1
-
-
-def _run_one(jobs_file: Path, spec: str, out: Path) -> int:
-    """``--one``: load and set up the worker, run the pickled jobs, write the last outcome."""
-    worker = load_worker(spec)
-    worker.setup()
-    try:
-        outcome = _run_jobs(worker, pickle.loads(jobs_file.read_bytes()))
-    finally:
-        worker.teardown()
-    out.write_bytes(pickle.dumps(outcome))
-    return 0
-
-
-def _read_all(fd: int, pid: int, timeout_s: float) -> bytes:
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([fd], [], [], max(left, 0))
-            if not ready:
-                os.kill(pid, signal.SIGKILL)
-                return b""
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                return b"".join(chunks)
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
 
 
 def _value(outcome: Outcome, normalise: Normaliser | None) -> object:
@@ -237,15 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--normaliser", default="")
     args = parser.parse_args(argv)
     if args.one is not None:
-        return _run_one(args.one, args.spec, args.out)
+        return run_one(args.one, args.spec, args.out)
     started = time.monotonic()
     report: dict[str, Any] = {"comparisons": [], "reproduction": None, "jobs_rerun": 0}
     fresh_workers = None
     try:
-        worker = load_worker(args.spec)
-        worker.setup()
-        fresh_workers = FreshWorkers(worker, args.spec, args.timeout_s)
-        report["fresh_workers"] = "forked" if fresh_workers.forking else "new processes"
+        fresh_workers = FreshWorkers(load_worker(args.spec), args.spec, args.timeout_s)
+        report["fresh_workers"] = fresh_workers.how
         normalise = find_normaliser(args.spec, args.normaliser)
         aged = read_aged_results(args.run_dir)
         count = max(aged) + 1
@@ -265,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     if fresh_workers is not None:
         report["jobs_rerun"] = fresh_workers.jobs_run
         try:
-            fresh_workers.worker.teardown()
+            if fresh_workers.set_up:
+                fresh_workers.worker.teardown()
         except Exception as exc:
             report["teardown_error"] = f"{type(exc).__name__}: {exc}"
         if fresh_workers.failure is not None:

@@ -233,19 +233,23 @@ def test_setup_failure_is_reported_with_exit_1(soak_cli: SoakCli) -> None:
 
 def test_lifecycle_hooks_run_once_in_the_worker_process(soak_cli: SoakCli, tmp_path: Path) -> None:
     """A worker class is instantiated once; setup before the first job, teardown after; the
-    isolation check's fresh workers come from one more set-up worker, torn down at its end
-    (its forked copies run jobs but are not set up or torn down again)."""
+    isolation check first sets up a forked copy to see what setup() leaves (torn down at
+    once), then, that being fork-safe, one more set-up worker whose forked copies run jobs
+    but are not set up or torn down again; it is torn down at the end."""
     marks = tmp_path / "marks"
     run = soak_cli(
         "--worker", worker("Lifecycle"), "--jobs", "30", env={"SOAK_TEST_MARKS": str(marks)}
     )
     assert run.returncode == 0, run.stderr
-    setup, teardown, fresh_setup, fresh_teardown = marks.read_text().splitlines()
+    lines = marks.read_text().splitlines()
+    setup, teardown, probe_setup, probe_teardown, fresh_setup, fresh_teardown = lines
     assert setup.startswith("setup ")
     assert int(setup.split()[1]) != os.getpid()
     assert teardown == "teardown 30"
+    assert probe_setup.startswith("setup ")
+    assert probe_teardown == "teardown 0"
     assert fresh_setup.startswith("setup ")
-    assert fresh_setup != setup
+    assert len({setup, probe_setup, fresh_setup}) == 3
     assert fresh_teardown == "teardown 0"
     assert run.result()["worker_kind"] == "class"
 

@@ -10,9 +10,16 @@ from pathlib import Path
 from harness.worker.frames import is_user_file
 from tests.conftest import REPO, SoakCli
 
-#: What a worker process may load of ours: its own side, the pure values and analysis, and
-#: (for the isolation check, which regenerates the jobs) the workloads.
-ALLOWED = ("harness.worker", "harness.model", "harness.errors", "harness.analysis", "workloads")
+#: What a worker process may load of ours: its own side, the pure values, analysis and
+#: redaction, and (for the isolation check, which regenerates the jobs) the workloads.
+ALLOWED = (
+    "harness.worker",
+    "harness.model",
+    "harness.errors",
+    "harness.redact",
+    "harness.analysis",
+    "workloads",
+)
 
 
 def _allowed(module: str) -> bool:
