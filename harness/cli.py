@@ -105,11 +105,23 @@ def _write_report(run_dir: Path) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from harness.killed_run import judge_killed_run
     from harness.report.html import write_run_report
+    from harness.run_record import RUN_FILE
 
     run_dir: Path = args.run_dir
     if not (run_dir / "result.json").is_file():
-        raise UsageError(f"{str(run_dir)!r} holds no result.json; expected a run directory")
+        if not (run_dir / RUN_FILE).is_file():
+            raise UsageError(
+                f"{str(run_dir)!r} holds no result.json and no {RUN_FILE}; expected a run "
+                "directory ('soak run --out DIR' writes one)"
+            )
+        result = judge_killed_run(run_dir)
+        print(
+            f"soak: {str(run_dir)!r}: its harness was killed after {result['jobs_completed']:,} "
+            "jobs; judged from the samples it left (result.json written)",
+            file=sys.stderr,
+        )
     print(write_run_report(run_dir))
     return EXIT_OK
 

@@ -17,12 +17,12 @@ QUEUE_RUNNERS: Final = ("celery", "rq")
 #: The broker a queue run uses when none is given: the local Redis.
 DEFAULT_BROKER: Final = "redis://127.0.0.1:6379/0"
 CRASH_REASONS: Final = ("exit", "signal", "timeout", "oom")
-STOP_REASONS: Final = ("completed", "crashed", "interrupted", "error")
+STOP_REASONS: Final = ("completed", "crashed", "interrupted", "error", "killed")
 
 CrashReason = Literal["exit", "signal", "timeout", "oom"]
 Outcome = Literal["pass", "fail", "inconclusive"]
 OUTCOMES: Final = ("pass", "fail", "inconclusive")
-StopReason = Literal["completed", "crashed", "interrupted", "error"]
+StopReason = Literal["completed", "crashed", "interrupted", "error", "killed"]
 
 
 RecycleReason = Literal["memory", "jobs", "age", "crash", "kill", "timeout", "exit"]

@@ -21,6 +21,7 @@ from harness.analysis.verdicts import Policy
 from harness.errors import SpecError, UsageError, WorkloadError
 from harness.model import RunConfig, RunOutcome
 from harness.result_file import bare_result, build_result
+from harness.run_record import RunRecord, write_run_record
 from harness.runners import ProgressCallback
 from harness.runners.factory import resolve_worker, runner_for
 from harness.runners.spawn import child_env
@@ -80,6 +81,7 @@ def run_soak(
     policy = (policy or Policy()).expecting(workload.expected_errors)
     if config.runner == "inline":  # the harness's own process: glibc's cache is on
         policy = replace(policy, memory=replace(policy.memory, allocator_cache_bytes=TCACHE_BYTES))
+    write_run_record(run_dir, RunRecord(config, spec, policy, started_at))
     with SampleLog(run_dir) as log, services.exported():
         try:
             outcome = runner.run(jobs, config.jobs, log, on_progress or _ignore)
