@@ -49,6 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     site = commands.add_parser("site", help="write DIR/index.html over every run under DIR")
     site.add_argument("root", type=Path, metavar="DIR")
+    site.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="PUBLISH",
+        help="write a copy to publish here: the site page and each run's report, result.json "
+        "and summary.json (not samples, logs, memray captures or kept results)",
+    )
+    site.add_argument(
+        "--include-raw",
+        action="store_true",
+        help="with --out: copy every file of each run directory",
+    )
 
     build_worker_parser(
         commands.add_parser(
@@ -127,14 +140,22 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _site(args: argparse.Namespace) -> int:
+    from harness.report.publish import publish_runs
     from harness.report.site import build_site, find_runs
 
     root: Path = args.root
     if not root.is_dir():
         raise UsageError(f"{str(root)!r} is not a directory; expected one holding run directories")
-    if not find_runs(root):
+    runs = find_runs(root)
+    if not runs:
         raise UsageError(f"no run (result.json) under {str(root)!r}; run 'soak run --out' there")
-    print(build_site(root))
+    if args.include_raw and args.out is None:
+        raise UsageError("--include-raw copies run files to --out PUBLISH; give --out too")
+    if args.out is None:
+        print(build_site(root))
+        return EXIT_OK
+    publish_runs(root, args.out, [run_dir for run_dir, _ in runs], args.include_raw)
+    print(build_site(args.out))
     return EXIT_OK
 
 

@@ -72,6 +72,35 @@ def test_site_links_every_run_newest_first(soak_cli: SoakCli, tmp_path: Path) ->
     assert 'alt="history of counter"' in page
 
 
+def test_a_published_site_holds_reports_not_raw_run_files(
+    soak_cli: SoakCli, tmp_path: Path
+) -> None:
+    """`soak site DIR --out PUBLISH`: each run's report, result.json and summary.json and the
+    site page over them; samples, logs, memray captures and kept results only with
+    --include-raw; a PUBLISH inside DIR is a usage error."""
+    runs = tmp_path / "runs"
+    soak_cli("--jobs", "300", out=runs / "nightly" / "one")
+    assert any(path.suffix == ".pickle" for path in (runs / "nightly" / "one").iterdir())
+    published = tmp_path / "site"
+    completed = _cli("site", str(runs), "--out", str(published))
+    assert completed.returncode == 0, completed.stderr
+    files = sorted(p.relative_to(published).as_posix() for p in published.rglob("*") if p.is_file())
+    assert files == [
+        "index.html",
+        "nightly/one/index.html",
+        "nightly/one/result.json",
+        "nightly/one/summary.json",
+    ]
+    links = re.findall(r'<a href="([^"]+)">', (published / "index.html").read_text())
+    assert links == ["nightly/one/index.html"]
+    raw = tmp_path / "raw"
+    assert _cli("site", str(runs), "--out", str(raw), "--include-raw").returncode == 0
+    assert (raw / "nightly" / "one" / "samples.jsonl").is_file()
+    inside = _cli("site", str(runs), "--out", str(runs / "pub"))
+    assert inside.returncode == 2
+    assert "expected a directory apart from" in inside.stderr
+
+
 def test_site_of_an_empty_directory_is_a_usage_error(tmp_path: Path) -> None:
     """No runs under DIR: exit 2 and a line saying so."""
     completed = _cli("site", str(tmp_path))
