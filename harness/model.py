@@ -170,6 +170,9 @@ class Crash:
     exitcode: int | None = None
     signal: int | None = None
     message: str = ""
+    #: Where it happened when not in one of the run's jobs: ``probe jobs before the run``,
+    #: ``probe jobs after the run`` (the aged-against-fresh comparison's own jobs).
+    phase: str = ""
 
     def __post_init__(self) -> None:
         if self.reason not in CRASH_REASONS:

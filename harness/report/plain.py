@@ -16,6 +16,13 @@ from typing import Any
 from harness.result import SoakResult
 
 
+def crash_place(crash: Mapping[str, Any]) -> str:
+    """Where a crash happened: in one of the run's jobs, or in a phase of the harness's own
+    (the probe jobs of the aged-against-fresh comparison)."""
+    phase = crash.get("phase")
+    return f"in the {phase}" if phase else f"at job {crash['job_index']}"
+
+
 def _relative(text: str, root: Path | None) -> str:
     """Paths under ``root`` (the test suite's root) as the user writes them."""
     if root is None:
@@ -42,7 +49,7 @@ def failure_message(result: SoakResult, root: Path | None = None) -> str:
     lines = [f"soak failed ({'; '.join(reasons)}): {_figures(data)}"]
     for crash in data.get("crashes", []):
         lines.append(
-            f"  crash at job {crash['job_index']} ({crash['reason']}): {crash.get('message', '')}"
+            f"  crash {crash_place(crash)} ({crash['reason']}): {crash.get('message', '')}"
         )
     recycles = data.get("recycles")
     if recycles is not None:

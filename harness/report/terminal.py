@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from harness.report.plain import queue_lines, runner_label
+from harness.report.plain import crash_place, queue_lines, runner_label
 
 STYLES: Final = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
 
@@ -35,7 +35,7 @@ def render_summary(result: dict[str, Any], out: TextIO, run_dir: str) -> None:
     )
     for crash in result["crashes"]:
         console.print(
-            f"  [bold red]CRASH[/] at job {crash['job_index']} ({crash['reason']}): "
+            f"  [bold red]CRASH[/] {crash_place(crash)} ({crash['reason']}): "
             f"{escape(crash['message'])}"
         )
     for key in ("setup_error", "teardown_error", "harness_error"):

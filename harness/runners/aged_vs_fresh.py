@@ -44,13 +44,36 @@ class AgedProbe:
 
 
 class ProbeError(Exception):
-    """A worker died, hung or refused during the comparison."""
+    """A worker died, hung or refused during the comparison: which worker (``who``: the new
+    one before the run, the aged one, a fresh one), in which probe job and on which payload,
+    and whether it hung (``timed_out``) or ended."""
+
+    def __init__(
+        self,
+        message: str,
+        who: str = "",
+        job_index: int | None = None,
+        job: object = None,
+        timed_out: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.who = who
+        self.job_index = job_index
+        self.job = job
+        self.timed_out = timed_out
+
+    @property
+    def payload_id(self) -> object:
+        return self.job.get("id") if isinstance(self.job, dict) else None
 
 
 class ProbeChannel:
     """Synchronous request/response with one worker process."""
 
-    def __init__(self, worker: WorkerProcess, on_event: Callable[[dict[str, Any]], None]):
+    def __init__(
+        self, worker: WorkerProcess, on_event: Callable[[dict[str, Any]], None], who: str = ""
+    ):
+        self.who = who
         if worker.jobs_fd is None or worker.samples_fd is None:
             raise ProbeError("the worker's pipes are closed")
         self._jobs_fd = worker.jobs_fd
@@ -85,10 +108,24 @@ class ProbeChannel:
         try:
             protocol.write_all(self._jobs_fd, protocol.PROBE_MARK + line)
         except BrokenPipeError:
-            raise ProbeError("the worker ended before the probe job") from None
+            raise ProbeError(
+                f"the {self.who} worker ended before probe job {index}", self.who, index, job
+            ) from None
         deadline = time.monotonic() + timeout_s
         while True:
-            answer = self._read_line(deadline)
+            try:
+                answer = self._read_line(deadline)
+            except ProbeError as exc:
+                timed_out = "in time" in str(exc)
+                what = f"ran longer than {timeout_s:g} s" if timed_out else "ended the process"
+                shown = job.get("id", index) if isinstance(job, dict) else index
+                raise ProbeError(
+                    f"probe job {index} (payload id {shown!r}) on the {self.who} worker {what}",
+                    self.who,
+                    index,
+                    job,
+                    timed_out,
+                ) from None
             if answer is not None:
                 if "probe_speed_ns" in answer:
                     self.speeds_ns.append(int(answer["probe_speed_ns"]))
@@ -181,7 +218,7 @@ def baseline_times(
     end comparison's core, the new worker ran clean workers' probe jobs 1.06-1.54x faster
     than fresh ones sharing it with two others after the run (8 runs here), against
     0.91-1.19x unpinned."""
-    channel = ProbeChannel(worker, on_event)
+    channel = ProbeChannel(worker, on_event, "new")
     for index, job in enumerate(probe.jobs[: probe.warmup]):
         channel.request(index, job, job_timeout_s)
     channel.speeds_ns.clear()
@@ -205,12 +242,12 @@ def compare_with_fresh(
     on_event: Callable[[dict[str, Any]], None],
 ) -> ProbeTimes:
     """Run every probe job on the aged worker and two fresh ones, rotating who goes first."""
-    channels = [ProbeChannel(aged, on_event)]
+    channels = [ProbeChannel(aged, on_event, "aged")]
     started: list[WorkerProcess] = []
     try:
         for _ in range(2):
             started.append(start_fresh())
-            channel = ProbeChannel(started[-1], lambda event: None)
+            channel = ProbeChannel(started[-1], lambda event: None, "fresh")
             channel.wait_ready(max(STARTUP_TIMEOUT_S, job_timeout_s))
             for index, job in enumerate(probe.jobs[: probe.warmup]):
                 channel.request(index, job, job_timeout_s)

@@ -145,6 +145,8 @@ class _Session:
         self.baseline_due = runner._aged_probe is not None
         self.baseline_ns: list[int] | None = None
         self.start_speed_ns: int | None = None
+        #: The worker hung or died in a probe job of the comparison (not in a run's job).
+        self.probe_fault: tuple[str, ProbeError] | None = None
 
     def drive(self) -> RunOutcome:
         try:
@@ -175,6 +177,8 @@ class _Session:
                 if self.state.ready and self.baseline_due and jobs_fd is not None:
                     self.baseline_due = False
                     self._run_baseline()
+                    if self.probe_fault is not None:
+                        return False
                     if timeout:
                         deadline = time.monotonic() + timeout
                 if self.state.ready and jobs_fd is not None:
@@ -213,8 +217,9 @@ class _Session:
                 self.worker, probe, self.runner._job_timeout or _PROBE_TIMEOUT_S, self._on_event
             )
             self.baseline_ns, self.start_speed_ns = baseline.times_ns, baseline.speed_ns
-        except ProbeError:
+        except ProbeError as exc:
             self.baseline_ns = None
+            self._probe_failed("probe jobs before the run", exc)
         if self.worker.jobs_fd is not None:
             os.set_blocking(self.worker.jobs_fd, False)
 
@@ -233,6 +238,8 @@ class _Session:
             )
         except ProbeError as exc:
             self.state.aged_vs_fresh = AgedTimes(note=f"no comparison: {exc}")
+            if exc.who == "aged":
+                self._probe_failed("probe jobs after the run", exc)
             return
         self.state.aged_vs_fresh = AgedTimes(
             tuple(times.aged_ns),
@@ -245,6 +252,16 @@ class _Session:
         )
         if self.worker.jobs_fd is not None:
             os.set_blocking(self.worker.jobs_fd, False)
+
+    def _probe_failed(self, phase: str, exc: ProbeError) -> None:
+        """The soaked worker itself hung or died in a probe job: a crash of that phase, named
+        by the probe job and its payload, not by the run's next job."""
+        if exc.job_index is None:
+            return  # its pipes were closed: the run's own bookkeeping says why
+        self.probe_fault = (phase, exc)
+        if exc.timed_out:
+            self.killed_for = "timeout"
+        self._end_child()
 
     def _refill(self) -> None:
         state = self.state
@@ -343,4 +360,7 @@ class _Session:
             self.runner._job_timeout,
             after_last=state.completed >= self.count,
         )
+        if self.probe_fault is not None:
+            phase, fault = self.probe_fault
+            crash = replace(crash, phase=phase, message=f"{fault}; ended")
         return replace(base, stop_reason="crashed", crash=crash)

@@ -98,7 +98,11 @@ class FreshWorkers:
         outcome = self._spawn(jobs) if self.mode == SPAWN else self._fork(jobs)
         if outcome is None and self.failure is None:
             how = "new" if self.mode == SPAWN else "forked"
-            self.failure = f"a {how} fresh worker crashed or ran over {self.timeout_s:.0f} s"
+            last = jobs[-1].get("id") if jobs and isinstance(jobs[-1], dict) else None
+            self.failure = (
+                f"a {how} fresh worker crashed or ran over {self.timeout_s:.0f} s in the "
+                f"isolation check, running {len(jobs)} job(s), the last with payload id {last!r}"
+            )
         return outcome
 
     def _probe_setup(self) -> tuple[str, list[str]]:

@@ -133,3 +133,22 @@ def hostile_errors(job: Job) -> None:
         raise ValueError(
             f"<script>window.pwned = {job['id']}</script><img src=x onerror=alert(1)> job"
         )
+
+
+def hang_at_5(job: Job) -> None:
+    """Sleeps far past any timeout on the job with id 5: among the first payloads, which the
+    aged-against-fresh comparison also runs before the soak."""
+    if job["id"] == 5:
+        time.sleep(3600)
+
+
+def close_fds_at_50(job: Job) -> None:
+    """Closes every file descriptor above stderr on the job with id 50 (a daemonising
+    library does), the harness's pipes with them."""
+    if job["id"] == 50:
+        os.closerange(3, 65536)
+
+
+def returns_20_mib(job: Job) -> bytes:
+    """Returns a 20 MiB object: the kept results for the isolation check must stay small."""
+    return bytes([job["id"] % 256]) * (20 << 20)
