@@ -21,7 +21,7 @@ from harness.analysis.verdicts import Policy
 from harness.errors import SpecError, UsageError, WorkloadError
 from harness.model import RunConfig, RunOutcome
 from harness.result_file import bare_result, build_result
-from harness.run_record import RunRecord, write_run_record
+from harness.run_record import RUN_FILE, RunRecord, write_run_record
 from harness.runners import ProgressCallback
 from harness.runners.factory import resolve_worker, runner_for
 from harness.runners.spawn import child_env
@@ -175,6 +175,7 @@ def _forget_run_dir(run_dir: Path, created: bool) -> None:
     log = run_dir / WORKER_LOG
     if log.exists() and log.stat().st_size == 0:
         log.unlink()
+    (run_dir / RUN_FILE).unlink(missing_ok=True)
     if created:
         with contextlib.suppress(OSError):  # not empty: keep whatever is there
             run_dir.rmdir()

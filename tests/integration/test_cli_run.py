@@ -77,6 +77,7 @@ def test_worker_exiting_at_job_150_is_a_crash_at_150(soak_cli: SoakCli) -> None:
             "exitcode": 7,
             "signal": None,
             "message": "worker process exited with code 7 in job 150",
+            "phase": "",
         }
     ]
     assert result["stop_reason"] == "crashed"
