@@ -105,3 +105,20 @@ def canary(job: dict[str, Any]) -> int:
     from tests.workers import canary as worker
 
     return worker.handle(job)
+
+
+_redis = None
+
+
+@app.task
+def stores_in_redis(job: dict[str, Any]) -> int:
+    """Writes each job's id to Redis through one client per process, connected on first use
+    as redis-py does: fresh workers of the isolation check must not share its socket."""
+    global _redis
+    import redis
+
+    if _redis is None:
+        _redis = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+        _redis.ping()
+    _redis.set(f"soak:test:stores:{job['id']}", job["id"], ex=600)
+    return int(_redis.get(f"soak:test:stores:{job['id']}") or 0) * 3
