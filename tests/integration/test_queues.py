@@ -128,6 +128,18 @@ def test_a_clean_celery_task_passes(soak_cli: SoakCli, tmp_path: Path, redis_bro
     assert result["leak_sites"] == [] or result["leak_sites"][0]["kind"] != "per_job"
 
 
+def test_a_celery_task_using_redis_passes_isolation(
+    soak_cli: SoakCli, tmp_path: Path, redis_broker: str
+) -> None:
+    """A task holding a Redis connection of its own: each fresh worker of the isolation
+    check makes its own, so the results agree."""
+    run = _run(soak_cli, tmp_path, "--runner", "celery", "--worker", f"{CELERY}:stores_in_redis",
+               "--jobs", "300", "--broker", redis_broker, "--no-report")  # fmt: skip
+    isolation = run.result()["verdicts"]["isolation"]
+    assert isolation["verdict"] == "pass", isolation["summary"]
+    assert isolation["jobs_compared"] >= 3
+
+
 def test_a_celery_task_carrying_state_between_tasks_fails_isolation(
     soak_cli: SoakCli, tmp_path: Path, redis_broker: str
 ) -> None:
