@@ -148,7 +148,7 @@ def _isolation(config: RunConfig, run_dir: Path, judged_jobs: int) -> Verdict:
     note = str(found.get("error", ""))
     if not found and not comparisons:
         note = "the run was too short or did not complete"
-    return isolation_verdict(
+    verdict = isolation_verdict(
         comparisons,
         changes,
         stateful=config.stateful,
@@ -156,6 +156,13 @@ def _isolation(config: RunConfig, run_dir: Path, judged_jobs: int) -> Verdict:
         note=note,
         nondeterministic=[int(c["job_index"]) for c in compared if c["equal"] is None],
         jobs_rerun=int(found.get("jobs_rerun", 0)),
+    )
+    if "fresh_workers" not in found:
+        return verdict
+    return Verdict(
+        verdict.verdict,
+        verdict.summary,
+        {**verdict.figures, "fresh_workers": found["fresh_workers"]},
     )
 
 

@@ -80,7 +80,9 @@ def banner(result: Mapping[str, Any]) -> list[dict[str, str]]:
             "name": "crashes",
             "verdict": f"{len(crashes)} crash{'es' if len(crashes) != 1 else ''}",
             "css": "fail" if crashes else "pass",
-            "summary": "; ".join(f"job {c['job_index']}: {c['message']}" for c in crashes)
+            "summary": "; ".join(
+                f"{c.get('phase') or 'job ' + str(c['job_index'])}: {c['message']}" for c in crashes
+            )
             or f"stopped: {result.get('stop_reason')}",
         }
     )
@@ -103,6 +105,7 @@ def _isolation_view(verdict: Mapping[str, Any] | None) -> dict[str, Any] | None:
         text = str(reproduction.get("note", ""))
     return {
         "jobs_compared": verdict["jobs_compared"],
+        "fresh_workers": verdict.get("fresh_workers") or "forked after setup()",
         "differing": verdict.get("differing_jobs", []),
         "reproduction": text,
         "state_changes": verdict.get("state_changes", []),

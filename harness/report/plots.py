@@ -74,6 +74,8 @@ def _mark_run(axes: Any, result: Mapping[str, Any]) -> None:
             label="memray window",
         )
     for crash in result.get("crashes", []):
+        if crash.get("phase"):  # in the harness's own probe jobs, not at a run's job
+            continue
         axes.axvline(
             crash["job_index"], color=COLORS["crash"], lw=1.5, label=f"crash ({crash['reason']})"
         )
