@@ -31,7 +31,9 @@ def test_kept_results_of_20_mib_are_kept_as_digests(soak_cli: SoakCli) -> None:
     """200 jobs each returning 20 MiB: the run directory stays under 20 MB (it held 601 MB
     when kept results were pickled whole), and isolation is still judged."""
     run = soak_cli("--worker", worker("returns_20_mib"), "--jobs", "200", "--no-report")
-    assert run.returncode == 0, run.stderr
+    # Not the exit code: a 20-MiB memset per job is memory-bandwidth-bound, and its latency
+    # may wander on a shared machine (see the zoo's clean_big_temporaries).
+    assert run.result()["stop_reason"] == "completed", run.stderr
     size = sum(path.stat().st_size for path in Path(run.out).rglob("*") if path.is_file())
     assert size < 20_000_000, size
     isolation = run.result()["verdicts"]["isolation"]
