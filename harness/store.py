@@ -136,8 +136,12 @@ def read_samples(path: Path) -> Samples:
         cpu.append(sample["cpu_ns"])
         end.append(sample["end_ns"])
         for name, value in sample.items():
-            if name not in _TIMING_FIELDS:
-                gauges.setdefault(name, [None] * position).append(value)
+            if name in _TIMING_FIELDS:
+                continue
+            column = gauges.get(name)
+            if column is None:  # a gauge first seen here: None for every job before
+                column = gauges[name] = [None] * position
+            column.append(value)
         for column in gauges.values():
             if len(column) == position:
                 column.append(None)
