@@ -12,9 +12,9 @@ What counts as a credential:
   ``sig``, ``password``, ``key``, ``auth``, ``credential(s)``.
 
 - the value of any environment variable whose name says it is secret (``*TOKEN*``,
-  ``*SECRET*``, ``*PASSWORD*``, ``*PASSWD*``, ``*_KEY``, ``*CREDENTIAL*``, ``*AUTH*``;
-  values of 6 characters or more), wherever it appears: what user code prints reaches the
-  logs verbatim, in no shape a pattern could know.
+  ``*SECRET*``, ``*PASSWORD*``, ``*PASSWD*``, ``*_KEY``, ``*CREDENTIAL*``, ``AUTH`` as a
+  word of the name; values of 6 characters or more), wherever it appears: what user code
+  prints reaches the logs verbatim, in no shape a pattern could know.
 
 Each is replaced by ``***``; everything else is kept, so a reader still sees which host, user
 and database a run used. State snapshots never hold environment values at all
@@ -50,7 +50,8 @@ _PAIR: Final = re.compile(
 
 #: Names of environment variables whose values are secrets.
 _SECRET_VARIABLE: Final = re.compile(
-    r"TOKEN|SECRET|PASSWORD|PASSWD|_KEY$|^KEY$|CREDENTIAL|AUTH|_PWD$", re.IGNORECASE
+    r"TOKEN|SECRET|PASSWORD|PASSWD|_KEY$|^KEY$|CREDENTIAL|(?:^|_)AUTH(?:$|_)|_PWD$",
+    re.IGNORECASE,
 )
 MIN_SECRET_CHARS: Final = 6
 

@@ -8,7 +8,7 @@ import string
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.redact import MASK, redact, redact_json
+from harness.redact import MASK, environment_secrets, redact, redact_json
 
 #: Raw characters a password holds in a URL users write by hand (``/ ? #`` and blanks end the
 #: authority, so a real URL percent-encodes them).
@@ -79,3 +79,20 @@ def test_json_documents_are_redacted_keys_and_values() -> None:
     assert "hunter22" not in repr(shown)
     assert isinstance(shown, dict)
     assert shown["list"][1:] == [3, None]
+
+
+def test_secret_named_environment_values_are_masked_wherever_they_appear() -> None:
+    """By name: tokens, secrets, passwords, keys, auth; not the author's name or PWD."""
+    environ = {
+        "GITHUB_TOKEN": "ghp_abcdef123",
+        "DB_PASSWORD": "hunter22",
+        "STRIPE_API_KEY": "sk_live_999",
+        "HTTP_AUTH": "Basic Zm9vOmJhcg==",
+        "GIT_AUTHOR_NAME": "Ada Lovelace",
+        "PWD": "/home/ada/project",
+        "SHORT_TOKEN": "abc",
+    }
+    secrets = environment_secrets(environ)
+    assert set(secrets) == {"ghp_abcdef123", "hunter22", "sk_live_999", "Basic Zm9vOmJhcg=="}
+    shown = redact("token ghp_abcdef123 for Ada Lovelace in /home/ada/project", secrets)
+    assert shown == "token *** for Ada Lovelace in /home/ada/project"
