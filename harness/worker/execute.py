@@ -23,6 +23,9 @@ from harness.worker.spec import Worker
 
 SAMPLE_PREFIX: Final = b'{"job_index":'
 MAX_ERROR_CHARS: Final = 2000
+#: The secret-named environment values of this process, read once: a worker whose every job
+#: raises would otherwise scan the environment per job.
+_SECRETS: Final = environment_secrets(os.environ)
 #: Jobs timed before the probes' cadences are set against the job's own duration.
 RETUNE_AFTER: Final = 20
 #: Share of a median job's time each probe may cost (8 probes: at most ~4 % in all).
@@ -180,7 +183,7 @@ def describe_error(exc: BaseException) -> dict[str, str]:
     user_frames = [frame for frame in frames if is_user_file(frame.filename)]
     chosen = user_frames or frames
     where = f"{chosen[-1].filename}:{chosen[-1].lineno}" if chosen else ""
-    message = redact(str(exc), environment_secrets(os.environ))
+    message = redact(str(exc), _SECRETS)
     if len(message) > MAX_ERROR_CHARS:
         message = message[:MAX_ERROR_CHARS] + "..."
     kind = type(exc)
