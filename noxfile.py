@@ -31,7 +31,7 @@ def lint(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("mypy")
+    session.run("python", "-m", "tests.typecheck")
 
 
 @nox.session(python=PYTHON)
@@ -92,7 +92,7 @@ def soak(session: nox.Session) -> None:
     listed = session.run(
         "python",
         "-c",
-        "from workloads import available; print(' '.join(w.name for w in available()))",
+        "from worker_soak.workloads import available; print(' '.join(w.name for w in available()))",
         silent=True,
     )
     workloads = args.workload or str(listed).split()

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.analysis.compare import Difference, compare_runs
-from harness.errors import UsageError
-from harness.store import RESULT_FILE, SAMPLES_FILE, read_result, read_samples
+from worker_soak.analysis.compare import Difference, compare_runs
+from worker_soak.errors import UsageError
+from worker_soak.store import RESULT_FILE, SAMPLES_FILE, read_result, read_samples
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.errors import UsageError
+from worker_soak.errors import UsageError
 
 
 def record_rounds(benchmark: Any, wall_ns: Sequence[int], extra_info: Mapping[str, Any]) -> str:

@@ -11,12 +11,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Final, NoReturn
 
-from harness import __version__
-from harness.errors import HarnessError, UsageError
-from harness.options import CLI, policy, run_config
-from harness.options.arguments import add_named, add_options, parsed_options
-from harness.queues.serve import build_parser as build_worker_parser
-from harness.redact import environment_secrets, redact
+from worker_soak import __version__
+from worker_soak.errors import HarnessError, UsageError
+from worker_soak.options import CLI, policy, run_config
+from worker_soak.options.arguments import add_named, add_options, parsed_options
+from worker_soak.queues.serve import build_parser as build_worker_parser
+from worker_soak.redact import environment_secrets, redact
 
 DESCRIPTION: Final = (
     "Soak-test a background-job worker: memory, resources, latency and isolation over many "
@@ -89,9 +89,9 @@ def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from harness.progress import progress_bar
-    from harness.report.terminal import render_summary
-    from harness.session import exit_code, run_soak
+    from worker_soak.progress import progress_bar
+    from worker_soak.report.terminal import render_summary
+    from worker_soak.session import exit_code, run_soak
 
     options = parsed_options(args)
     out = args.out if args.out is not None else _default_out(options.workload)
@@ -109,7 +109,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _write_report(run_dir: Path) -> None:
     """The HTML report; a failure to draw it never changes the run's outcome."""
-    from harness.report.html import write_run_report
+    from worker_soak.report.html import write_run_report
 
     try:
         write_run_report(run_dir)
@@ -118,9 +118,9 @@ def _write_report(run_dir: Path) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from harness.killed_run import judge_killed_run
-    from harness.report.html import write_run_report
-    from harness.run_record import RUN_FILE
+    from worker_soak.killed_run import judge_killed_run
+    from worker_soak.report.html import write_run_report
+    from worker_soak.run_record import RUN_FILE
 
     run_dir: Path = args.run_dir
     if not (run_dir / "result.json").is_file():
@@ -140,8 +140,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _site(args: argparse.Namespace) -> int:
-    from harness.report.publish import publish_runs
-    from harness.report.site import build_site, find_runs
+    from worker_soak.report.publish import publish_runs
+    from worker_soak.report.site import build_site, find_runs
 
     root: Path = args.root
     if not root.is_dir():
@@ -160,7 +160,7 @@ def _site(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from harness.baseline import compare_dirs
+    from worker_soak.baseline import compare_dirs
 
     options = parsed_options(args)
     rows = compare_dirs(args.base, args.new, options.significance, options.latency_tolerance)
@@ -172,13 +172,13 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from harness.queues.serve import serve
+    from worker_soak.queues.serve import serve
 
     return serve(args)
 
 
 def _workloads() -> int:
-    from workloads import available
+    from worker_soak.workloads import available
 
     for workload in available():
         print(f"{workload.name:8} {workload.summary}")

@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.analysis.advice import advise
-from harness.model import RunOutcome
-from harness.result_file import build_result
-from harness.run_record import read_run_record
-from harness.store import SAMPLES_FILE, read_samples, write_result
+from worker_soak.analysis.advice import advise
+from worker_soak.model import RunOutcome
+from worker_soak.result_file import build_result
+from worker_soak.run_record import read_run_record
+from worker_soak.store import SAMPLES_FILE, read_samples, write_result
 
 
 def judge_killed_run(run_dir: Path) -> dict[str, Any]:

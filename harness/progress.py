@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from harness.runners import ProgressCallback
+from worker_soak.runners import ProgressCallback
 
 
 @contextmanager

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
-from harness.errors import HarnessError
-from harness.redact import environment_secrets, redact
+from worker_soak.errors import HarnessError
+from worker_soak.redact import environment_secrets, redact
 
 if TYPE_CHECKING:
-    from harness.options import SoakOptions
-    from harness.result import SoakResult
+    from worker_soak.options import SoakOptions
+    from worker_soak.result import SoakResult
 
 PROPERTY: Final = "soak"
 
@@ -82,7 +82,7 @@ def _settings(config: pytest.Config) -> Settings:
     jobs_text = _option(config, "jobs")
     jobs = None
     if jobs_text is not None:
-        from harness.options import soak_options
+        from worker_soak.options import soak_options
 
         try:
             jobs = soak_options({"jobs": jobs_text}, "--soak-jobs").jobs
@@ -110,7 +110,7 @@ def _settings(config: pytest.Config) -> Settings:
 class Soak:
     """The ``soak`` fixture: ``soak(worker, *, check=True, **options)`` runs a soak of
     ``worker`` (a spec string, or a callable / object / class with ``handle``) and returns its
-    :class:`~harness.result.SoakResult`; with ``check`` a failed soak fails the test."""
+    :class:`~worker_soak.result.SoakResult`; with ``check`` a failed soak fails the test."""
 
     def __init__(self, request: pytest.FixtureRequest, scratch: Path) -> None:
         self._request = request
@@ -118,8 +118,8 @@ class Soak:
         self._calls = 0
 
     def __call__(self, worker: object, *, check: bool = True, **options: object) -> SoakResult:
-        from harness.options import soak_options
-        from harness.soak_call import SoakCall
+        from worker_soak.options import soak_options
+        from worker_soak.soak_call import SoakCall
 
         node = self._request.node
         config = self._request.config
@@ -200,14 +200,14 @@ class SessionRecords:
         root = self._config.stash[SETTINGS].report_root
         if root is None or hasattr(self._config, "workerinput") or not self.records:
             return
-        from harness.report.site import build_site
+        from worker_soak.report.site import build_site
 
         build_site(root)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.records:
             return
-        from harness.report.plain import summary_line
+        from worker_soak.report.plain import summary_line
 
         terminalreporter.write_sep("=", "soak")
         for record in self.records:

@@ -18,7 +18,7 @@ What counts as a credential:
 
 Each is replaced by ``***``; everything else is kept, so a reader still sees which host, user
 and database a run used. State snapshots never hold environment values at all
-(``harness.worker.state`` keeps names and salted hashes).
+(``worker_soak.worker.state`` keeps names and salted hashes).
 """
 
 from __future__ import annotations

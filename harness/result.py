@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from harness.analysis.compare import Difference
-from harness.model import Verdict
+from worker_soak.analysis.compare import Difference
+from worker_soak.model import Verdict
 
 
 @dataclass(frozen=True, slots=True)

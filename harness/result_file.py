@@ -1,6 +1,6 @@
 """``result.json``: the document a run leaves, assembled from the run's samples, outcome and
 isolation files (docs/result-schema.md). Its schema version, and the reader that refuses a
-newer one, are the run directory's: :mod:`harness.store`."""
+newer one, are the run directory's: :mod:`worker_soak.store`."""
 
 from __future__ import annotations
 
@@ -10,32 +10,32 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness import __version__
-from harness.analysis.attribution import settle_sites
-from harness.analysis.checkpoints import compute_checkpoints
-from harness.analysis.failures import group_failures
-from harness.analysis.idle import queue_timing
-from harness.analysis.isolation import (
+from worker_soak import __version__
+from worker_soak.analysis.attribution import settle_sites
+from worker_soak.analysis.checkpoints import compute_checkpoints
+from worker_soak.analysis.failures import group_failures
+from worker_soak.analysis.idle import queue_timing
+from worker_soak.analysis.isolation import (
     Comparison,
     isolation_verdict,
     isolation_warmup,
     state_changes,
 )
-from harness.analysis.lifetimes import recycling_verdict
-from harness.analysis.paired import shown_comparisons
-from harness.analysis.verdicts import Policy, census_bounded, judge
-from harness.model import QUEUE_RUNNERS, RunConfig, RunOutcome, Verdict
-from harness.provenance import environment
-from harness.store import (
+from worker_soak.analysis.lifetimes import recycling_verdict
+from worker_soak.analysis.paired import shown_comparisons
+from worker_soak.analysis.verdicts import Policy, census_bounded, judge
+from worker_soak.model import QUEUE_RUNNERS, RunConfig, RunOutcome, Verdict
+from worker_soak.provenance import environment
+from worker_soak.store import (
     RESULT_FILE,
     SAMPLES_FILE,
     SCHEMA_VERSION,
     WORKER_LOG,
     read_samples,
 )
-from harness.worker.evidence import read_snapshots
-from harness.worker.isolation_check import RESULT_FILE as FRESH_RESULT_FILE
-from harness.worker.tracing import MIN_JOBS_FOR_WINDOW, window_plan
+from worker_soak.worker.evidence import read_snapshots
+from worker_soak.worker.isolation_check import RESULT_FILE as FRESH_RESULT_FILE
+from worker_soak.worker.tracing import MIN_JOBS_FOR_WINDOW, window_plan
 
 
 def build_result(

@@ -18,10 +18,10 @@ from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar, cast
 
-from harness.analysis.verdicts import Policy
-from harness.errors import RunDirError
-from harness.model import RunConfig
-from harness.redact import environment_secrets, redact_json
+from worker_soak.analysis.verdicts import Policy
+from worker_soak.errors import RunDirError
+from worker_soak.model import RunConfig
+from worker_soak.redact import environment_secrets, redact_json
 
 RUN_FILE: Final = "run.json"
 RECORD_VERSION: Final = 1

@@ -8,10 +8,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness.errors import WorkloadError
-from harness.worker.census import DECLARED_ENV
-from harness.worker.interpreter import WORKER_PYTHON_ENV
-from workloads.base import (
+from worker_soak.errors import WorkloadError
+from worker_soak.worker.census import DECLARED_ENV
+from worker_soak.worker.interpreter import WORKER_PYTHON_ENV
+from worker_soak.workloads.base import (
     ENV_PROFILE,
     ENV_RUN_DIR,
     Services,
@@ -34,7 +34,7 @@ class WorkloadServices:
         python: str | None = None,
     ) -> None:
         """``bounded_caches``: the user's caches bounded by construction, for the census
-        the worker processes take (:mod:`harness.worker.census`); ``python``: the interpreter
+        the worker processes take (:mod:`worker_soak.worker.census`); ``python``: the interpreter
         that runs the worker processes."""
         self.variables = {ENV_RUN_DIR: str(run_dir.resolve()), ENV_PROFILE: profile_of(options)}
         if bounded_caches:

@@ -15,18 +15,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
-from harness.analysis.advice import advise
-from harness.analysis.allocator_cache import TCACHE_BYTES
-from harness.analysis.verdicts import Policy
-from harness.errors import SpecError, UsageError, WorkloadError
-from harness.model import RunConfig, RunOutcome
-from harness.result_file import bare_result, build_result
-from harness.run_record import RUN_FILE, RunRecord, write_run_record
-from harness.runners import ProgressCallback
-from harness.runners.factory import resolve_worker, runner_for
-from harness.runners.spawn import child_env
-from harness.services import WorkloadServices
-from harness.store import (
+from worker_soak.analysis.advice import advise
+from worker_soak.analysis.allocator_cache import TCACHE_BYTES
+from worker_soak.analysis.verdicts import Policy
+from worker_soak.errors import SpecError, UsageError, WorkloadError
+from worker_soak.model import RunConfig, RunOutcome
+from worker_soak.result_file import bare_result, build_result
+from worker_soak.run_record import RUN_FILE, RunRecord, write_run_record
+from worker_soak.runners import ProgressCallback
+from worker_soak.runners.factory import resolve_worker, runner_for
+from worker_soak.runners.spawn import child_env
+from worker_soak.services import WorkloadServices
+from worker_soak.store import (
     SAMPLES_FILE,
     WORKER_LOG,
     SampleLog,
@@ -34,11 +34,11 @@ from harness.store import (
     scrub_logs,
     write_result,
 )
-from harness.worker.evidence import AGED_RESULTS_FILE
-from harness.worker.isolation_check import compare_with_fresh_workers
-from harness.worker.spec import worker_from_object
-from workloads import get_workload
-from workloads.base import WorkloadOptionError
+from worker_soak.worker.evidence import AGED_RESULTS_FILE
+from worker_soak.worker.isolation_check import compare_with_fresh_workers
+from worker_soak.worker.spec import worker_from_object
+from worker_soak.workloads import get_workload
+from worker_soak.workloads.base import WorkloadOptionError
 
 
 def run_soak(

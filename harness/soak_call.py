@@ -9,11 +9,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from harness.errors import RunDirError, UsageError
-from harness.options import Door, SoakOptions, policy, run_config
-from harness.result import SoakResult
-from harness.store import RESULT_FILE, SAMPLES_FILE, run_dir_name
-from harness.worker.spec import describe_object, importable_spec
+from worker_soak.errors import RunDirError, UsageError
+from worker_soak.options import Door, SoakOptions, policy, run_config
+from worker_soak.result import SoakResult
+from worker_soak.store import RESULT_FILE, SAMPLES_FILE, run_dir_name
+from worker_soak.worker.spec import describe_object, importable_spec
 
 
 class SoakCall:
@@ -71,7 +71,7 @@ class SoakCall:
 
     def run(self, benchmark: object | None = None) -> SoakResult:
         """Run the soak; feed ``benchmark`` (pytest-benchmark's fixture) its latencies."""
-        from harness.session import run_soak
+        from worker_soak.session import run_soak
 
         _clear_earlier_run(self.run_dir)
         data = run_soak(self.config, None, policy(self.options), worker=self._object)
@@ -85,8 +85,8 @@ class SoakCall:
         return SoakResult(self.run_dir, data, baseline_dir, regressions)
 
     def _record_rounds(self, benchmark: object, data: dict[str, Any]) -> str:
-        from harness.benchmark_rounds import record_rounds
-        from harness.store import read_samples
+        from worker_soak.benchmark_rounds import record_rounds
+        from worker_soak.store import read_samples
 
         samples = read_samples(self.run_dir / SAMPLES_FILE).untraced()
         warmup = int(data["verdicts"].get("latency", {}).get("warmup_jobs") or 0)
@@ -107,7 +107,7 @@ class SoakCall:
     def _compare_with_baseline(self) -> tuple[tuple[Any, ...], Path | None]:
         if self.baseline_root is None:
             return (), None
-        from harness.baseline import baseline_run, compare_dirs
+        from worker_soak.baseline import baseline_run, compare_dirs
 
         base = baseline_run(self.baseline_root, self.name)
         if base is None:
@@ -119,7 +119,7 @@ class SoakCall:
 
     def _write_report(self) -> None:
         """The HTML report; a failure to draw it never changes the soak's outcome."""
-        from harness.report.html import write_run_report
+        from worker_soak.report.html import write_run_report
 
         try:
             write_run_report(self.run_dir)
@@ -128,12 +128,12 @@ class SoakCall:
 
     def record(self, result: SoakResult) -> dict[str, Any]:
         """The session summary's entry for this soak."""
-        from harness.report.plain import summary_record
+        from worker_soak.report.plain import summary_record
 
         return {**summary_record(result, self.label), "notes": dict(self.notes)}
 
     def failure_message(self, result: SoakResult, root: Path | None = None) -> str:
-        from harness.report.plain import failure_message
+        from worker_soak.report.plain import failure_message
 
         return failure_message(result, root)
 

@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Final, cast
 
-from harness import __version__
-from harness.errors import RunDirError, UsageError
-from harness.model import JobError, Samples
-from harness.redact import environment_secrets, redact, redact_json
+from worker_soak import __version__
+from worker_soak.errors import RunDirError, UsageError
+from worker_soak.model import JobError, Samples
+from worker_soak.redact import environment_secrets, redact, redact_json
 
 SAMPLES_FILE: Final = "samples.jsonl"
 RESULT_FILE: Final = "result.json"
@@ -159,7 +159,7 @@ def read_samples(path: Path) -> Samples:
 
 def write_result(run_dir: Path, result: dict[str, Any]) -> dict[str, Any]:
     """Write ``result.json`` so that a reader sees the old file or the new one, never half;
-    every string redacted (``harness.redact``). Returns the document as written: what
+    every string redacted (``worker_soak.redact``). Returns the document as written: what
     reports, the terminal and pytest show."""
     target = run_dir / RESULT_FILE
     result = cast(dict[str, Any], redact_json(result, environment_secrets(os.environ)))
@@ -202,7 +202,7 @@ def scrub_logs(run_dir: Path) -> None:
 
 def read_result(path: Path) -> dict[str, Any]:
     """Load a ``result.json`` (or the one inside a run directory) of this schema version or an
-    older one; a newer one is a :class:`~harness.errors.UsageError` (its meaning may have
+    older one; a newer one is a :class:`~worker_soak.errors.UsageError` (its meaning may have
     changed: a verdict read the old way could be wrong)."""
     if path.is_dir():
         path = path / RESULT_FILE

@@ -50,7 +50,7 @@ def soak_command(*args: str) -> list[str]:
     script = Path(sys.executable).parent / "soak"
     if script.exists():
         return [str(script), *args]
-    return [sys.executable, "-m", "harness.cli", *args]
+    return [sys.executable, "-m", "worker_soak.cli", *args]
 
 
 @pytest.fixture

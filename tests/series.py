@@ -6,7 +6,7 @@ import math
 import random
 from collections.abc import Callable
 
-from harness.model import Samples
+from worker_soak.model import Samples
 
 HeapModel = Callable[[int, random.Random], tuple[float, float]]
 
@@ -54,8 +54,8 @@ def heap_samples(
 ) -> Samples:
     """Heap probes sampled every ``every`` jobs from ``model(job) -> (blocks, native bytes)``;
     with ``kept``, the heap after full collections at the rounds' ends, as a worker reports
-    it (``harness.worker.census``)."""
-    from harness.analysis.rounds import collection_points
+    it (``worker_soak.worker.census``)."""
+    from worker_soak.analysis.rounds import collection_points
 
     py: list[int | None] = []
     native: list[int | None] = []

@@ -1,8 +1,8 @@
 """Built-in workloads, by name.
 
 The workload modules are imported on first use, not with the package: every worker process
-imports ``workloads.base``, and should not carry smtplib, csv and friends on its heap unless
-its workload needs them.
+imports ``worker_soak.workloads.base``, and should not carry smtplib, csv and friends on its
+heap unless its workload needs them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import importlib
 from functools import lru_cache
 from typing import Final
 
-from workloads.base import Job, Workload
+from worker_soak.workloads.base import Job, Workload
 
 _MODULES: Final = ("counter", "mail", "invoices", "data_import")
 
@@ -20,7 +20,9 @@ __all__ = ["Job", "Workload", "available", "get_workload"]
 
 @lru_cache(maxsize=1)
 def _registry() -> dict[str, Workload]:
-    workloads = [importlib.import_module(f"workloads.{name}").WORKLOAD for name in _MODULES]
+    workloads = [
+        importlib.import_module(f"worker_soak.workloads.{name}").WORKLOAD for name in _MODULES
+    ]
     return {workload.name: workload for workload in workloads}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from workloads.base import Job, Workload
+from worker_soak.workloads.base import Job, Workload
 
 
 def generate(count: int, seed: int, options: Mapping[str, str]) -> Iterator[Job]:
@@ -26,5 +26,5 @@ WORKLOAD = Workload(
     name="counter",
     summary="job i is {'id': i}; the reference worker keeps nothing (measures the harness)",
     generate=generate,
-    reference_worker="workloads.counter:handle",
+    reference_worker="worker_soak.workloads.counter:handle",
 )

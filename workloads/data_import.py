@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from workloads.base import (
+from worker_soak.workloads.base import (
     ENV_RUN_DIR,
     FaultyWorker,
     Job,
@@ -30,7 +30,7 @@ from workloads.base import (
     profile_of,
     rng_for,
 )
-from workloads.payloads import CURRENCIES, person
+from worker_soak.workloads.payloads import CURRENCIES, person
 
 ENV_DB: Final = "SOAK_DB"
 ENV_TABLE: Final = "SOAK_IMPORT_TABLE"
@@ -324,10 +324,10 @@ WORKLOAD = Workload(
     summary="CSV and JSON Lines customer batches: parse, validate, upsert into SQLite "
     "(default) or PostgreSQL (--db)",
     generate=generate,
-    reference_worker="workloads.data_import:ImportWorker",
+    reference_worker="worker_soak.workloads.data_import:ImportWorker",
     faulty={
         "scan": FaultyWorker(
-            "workloads.data_import:DuplicateScanningImportWorker",
+            "worker_soak.workloads.data_import:DuplicateScanningImportWorker",
             "latency",
             "scans the whole table for every row",
         )

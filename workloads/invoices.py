@@ -12,8 +12,8 @@ import io
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from workloads.base import FaultyWorker, Job, Workload, profile_of, rng_for
-from workloads.payloads import CURRENCIES, invoice_lines, money, person
+from worker_soak.workloads.base import FaultyWorker, Job, Workload, profile_of, rng_for
+from worker_soak.workloads.payloads import CURRENCIES, invoice_lines, money, person
 
 LINES: Final = {"small": (1, 8), "medium": (20, 60), "large": (150, 400)}
 #: Every n-th job of the large profile carries a chart.
@@ -139,10 +139,12 @@ WORKLOAD = Workload(
     summary="invoices rendered with fpdf2: address block, line items over pages, totals, "
     "matplotlib charts",
     generate=generate,
-    reference_worker="workloads.invoices:InvoicePdfWorker",
+    reference_worker="worker_soak.workloads.invoices:InvoicePdfWorker",
     faulty={
         "archive": FaultyWorker(
-            "workloads.invoices:ArchivingPdfWorker", "memory", "keeps every rendered PDF"
+            "worker_soak.workloads.invoices:ArchivingPdfWorker",
+            "memory",
+            "keeps every rendered PDF",
         )
     },
 )

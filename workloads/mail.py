@@ -27,7 +27,7 @@ from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any, Final
 
-from workloads.base import (
+from worker_soak.workloads.base import (
     FaultyWorker,
     Job,
     Workload,
@@ -35,7 +35,7 @@ from workloads.base import (
     profile_of,
     rng_for,
 )
-from workloads.payloads import CURRENCIES, invoice_lines, money, person
+from worker_soak.workloads.payloads import CURRENCIES, invoice_lines, money, person
 
 ENV_SMTP: Final = "SOAK_SMTP"
 TEMPLATES: Final = Path(__file__).parent / "templates"
@@ -133,7 +133,7 @@ def compose(job: Job, html_template: Any, text_template: Any) -> EmailMessage:
     attachment = job.get("attachment")
     if attachment:
         if attachment["kind"] == "pdf":
-            from workloads.invoices import render_invoice
+            from worker_soak.workloads.invoices import render_invoice
 
             data = render_invoice(invoice_job_from_email(job))
             message.add_attachment(
@@ -333,10 +333,10 @@ WORKLOAD = Workload(
     summary="invoice emails from Jinja2 templates with attachments, sent over SMTP "
     "(embedded sink on loopback, or --smtp HOST:PORT)",
     generate=generate,
-    reference_worker="workloads.mail:EmailWorker",
+    reference_worker="worker_soak.workloads.mail:EmailWorker",
     faulty={
         "archive": FaultyWorker(
-            "workloads.mail:ArchivingEmailWorker", "memory", "keeps every sent message"
+            "worker_soak.workloads.mail:ArchivingEmailWorker", "memory", "keeps every sent message"
         )
     },
     options={"smtp": "HOST:PORT of an SMTP server to send to instead of the embedded sink"},

@@ -9,8 +9,8 @@ from typing import Any
 
 from celery import Celery
 
-from harness.worker.spec import Worker, load_worker
-from workloads import get_workload
+from worker_soak.worker.spec import Worker, load_worker
+from worker_soak.workloads import get_workload
 
 app = Celery("soak_reference")
 _workers: dict[str, Worker] = {}

@@ -11,9 +11,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from workloads.data_import import FIELDS, encode
-from workloads.mail import DROP_DOMAIN, REFUSED_DOMAIN
-from workloads.payloads import CURRENCIES
+from worker_soak.workloads.data_import import FIELDS, encode
+from worker_soak.workloads.mail import DROP_DOMAIN, REFUSED_DOMAIN
+from worker_soak.workloads.payloads import CURRENCIES
 
 text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=60)
 names = text.filter(lambda s: s.strip() != "") | st.sampled_from(

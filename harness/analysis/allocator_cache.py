@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from harness.analysis.rounds import RoundsReading
-from harness.model import Verdict
-from harness.units import format_bytes
+from worker_soak.analysis.rounds import RoundsReading
+from worker_soak.model import Verdict
+from worker_soak.units import format_bytes
 
 #: The most the cache can park: 7 chunks of each size class, 32 to 1,040 bytes.
 TCACHE_BYTES: Final = 7 * sum(32 + 16 * size_class for size_class in range(64))

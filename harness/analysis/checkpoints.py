@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Final
 
-from harness.model import Checkpoint, Samples
+from worker_soak.model import Checkpoint, Samples
 
 CHECKPOINT_JOBS: Final = (10, 100, 1_000, 10_000)
 MEMORY_FIELDS: Final = ("py_blocks", "native_heap_bytes", "rss_bytes", "uss_bytes")

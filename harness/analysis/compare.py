@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from harness.analysis.series import speed_blocks
-from harness.analysis.trend import (
+from worker_soak.analysis.series import speed_blocks
+from worker_soak.analysis.trend import (
     autocorrelation,
     average_ranks,
     block_median,

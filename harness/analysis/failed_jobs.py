@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.analysis.failures import group_failures
-from harness.model import Samples, Verdict
+from worker_soak.analysis.failures import group_failures
+from worker_soak.model import Samples, Verdict
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from harness.model import FailureGroup, JobError
+from worker_soak.model import FailureGroup, JobError
 
 MAX_GROUPS: Final = 50
 

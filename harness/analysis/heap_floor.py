@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from harness.analysis.series import Points, gauge_points, range_blocks
-from harness.analysis.trend import MAX_BLOCKS, Trend, block_minimum, theil_sen, trend_test
-from harness.model import Samples
+from worker_soak.analysis.series import Points, gauge_points, range_blocks
+from worker_soak.analysis.trend import MAX_BLOCKS, Trend, block_minimum, theil_sen, trend_test
+from worker_soak.model import Samples
 
 #: Fewer ranges than this give a trend test no power worth reporting.
 MIN_BLOCKS: Final = 8

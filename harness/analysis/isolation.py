@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from harness.model import Verdict
+from worker_soak.model import Verdict
 
 T = TypeVar("T")
 

@@ -36,9 +36,9 @@ import statistics
 from dataclasses import dataclass
 from typing import Final
 
-from harness.analysis.paired import PairedComparison
-from harness.analysis.series import latency_points, speed_at, speed_blocks
-from harness.analysis.trend import (
+from worker_soak.analysis.paired import PairedComparison
+from worker_soak.analysis.series import latency_points, speed_at, speed_blocks
+from worker_soak.analysis.trend import (
     MAX_BLOCKS,
     block_median,
     blocks,
@@ -46,7 +46,7 @@ from harness.analysis.trend import (
     normal_quantile,
     trend_test,
 )
-from harness.model import Samples, Verdict
+from worker_soak.model import Samples, Verdict
 
 MIN_JOBS: Final = 200
 UNSTABLE_LAG1: Final = 0.5

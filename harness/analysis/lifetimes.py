@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from harness.model import Samples, Verdict
+from worker_soak.model import Samples, Verdict
 
 PID_FIELD: Final = "worker_pid"
 #: Reasons a worker ended from outside or by itself crashing: a job was in flight.

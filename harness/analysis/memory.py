@@ -8,7 +8,7 @@ turns every short run's leak into a pass.
 
 Two signals, both from cheap probes, so ``--light`` reaches the same verdict as a full run:
 
-- **Rounds** (:mod:`harness.analysis.rounds`): at the end of each of ~10 rounds the worker
+- **Rounds** (:mod:`worker_soak.analysis.rounds`): at the end of each of ~10 rounds the worker
   collects garbage and measures its heap; the deltas are exact. A leak grows in every round
   after warm-up (CPython's ``regrtest -R`` rule); growth a bounded cache explains is a cache
   filling. The net bytes kept from the baseline to the last collection bound steady growth.
@@ -33,22 +33,22 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-from harness.analysis.allocator_cache import allow_allocator_cache
-from harness.analysis.heap_floor import (
+from worker_soak.analysis.allocator_cache import allow_allocator_cache
+from worker_soak.analysis.heap_floor import (
     floor_trends,
     growth_onset,
     heap_points,
     slope_of_quarter,
     trend_figures,
 )
-from harness.analysis.rounds import RoundsReading, read_rounds
-from harness.analysis.series import Points
-from harness.analysis.trend import (
+from worker_soak.analysis.rounds import RoundsReading, read_rounds
+from worker_soak.analysis.series import Points
+from worker_soak.analysis.trend import (
     Trend,
     check_alpha,
 )
-from harness.model import Samples, Verdict
-from harness.units import format_bytes as _bytes
+from worker_soak.model import Samples, Verdict
+from worker_soak.units import format_bytes as _bytes
 
 WARMUP_FRACTIONS: Final = (0.05, 0.1, 0.2, 0.3, 0.5)
 #: Fewer jobs than this give the floor trend too few ranges to read.

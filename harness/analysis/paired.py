@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from harness.analysis.trend import average_ranks, normal_quantile, normal_sf
-from harness.model import AgedTimes
+from worker_soak.analysis.trend import average_ranks, normal_quantile, normal_sf
+from worker_soak.model import AgedTimes
 
 MIN_PAIRS: Final = 10
 

@@ -5,7 +5,7 @@ move, so a delta is a fact, not an estimate.
 The rule is CPython's own ``regrtest -R``: after the warm-up rounds, a leak grows in *every*
 round. A clean worker's rounds go up and down or stay flat; one structure growing in steps (a
 dict's table doubling) grows in some rounds only. Growth that a bounded cache explains
-(its entries grew in the same round, see :mod:`harness.worker.census`) is a cache filling, not a
+(its entries grew in the same round, see :mod:`worker_soak.worker.census`) is a cache filling, not a
 leak: such a round does not count towards the rule, and two rounds of unexplained growth are
 needed beside it.
 
@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from harness.model import Samples
+from worker_soak.model import Samples
 
 #: Rounds a run is cut into (the worker collects at the end of each).
 ROUNDS: Final = 10
@@ -63,7 +63,7 @@ class Round:
     blocks: int
     native_bytes: int
     bounded_entries: int
-    #: Blocks the bounded caches' contents grew by (see :mod:`harness.worker.census`).
+    #: Blocks the bounded caches' contents grew by (see :mod:`worker_soak.worker.census`).
     bounded_blocks: int = 0
     #: Bytes of theirs that live in malloc's heap (tables and objects over 512 bytes).
     bounded_native_bytes: int = 0

@@ -7,7 +7,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from harness.model import Samples
+from worker_soak.model import Samples
 
 Points = tuple[list[float], list[float]]
 #: Machine-speed readings (the ``speed_ns`` probe) a series needs before it is scaled by them.

@@ -6,14 +6,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from harness.analysis.attribution import bounded_roots, settle_sites
-from harness.analysis.failed_jobs import FailedJobsPolicy, failed_jobs_verdict
-from harness.analysis.latency import LatencyPolicy, confirm_by_cpu_time, latency_verdict
-from harness.analysis.lifetimes import lifetimes, per_lifetime
-from harness.analysis.memory import MemoryPolicy, memory_verdict
-from harness.analysis.paired import PairedComparison
-from harness.analysis.resources import resource_verdict
-from harness.model import Samples, Verdict
+from worker_soak.analysis.attribution import bounded_roots, settle_sites
+from worker_soak.analysis.failed_jobs import FailedJobsPolicy, failed_jobs_verdict
+from worker_soak.analysis.latency import LatencyPolicy, confirm_by_cpu_time, latency_verdict
+from worker_soak.analysis.lifetimes import lifetimes, per_lifetime
+from worker_soak.analysis.memory import MemoryPolicy, memory_verdict
+from worker_soak.analysis.paired import PairedComparison
+from worker_soak.analysis.resources import resource_verdict
+from worker_soak.model import Samples, Verdict
 
 
 @dataclass(frozen=True, slots=True)

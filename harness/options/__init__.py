@@ -1,12 +1,12 @@
-"""A soak's options: one table (:mod:`harness.options.table`) from which the command line,
+"""A soak's options: one table (:mod:`worker_soak.options.table`) from which the command line,
 the keywords of ``soak(...)`` and the pytest marker, their checks and the documentation's
 option tables are made, and the one place that turns checked options into a run."""
 
 from __future__ import annotations
 
-from harness.options.config import CLI, Door, policy, run_config
-from harness.options.table import KEYWORDS, OPTIONS, Option
-from harness.options.values import SoakOptions, soak_options
+from worker_soak.options.config import CLI, Door, policy, run_config
+from worker_soak.options.table import KEYWORDS, OPTIONS, Option
+from worker_soak.options.values import SoakOptions, soak_options
 
 __all__ = [
     "CLI",

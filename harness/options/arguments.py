@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from harness.options.table import GROUPS, OPTIONS, Option
-from harness.options.values import SoakOptions
+from worker_soak.options.table import GROUPS, OPTIONS, Option
+from worker_soak.options.values import SoakOptions
 
 
 def add_options(parser: argparse.ArgumentParser, *, worker_side: bool = False) -> None:

@@ -9,14 +9,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from harness.analysis.failed_jobs import FailedJobsPolicy
-from harness.analysis.latency import LatencyPolicy
-from harness.analysis.memory import MemoryPolicy
-from harness.analysis.verdicts import Policy
-from harness.errors import UsageError
-from harness.model import QUEUE_RUNNERS, PoolConfig, QueueConfig, RunConfig
-from harness.options.table import BY_NAME, OPTIONS
-from harness.options.values import SoakOptions
+from worker_soak.analysis.failed_jobs import FailedJobsPolicy
+from worker_soak.analysis.latency import LatencyPolicy
+from worker_soak.analysis.memory import MemoryPolicy
+from worker_soak.analysis.verdicts import Policy
+from worker_soak.errors import UsageError
+from worker_soak.model import QUEUE_RUNNERS, PoolConfig, QueueConfig, RunConfig
+from worker_soak.options.table import BY_NAME, OPTIONS
+from worker_soak.options.values import SoakOptions
 
 POOL_OPTIONS = tuple(option.name for option in OPTIONS if option.group == "pool")
 QUEUE_OPTIONS = tuple(option.name for option in OPTIONS if option.group == "queue")

@@ -8,8 +8,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.analysis.failed_jobs import FailedJobsPolicy
-from harness.units import parse_growth, parse_size
+from worker_soak.analysis.failed_jobs import FailedJobsPolicy
+from worker_soak.units import parse_growth, parse_size
 
 Converter = Callable[[object], object]
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from harness.model import RUNNERS
-from harness.options import convert
-from harness.options.convert import Converter
-from workloads.base import PROFILES
+from worker_soak.model import RUNNERS
+from worker_soak.options import convert
+from worker_soak.options.convert import Converter
+from worker_soak.workloads.base import PROFILES
 
 #: How the command line takes an option: ``value`` (``--jobs 100``), ``flag`` (``--light``
 #: sets True), ``negated`` (``--no-isolation`` sets False), ``append`` (repeated, one item

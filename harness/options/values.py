@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.analysis.failed_jobs import FailedJobsPolicy
-from harness.errors import UsageError
-from harness.options.table import BY_NAME, KEYWORDS
+from worker_soak.analysis.failed_jobs import FailedJobsPolicy
+from worker_soak.errors import UsageError
+from worker_soak.options.table import BY_NAME, KEYWORDS
 
 
 @dataclass(frozen=True, slots=True)

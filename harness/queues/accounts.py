@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from harness.runners.ledger import Settled
+from worker_soak.runners.ledger import Settled
 
 #: A worker process as (node, pid): containers repeat pids, never (node, pid). The node is
 #: None in events and samples that carry none.
@@ -112,7 +112,7 @@ class WorkerProcess:
     parent: int
     host: str
     ready_ns: int
-    #: Its node (``harness.worker.node``); None from hooks that send none.
+    #: Its node (``worker_soak.worker.node``); None from hooks that send none.
     node_id: int | None = None
     jobs: int = 0
     first_start_ns: int | None = None

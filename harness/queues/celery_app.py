@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.errors import SpecError, UsageError
-from harness.worker.spec import load_object
+from worker_soak.errors import SpecError, UsageError
+from worker_soak.worker.spec import load_object
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ def serve(
     node: str,
 ) -> None:
     """Run a Celery worker (prefork pool) on ``queue`` until it is told to stop."""
-    import harness.queues.celery_hooks  # noqa: F401 - connects the measuring signals
+    import worker_soak.queues.celery_hooks  # noqa: F401 - connects the measuring signals
 
     argv = [
         "worker",

@@ -1,7 +1,7 @@
 """Celery signal handlers that measure the harness's tasks inside the pool's child processes.
 
 A worker started by the harness (``soak worker --runner celery``) imports this module; a
-worker started any other way needs ``--include harness.queues.celery_hooks``. The handlers
+worker started any other way needs ``--include worker_soak.queues.celery_hooks``. The handlers
 connect when the module is imported, in the worker's main process, before the pool forks, so
 every child has them. Tasks without the harness's headers are not measured.
 """
@@ -12,8 +12,8 @@ from typing import Any
 
 from celery import signals
 
-from harness.queues.channel import Channel, open_channel
-from harness.queues.task_meter import TaskMeter, envelope_of, warn
+from worker_soak.queues.channel import Channel, open_channel
+from worker_soak.queues.task_meter import TaskMeter, envelope_of, warn
 
 _broker: dict[str, str] = {}
 

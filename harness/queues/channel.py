@@ -13,8 +13,8 @@ import os
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
-from harness.errors import UsageError
-from harness.redact import environment_secrets, redact
+from worker_soak.errors import UsageError
+from worker_soak.redact import environment_secrets, redact
 
 REDIS_SCHEMES: Final = ("redis", "rediss")
 AMQP_SCHEMES: Final = ("amqp", "pyamqp")

@@ -4,7 +4,7 @@ classes that say when their process ends, and the sender.
 RQ's forking ``Worker`` runs every job in a fresh work horse (isolation by construction: the
 horse's memory is thrown away with it); ``SimpleWorker`` runs jobs in its own process, where
 leaks and state carried between jobs live. A worker started any other way needs
-``rq worker -w harness.queues.rq_app.SoakSimpleWorker -j harness.queues.rq_app.SoakJob``
+``rq worker -w worker_soak.queues.rq_app.SoakSimpleWorker -j worker_soak.queues.rq_app.SoakJob``
 (or ``SoakWorker`` for the forking kind).
 """
 
@@ -17,10 +17,10 @@ from typing import Any, Final
 from rq import Queue, SimpleWorker, Worker
 from rq.job import Job
 
-from harness.errors import SpecError
-from harness.queues.channel import Channel, RedisChannel
-from harness.queues.task_meter import TaskMeter, envelope_of, warn
-from harness.worker.spec import load_object, split_spec
+from worker_soak.errors import SpecError
+from worker_soak.queues.channel import Channel, RedisChannel
+from worker_soak.queues.task_meter import TaskMeter, envelope_of, warn
+from worker_soak.worker.spec import load_object, split_spec
 
 WORKER_KINDS: Final = ("fork", "simple")
 _state: dict[str, Any] = {}

@@ -1,5 +1,5 @@
 """A queue worker with the harness's hooks in it: ``soak worker`` and ``python -m
-harness.queues.serve``. The harness starts one beside itself; on other machines, start it by
+worker_soak.queues.serve``. The harness starts one beside itself; on other machines, start it by
 hand (same spec, same broker URL, same queue) and run the harness with ``--no-start-worker``.
 
 Celery: one real Celery worker (prefork pool, its own recycling of children). RQ: RQ has no
@@ -18,10 +18,10 @@ import sys
 import time
 from typing import Final
 
-from harness.errors import UsageError
-from harness.model import DEFAULT_BROKER
-from harness.options.arguments import add_options
-from harness.queues.channel import check_broker
+from worker_soak.errors import UsageError
+from worker_soak.model import DEFAULT_BROKER
+from worker_soak.options.arguments import add_options
+from worker_soak.queues.channel import check_broker
 
 DEFAULT_QUEUE: Final = "soak"
 RUNNERS: Final = ("celery", "rq")
@@ -40,7 +40,7 @@ def worker_command(
 ) -> list[str]:
     """The command line that starts a worker like the one ``serve`` runs."""
     command = [
-        sys.executable, "-m", "harness.queues.serve", "--runner", runner,
+        sys.executable, "-m", "worker_soak.queues.serve", "--runner", runner,
         "--worker", spec, "--broker", broker, "--queue", queue,
         "--concurrency", str(concurrency), "--rq-worker", rq_worker,
     ]  # fmt: skip
@@ -60,19 +60,19 @@ def serve(args: argparse.Namespace) -> int:
     check_broker(broker)
     node = f"soak-{os.getpid()}@{socket.gethostname()}"
     if args.runner == "celery":
-        from harness.queues.celery_app import load_target
-        from harness.queues.celery_app import serve as serve_celery
+        from worker_soak.queues.celery_app import load_target
+        from worker_soak.queues.celery_app import serve as serve_celery
 
         target = load_target(args.worker, broker)
         serve_celery(
             target, queue, concurrency, args.max_tasks_per_child, args.max_memory_per_child, node
         )
         return 0
-    from harness.queues.rq_app import function_path
+    from worker_soak.queues.rq_app import function_path
 
     function_path(args.worker)  # a spec RQ cannot import fails here, once
     if args.one:
-        from harness.queues.rq_app import serve as serve_rq
+        from worker_soak.queues.rq_app import serve as serve_rq
 
         serve_rq(broker, queue, rq_worker, args.max_tasks_per_child, node)
         return 0
@@ -118,7 +118,7 @@ def build_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser(argparse.ArgumentParser(prog="harness.queues.serve")).parse_args(argv)
+    args = build_parser(argparse.ArgumentParser(prog="worker_soak.queues.serve")).parse_args(argv)
     try:
         return serve(args)
     except UsageError as exc:

@@ -22,15 +22,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from harness.queues.channel import Channel
-from harness.worker import protocol
-from harness.worker.census import collected_heap
-from harness.worker.child import OWN_COLLECTION_POINTS
-from harness.worker.evidence import RAISED, outcome_of
-from harness.worker.execute import JobExecutor, describe_error
-from harness.worker.node import node_id, sample_fields
-from harness.worker.probes import Probe, default_probes, describe
-from harness.worker.tracing import MemrayWindow
+from worker_soak.queues.channel import Channel
+from worker_soak.worker import protocol
+from worker_soak.worker.census import collected_heap
+from worker_soak.worker.child import OWN_COLLECTION_POINTS
+from worker_soak.worker.evidence import RAISED, outcome_of
+from worker_soak.worker.execute import JobExecutor, describe_error
+from worker_soak.worker.node import node_id, sample_fields
+from worker_soak.worker.probes import Probe, default_probes, describe
+from worker_soak.worker.tracing import MemrayWindow
 
 RUN: Final = "soak_run"
 INDEX: Final = "soak_index"
@@ -276,7 +276,7 @@ class TaskMeter:
 
 
 def _result_event(index: int, result: object, raised: str | None) -> bytes:
-    """A kept task's outcome as :mod:`harness.worker.evidence` stores it (a pickled value
+    """A kept task's outcome as :mod:`worker_soak.worker.evidence` stores it (a pickled value
     travels as base64)."""
     kind, payload = (RAISED, raised) if raised is not None else outcome_of(result, None)
     if isinstance(payload, bytes):

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from harness.queues.accounts import Proc, proc_of
-from harness.worker.tracing import window_jobs
+from worker_soak.queues.accounts import Proc, proc_of
+from worker_soak.worker.tracing import window_jobs
 
 #: memray makes a traced task ~4x slower; the traced process's siblings run on meanwhile.
 TRACE_SLOWDOWN: Final = 4

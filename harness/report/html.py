@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from harness.model import Samples
-from harness.report import plots
-from harness.report.plain import queue_lines, runner_label
-from harness.store import SAMPLES_FILE, WORKER_LOG, read_result, read_samples
+from worker_soak.model import Samples
+from worker_soak.report import plots
+from worker_soak.report.plain import queue_lines, runner_label
+from worker_soak.store import SAMPLES_FILE, WORKER_LOG, read_result, read_samples
 
 REPORT_FILE: Final = "index.html"
 SUMMARY_FILE: Final = "summary.json"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.result import SoakResult
+from worker_soak.result import SoakResult
 
 
 def crash_place(crash: Mapping[str, Any]) -> str:

@@ -11,12 +11,12 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from harness.analysis.checkpoints import window_size
-from harness.analysis.heap_floor import growth_onset, heap_points
-from harness.analysis.lifetimes import UNGRACEFUL
-from harness.analysis.series import gauge_points
-from harness.analysis.trend import block_median
-from harness.model import Samples
+from worker_soak.analysis.checkpoints import window_size
+from worker_soak.analysis.heap_floor import growth_onset, heap_points
+from worker_soak.analysis.lifetimes import UNGRACEFUL
+from worker_soak.analysis.series import gauge_points
+from worker_soak.analysis.trend import block_median
+from worker_soak.model import Samples
 
 MAX_POINTS: Final = 4_000
 WIDTH: Final = 9.0

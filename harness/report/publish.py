@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Final
 
-from harness.errors import UsageError
+from worker_soak.errors import UsageError
 
 #: A run directory's files a published site carries.
 PUBLISHED: Final = ("index.html", "result.json", "summary.json")

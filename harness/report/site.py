@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from harness.errors import UsageError
-from harness.report.html import TEMPLATES, overall
-from harness.store import RESULT_FILE, read_result
+from worker_soak.errors import UsageError
+from worker_soak.report.html import TEMPLATES, overall
+from worker_soak.store import RESULT_FILE, read_result
 
 SITE_FILE: Final = "index.html"
 
@@ -47,7 +47,7 @@ def _last_checkpoint(result: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def history_plot(workload: str, runs: Sequence[Mapping[str, Any]]) -> str:
     """Latency p50/p95 and bytes/job of one workload's runs, oldest to newest."""
-    from harness.report.plots import data_uri, new_figure
+    from worker_soak.report.plots import data_uri, new_figure
 
     ordered = sorted(runs, key=lambda r: str(r.get("started_at", "")))
     labels = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from harness.report.plain import crash_place, queue_lines, runner_label
+from worker_soak.report.plain import crash_place, queue_lines, runner_label
 
 STYLES: Final = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from harness.model import RunOutcome
-from harness.store import SampleLog
-from workloads.base import Job
+from worker_soak.model import RunOutcome
+from worker_soak.store import SampleLog
+from worker_soak.workloads.base import Job
 
 ProgressCallback = Callable[[int], None]
 
@@ -15,7 +15,7 @@ ProgressCallback = Callable[[int], None]
 class Runner(Protocol):
     """Runs ``count`` jobs from ``jobs``, appending each sample to ``log`` as it completes.
 
-    Returns how far it got. Raises :class:`harness.errors.SpecError` when the worker cannot
+    Returns how far it got. Raises :class:`worker_soak.errors.SpecError` when the worker cannot
     be loaded (before any job ran). Never raises for what a worker does.
     """
 

@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from harness.runners.spawn import WorkerProcess
-from harness.worker import protocol
+from worker_soak.runners.spawn import WorkerProcess
+from worker_soak.worker import protocol
 
 PROBE_PAIRS: Final = 30
 #: Enough for lazy imports, first-call caches and CPython's adaptive specialisation of the

@@ -6,8 +6,8 @@ import signal
 from dataclasses import replace
 from typing import Final
 
-from harness.model import Crash, CrashReason, RunOutcome
-from harness.oom import oom_kill_count
+from worker_soak.model import Crash, CrashReason, RunOutcome
+from worker_soak.oom import oom_kill_count
 
 
 def oom_killed(returncode: int, oom_before: int | None) -> bool:

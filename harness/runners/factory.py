@@ -6,19 +6,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.analysis.isolation import plan
-from harness.analysis.latency import MIN_JOBS as LATENCY_MIN_JOBS
-from harness.analysis.rounds import collection_points
-from harness.model import QUEUE_RUNNERS, QueueConfig, RunConfig
-from harness.runners import Runner
-from harness.runners.aged_vs_fresh import FRESH_WARMUP_JOBS, PROBE_PAIRS, AgedProbe
-from harness.runners.inline import InlineRunner
-from harness.runners.pool import PoolRunner
-from harness.runners.process import ProcessRunner
-from harness.runners.queue import QueueRunner
-from harness.worker.spec import Worker
-from harness.worker.tracing import window_plan
-from workloads import get_workload
+from worker_soak.analysis.isolation import plan
+from worker_soak.analysis.latency import MIN_JOBS as LATENCY_MIN_JOBS
+from worker_soak.analysis.rounds import collection_points
+from worker_soak.model import QUEUE_RUNNERS, QueueConfig, RunConfig
+from worker_soak.runners import Runner
+from worker_soak.runners.aged_vs_fresh import FRESH_WARMUP_JOBS, PROBE_PAIRS, AgedProbe
+from worker_soak.runners.inline import InlineRunner
+from worker_soak.runners.pool import PoolRunner
+from worker_soak.runners.process import ProcessRunner
+from worker_soak.runners.queue import QueueRunner
+from worker_soak.worker.spec import Worker
+from worker_soak.worker.tracing import window_plan
+from worker_soak.workloads import get_workload
 
 
 def resolve_worker(config: RunConfig) -> str:
@@ -27,7 +27,8 @@ def resolve_worker(config: RunConfig) -> str:
         return config.worker
     if config.runner in QUEUE_RUNNERS:  # the reference worker as a task of that framework
         name = {"import": "data_import"}.get(config.workload, config.workload)
-        return f"workloads.queue_tasks:{name}_{'task' if config.runner == 'celery' else 'job'}"
+        kind = "task" if config.runner == "celery" else "job"
+        return f"worker_soak.workloads.queue_tasks:{name}_{kind}"
     return get_workload(config.workload).reference_worker
 
 

@@ -11,13 +11,13 @@ import time
 from collections.abc import Collection, Iterator
 from typing import Final
 
-from harness.model import Crash, RunOutcome, StopReason
-from harness.runners import ProgressCallback
-from harness.store import SampleLog
-from harness.worker.execute import JobExecutor
-from harness.worker.probes import Probe, default_probes, describe
-from harness.worker.spec import Worker, load_worker
-from workloads.base import Job
+from worker_soak.model import Crash, RunOutcome, StopReason
+from worker_soak.runners import ProgressCallback
+from worker_soak.store import SampleLog
+from worker_soak.worker.execute import JobExecutor
+from worker_soak.worker.probes import Probe, default_probes, describe
+from worker_soak.worker.spec import Worker, load_worker
+from worker_soak.workloads.base import Job
 
 # Samples reach the OS at least this often; a write per job would cost ~1.5 us of a 10 us budget.
 FLUSH_INTERVAL_NS: Final = 50_000_000

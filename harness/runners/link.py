@@ -8,7 +8,7 @@ import os
 import selectors
 from typing import Final
 
-from harness.runners.spawn import WorkerProcess
+from worker_soak.runners.spawn import WorkerProcess
 
 PIPE_CHUNK: Final = 1 << 16
 

@@ -8,12 +8,12 @@ reaches 90 % of a limit, and takes over the moment the old one stops taking jobs
 
 From outside, on a 50 ms tick, the supervisor ends a worker (SIGTERM, grace, SIGKILL) whose
 RSS passed ``--kill-memory`` or whose job ran past ``--job-timeout``; the job in flight goes
-to the :class:`~harness.runners.ledger.Ledger`, which runs it again on a fresh worker at most
+to the :class:`~worker_soak.runners.ledger.Ledger`, which runs it again on a fresh worker at most
 ``--max-retries`` times. A worker that crashes is treated the same way.
 
 Each worker holds two jobs (the one it runs and the next), so it never waits for a round
 trip, and little is handed back when it ends; up to 64 when its jobs take microseconds
-(:meth:`~harness.runners.pool_worker.PoolWorker.jobs_ahead`).
+(:meth:`~worker_soak.runners.pool_worker.PoolWorker.jobs_ahead`).
 Samples are written to disk as they arrive, in arrival order, each tagged with its worker's
 pid.
 """
@@ -29,21 +29,21 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
-from harness.errors import SpecError, UsageError
-from harness.model import PoolConfig, RecycleReason, RunOutcome
-from harness.runners import ProgressCallback
-from harness.runners.crashes import oom_killed
-from harness.runners.ledger import Job
-from harness.runners.pool_report import PoolPlan, Restart
-from harness.runners.pool_restarts import exit_text
-from harness.runners.pool_state import TICK_S, PoolState
-from harness.runners.pool_worker import PoolWorker
-from harness.runners.spawn import signal_group
-from harness.store import WORKER_LOG, SampleLog
-from harness.worker import protocol
-from harness.worker.execute import SAMPLE_PREFIX, ended_job_sample
-from harness.worker.node import node_id
-from harness.worker.recycle import EXIT_RECYCLE
+from worker_soak.errors import SpecError, UsageError
+from worker_soak.model import PoolConfig, RecycleReason, RunOutcome
+from worker_soak.runners import ProgressCallback
+from worker_soak.runners.crashes import oom_killed
+from worker_soak.runners.ledger import Job
+from worker_soak.runners.pool_report import PoolPlan, Restart
+from worker_soak.runners.pool_restarts import exit_text
+from worker_soak.runners.pool_state import TICK_S, PoolState
+from worker_soak.runners.pool_worker import PoolWorker
+from worker_soak.runners.spawn import signal_group
+from worker_soak.store import WORKER_LOG, SampleLog
+from worker_soak.worker import protocol
+from worker_soak.worker.execute import SAMPLE_PREFIX, ended_job_sample
+from worker_soak.worker.node import node_id
+from worker_soak.worker.recycle import EXIT_RECYCLE
 
 HEARTBEAT_S: Final = 0.5
 DEFAULT_GRACE_S: Final = 2.0

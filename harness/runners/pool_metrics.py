@@ -22,8 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Final, TextIO
 
-from harness.errors import UsageError
-from harness.worker.recycle import current_memory
+from worker_soak.errors import UsageError
+from worker_soak.worker.recycle import current_memory
 
 METRICS_FILE: Final = "metrics.jsonl"
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"

@@ -7,9 +7,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from harness.model import PoolConfig, RecycleReason
-from harness.runners.ledger import Ledger
-from harness.runners.pool_metrics import METRICS_FILE
+from worker_soak.model import PoolConfig, RecycleReason
+from worker_soak.runners.ledger import Ledger
+from worker_soak.runners.pool_metrics import METRICS_FILE
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ from collections import Counter, deque
 from collections.abc import Collection
 from typing import Any, Final
 
-from harness.model import PoolConfig, RecycleReason
-from harness.runners.pool_report import Restart
-from harness.runners.pool_worker import PoolWorker
+from worker_soak.model import PoolConfig, RecycleReason
+from worker_soak.runners.pool_report import Restart
+from worker_soak.runners.pool_worker import PoolWorker
 
 PRESTART_AT: Final = 0.9
 #: Lifetimes in a row that end this early mean the limits, not the worker, are at fault.

@@ -1,7 +1,7 @@
 """What one pool run holds while it runs: its worker processes and their pipes, its job
 ledger, lifetimes, restarts and metrics, and the plain operations on them (start a worker,
 send it jobs, reap it, publish the metrics, make the outcome). The rules of supervision —
-when to feed, recycle, kill or replace a worker — are :mod:`harness.runners.pool`'s."""
+when to feed, recycle, kill or replace a worker — are :mod:`worker_soak.runners.pool`'s."""
 
 from __future__ import annotations
 
@@ -12,18 +12,18 @@ import time
 from collections.abc import Iterator
 from typing import Final
 
-from harness.model import RunOutcome
-from harness.oom import oom_kill_count
-from harness.runners import ProgressCallback
-from harness.runners.ledger import Job, Ledger
-from harness.runners.link import WorkerLink
-from harness.runners.pool_metrics import MetricsOutputs, ProcessMemory
-from harness.runners.pool_report import Lifetime, PoolPlan, Restart, pool_summary
-from harness.runners.pool_restarts import Restarts
-from harness.runners.pool_tracing import WindowCarrier
-from harness.runners.pool_worker import PoolWorker, recycle_limits
-from harness.runners.spawn import signal_group, spawn_worker
-from harness.store import WORKER_LOG, SampleLog
+from worker_soak.model import RunOutcome
+from worker_soak.oom import oom_kill_count
+from worker_soak.runners import ProgressCallback
+from worker_soak.runners.ledger import Job, Ledger
+from worker_soak.runners.link import WorkerLink
+from worker_soak.runners.pool_metrics import MetricsOutputs, ProcessMemory
+from worker_soak.runners.pool_report import Lifetime, PoolPlan, Restart, pool_summary
+from worker_soak.runners.pool_restarts import Restarts
+from worker_soak.runners.pool_tracing import WindowCarrier
+from worker_soak.runners.pool_worker import PoolWorker, recycle_limits
+from worker_soak.runners.spawn import signal_group, spawn_worker
+from worker_soak.store import WORKER_LOG, SampleLog
 
 TICK_S: Final = 0.05
 _STARTUP_TIMEOUT_FLOOR_S: Final = 60.0

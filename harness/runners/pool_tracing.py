@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.worker import protocol
-from harness.worker.tracing import window_jobs
+from worker_soak.worker import protocol
+from worker_soak.worker.tracing import window_jobs
 
 
 class WindowCarrier:

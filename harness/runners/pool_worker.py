@@ -8,12 +8,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from harness.model import PoolConfig, RecycleReason
-from harness.runners.ledger import Job
-from harness.runners.link import WorkerLink
-from harness.runners.pool_metrics import ProcessMemory, WorkerMetrics, unique_set_size
-from harness.runners.pool_report import Restart
-from harness.runners.spawn import WorkerProcess
+from worker_soak.model import PoolConfig, RecycleReason
+from worker_soak.runners.ledger import Job
+from worker_soak.runners.link import WorkerLink
+from worker_soak.runners.pool_metrics import ProcessMemory, WorkerMetrics, unique_set_size
+from worker_soak.runners.pool_report import Restart
+from worker_soak.runners.spawn import WorkerProcess
 
 #: Jobs a worker holds at least: the one it runs and the next, already in its pipe.
 MIN_JOBS_AHEAD: Final = 2

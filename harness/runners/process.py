@@ -6,7 +6,7 @@ whatever happens to it, every finished job is on disk. A job is "in flight" from
 the previous job's sample arrives: that is when its ``--job-timeout`` clock starts.
 
 After the last job, when asked, the same worker answers probe jobs against a fresh worker
-(:mod:`harness.runners.aged_vs_fresh`) before its input is closed and it tears down.
+(:mod:`worker_soak.runners.aged_vs_fresh`) before its input is closed and it tears down.
 """
 
 from __future__ import annotations
@@ -20,17 +20,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
-from harness.errors import SpecError
-from harness.model import AgedTimes, CrashReason, RunOutcome
-from harness.oom import oom_kill_count
-from harness.runners import ProgressCallback
-from harness.runners.aged_vs_fresh import AgedProbe, ProbeError, baseline_times, compare_with_fresh
-from harness.runners.crashes import crash_of, with_oom
-from harness.runners.link import PIPE_CHUNK, WorkerLink
-from harness.runners.spawn import WorkerProcess, end_process, spawn_worker
-from harness.store import WORKER_LOG, SampleLog
-from harness.worker import protocol
-from workloads.base import Job
+from worker_soak.errors import SpecError
+from worker_soak.model import AgedTimes, CrashReason, RunOutcome
+from worker_soak.oom import oom_kill_count
+from worker_soak.runners import ProgressCallback
+from worker_soak.runners.aged_vs_fresh import (
+    AgedProbe,
+    ProbeError,
+    baseline_times,
+    compare_with_fresh,
+)
+from worker_soak.runners.crashes import crash_of, with_oom
+from worker_soak.runners.link import PIPE_CHUNK, WorkerLink
+from worker_soak.runners.spawn import WorkerProcess, end_process, spawn_worker
+from worker_soak.store import WORKER_LOG, SampleLog
+from worker_soak.worker import protocol
+from worker_soak.workloads.base import Job
 
 DEFAULT_GRACE_S: Final = 2.0
 DEFAULT_MAX_AHEAD: Final = 64

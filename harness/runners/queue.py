@@ -1,7 +1,7 @@
 """Drive a real job queue: send the workload's jobs as the user's tasks through a broker, to
 the framework's own worker processes, and take the samples their hooks send back.
 
-It starts a worker beside itself (``harness.queues.serve``) unless workers run elsewhere
+It starts a worker beside itself (``worker_soak.queues.serve``) unless workers run elsewhere
 (``--no-start-worker``): all it needs travels through the broker, so one run drives a fleet.
 It keeps its own ledger of every task (sent, started by which (node, pid), finished) and of
 every worker process, and stops a run that stalls rather than wait forever."""
@@ -20,20 +20,20 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Final, Protocol
 
-from harness.errors import UsageError
-from harness.model import QueueConfig, RunOutcome
-from harness.queues import task_meter
-from harness.queues.accounts import ProcessBook, TaskLedger, proc_of, recycles
-from harness.queues.channel import Channel, check_broker, open_channel, redacted, scheme_of
-from harness.queues.serve import DEFAULT_QUEUE, worker_command
-from harness.queues.tracing import QueueWindow
-from harness.runners import ProgressCallback
-from harness.runners.spawn import child_env, signal_group
-from harness.store import WORKER_LOG, SampleLog
-from harness.worker import protocol
-from harness.worker.evidence import AGED_RESULTS_FILE, VALUE
-from harness.worker.execute import ended_job_sample
-from workloads.base import Job
+from worker_soak.errors import UsageError
+from worker_soak.model import QueueConfig, RunOutcome
+from worker_soak.queues import task_meter
+from worker_soak.queues.accounts import ProcessBook, TaskLedger, proc_of, recycles
+from worker_soak.queues.channel import Channel, check_broker, open_channel, redacted, scheme_of
+from worker_soak.queues.serve import DEFAULT_QUEUE, worker_command
+from worker_soak.queues.tracing import QueueWindow
+from worker_soak.runners import ProgressCallback
+from worker_soak.runners.spawn import child_env, signal_group
+from worker_soak.store import WORKER_LOG, SampleLog
+from worker_soak.worker import protocol
+from worker_soak.worker.evidence import AGED_RESULTS_FILE, VALUE
+from worker_soak.worker.execute import ended_job_sample
+from worker_soak.workloads.base import Job
 
 #: Jobs sent ahead of the ones finished: enough to keep every worker process busy, few
 #: enough that a stopped run leaves little on the broker.
@@ -80,7 +80,7 @@ class QueueRunner:
 
     def _sender(self, queue_name: str) -> Sender:
         if self.runner == "celery":
-            from harness.queues.celery_app import CelerySender, load_target
+            from worker_soak.queues.celery_app import CelerySender, load_target
 
             return CelerySender(load_target(self.spec, self.config.broker), queue_name)
         if scheme_of(self.config.broker) != "redis":
@@ -89,7 +89,7 @@ class QueueRunner:
                 "expected a redis:// URL"
             )
         try:
-            from harness.queues.rq_app import RQSender, function_path
+            from worker_soak.queues.rq_app import RQSender, function_path
         except ImportError:
             raise UsageError("--runner rq needs RQ: pip install 'worker-soak[queues]'") from None
         return RQSender(self.config.broker, queue_name, function_path(self.spec))

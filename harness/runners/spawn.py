@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import harness
-from harness.worker.interpreter import worker_python
+from worker_soak.worker.interpreter import module_command
 
 
 @dataclass(slots=True)
@@ -53,12 +52,12 @@ def spawn_worker(
     extra_args: list[str],
     import_paths: tuple[str, ...] = (),
 ) -> WorkerProcess:
-    """Start ``python -m harness.worker.child`` for ``spec``; its output goes to
+    """Start ``python -m worker_soak.worker.child`` for ``spec``; its output goes to
     ``run_dir/log_name``."""
     jobs_r, jobs_w = os.pipe()
     samples_r, samples_w = os.pipe()
     command = [
-        worker_python(), "-m", "harness.worker.child",
+        *module_command("worker_soak.worker.child"),
         "--spec", spec,
         "--origin-ns", str(origin_ns),
         "--jobs-fd", str(jobs_r),
@@ -86,9 +85,9 @@ def spawn_worker(
 
 def child_env(import_paths: tuple[str, ...] = ()) -> dict[str, str]:
     env = dict(os.environ)
-    # The child must import this very harness, even when it is not installed (a source tree).
-    source_root = str(Path(harness.__file__).resolve().parent.parent)
-    paths = (source_root, *import_paths, env.get("PYTHONPATH"))
+    # The child finds this package by the command (``module_command``), not by PYTHONPATH: a
+    # folder of the user's named like one of ours must not be shadowed, nor shadow ours.
+    paths = (*import_paths, env.get("PYTHONPATH"))
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
     env["PYTHONUNBUFFERED"] = "1"  # the worker's prints reach its log before a crash
     env["GLIBC_TUNABLES"] = without_tcache(env.get("GLIBC_TUNABLES", ""))

@@ -28,7 +28,7 @@ import types
 from collections.abc import Iterable
 from typing import Any, Final
 
-from harness.worker.probes import native_heap_in_use
+from worker_soak.worker.probes import native_heap_in_use
 
 #: Classes known to be bounded caches by their size attribute (``capacity``, ``maxlen``).
 _BOUNDED_BY_NAME: Final = frozenset({"LRUCache", "LimitedSet"})

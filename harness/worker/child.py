@@ -1,8 +1,8 @@
-"""Entry point of a worker process: ``python -m harness.worker.child``.
+"""Entry point of a worker process: ``python -m worker_soak.worker.child``.
 
 Loads the worker, reads jobs from one pipe, writes one sample line per job to another as soon
 as the job ends (so a crash loses no finished job), and exits when its input ends. It is
-started in a session of its own by :mod:`harness.runners.process`, and asks the kernel to
+started in a session of its own by :mod:`worker_soak.runners.process`, and asks the kernel to
 kill it if the harness dies, so it can never outlive the run.
 """
 
@@ -18,17 +18,17 @@ import sys
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from harness.errors import SpecError
-from harness.worker import protocol
-from harness.worker.census import collected_heap
-from harness.worker.evidence import IsolationEvidence
-from harness.worker.execute import SAMPLE_PREFIX, JobExecutor
-from harness.worker.node import sample_fields
-from harness.worker.probes import default_probes, describe, machine_speed_ns
-from harness.worker.recycle import EXIT_RECYCLE, Recycler
-from harness.worker.spec import Worker, load_worker
-from harness.worker.state import StateWatcher, own_modules, worker_module
-from harness.worker.tracing import MemrayWindow, window_jobs
+from worker_soak.errors import SpecError
+from worker_soak.worker import protocol
+from worker_soak.worker.census import collected_heap
+from worker_soak.worker.evidence import IsolationEvidence
+from worker_soak.worker.execute import SAMPLE_PREFIX, JobExecutor
+from worker_soak.worker.node import sample_fields
+from worker_soak.worker.probes import default_probes, describe, machine_speed_ns
+from worker_soak.worker.recycle import EXIT_RECYCLE, Recycler
+from worker_soak.worker.spec import Worker, load_worker
+from worker_soak.worker.state import StateWatcher, own_modules, worker_module
+from worker_soak.worker.tracing import MemrayWindow, window_jobs
 
 #: An armed worker opens its memray window when it has about this many windows' worth of
 #: jobs left before a recycle limit: late enough to see most of its life's growth, early
@@ -57,7 +57,7 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="harness.worker.child")
+    parser = argparse.ArgumentParser(prog="worker_soak.worker.child")
     parser.add_argument("--spec", required=True)
     parser.add_argument("--origin-ns", type=int, required=True)
     parser.add_argument("--jobs-fd", type=int, required=True)

@@ -1,5 +1,5 @@
 """What the worker process keeps for the isolation verdict: the results of a few planned jobs
-(pickled, compared later with a fresh worker's by ``harness.worker.isolation_check``) and
+(pickled, compared later with a fresh worker's by ``worker_soak.worker.isolation_check``) and
 snapshots of process-global state after a ladder of jobs. Written to the run directory when
 the jobs end.
 """
@@ -13,9 +13,9 @@ import pickle
 from pathlib import Path
 from typing import Any, Final
 
-from harness.redact import environment_secrets, redact
-from harness.worker.execute import JobExecutor
-from harness.worker.state import StateWatcher
+from worker_soak.redact import environment_secrets, redact
+from worker_soak.worker.execute import JobExecutor
+from worker_soak.worker.state import StateWatcher
 
 AGED_RESULTS_FILE: Final = "isolation-aged.pickle"
 STATE_FILE: Final = "isolation-state.json"

@@ -15,11 +15,11 @@ import traceback
 from collections.abc import Collection, Sequence
 from typing import Any, Final
 
-from harness.redact import environment_secrets, redact
-from harness.worker.census import collected_heap
-from harness.worker.frames import is_user_file
-from harness.worker.probes import Probe
-from harness.worker.spec import Worker
+from worker_soak.redact import environment_secrets, redact
+from worker_soak.worker.census import collected_heap
+from worker_soak.worker.frames import is_user_file
+from worker_soak.worker.probes import Probe
+from worker_soak.worker.spec import Worker
 
 SAMPLE_PREFIX: Final = b'{"job_index":'
 MAX_ERROR_CHARS: Final = 2000

@@ -28,9 +28,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from harness.worker.evidence import outcome_of
-from harness.worker.interpreter import worker_python
-from harness.worker.spec import Worker, load_worker
+from worker_soak.worker.evidence import outcome_of
+from worker_soak.worker.interpreter import module_command
+from worker_soak.worker.spec import Worker, load_worker
 
 #: A new interpreter's start, imports and ``setup()``, on top of its jobs' time.
 SPAWN_START_S: Final = 30.0
@@ -156,7 +156,7 @@ class FreshWorkers:
         with tempfile.TemporaryDirectory() as scratch:
             given, taken = Path(scratch) / "jobs.pickle", Path(scratch) / "outcome.pickle"
             given.write_bytes(pickle.dumps(list(jobs)))
-            command = [worker_python(), "-m", "harness.worker.isolation_check", "--one", str(given)]
+            command = [*module_command("worker_soak.worker.isolation_check"), "--one", str(given)]
             try:
                 subprocess.run(
                     [*command, "--spec", self.spec, "--out", str(taken)],

@@ -1,7 +1,7 @@
 """The differential isolation check, in a process of its own (``python -m`` this module).
 Loads the worker and runs its ``setup()`` once, then gives each compared job to a *fresh*
 worker: a process forked from that set-up state, which has run no job. Its outcome is
-compared with the aged worker's (kept by ``harness.worker.evidence``), after the user's
+compared with the aged worker's (kept by ``worker_soak.worker.evidence``), after the user's
 normaliser if there is one. For the first job that differs it searches the shortest sequence
 of earlier jobs that, run before it on a fresh worker, changes its outcome again (delta
 debugging, ``analysis.isolation.shortest_cause``). Writes ``isolation.json``.
@@ -21,13 +21,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from harness.analysis.isolation import shortest_cause
-from harness.redact import environment_secrets, redact_json
-from harness.worker.evidence import DIGEST, RAISED, REPR, VALUE, read_aged_results
-from harness.worker.fresh_workers import SPAWN_START_S, FreshWorkers, Outcome, run_one
-from harness.worker.interpreter import worker_python
-from harness.worker.spec import load_object, load_worker, split_spec
-from workloads import get_workload
+from worker_soak.analysis.isolation import shortest_cause
+from worker_soak.redact import environment_secrets, redact_json
+from worker_soak.worker.evidence import DIGEST, RAISED, REPR, VALUE, read_aged_results
+from worker_soak.worker.fresh_workers import SPAWN_START_S, FreshWorkers, Outcome, run_one
+from worker_soak.worker.interpreter import module_command
+from worker_soak.worker.spec import load_object, load_worker, split_spec
+from worker_soak.workloads import get_workload
 
 RESULT_FILE: Final = "isolation.json"
 NORMALISER_NAME: Final = "soak_normalise"
@@ -103,7 +103,7 @@ def find_normaliser(spec: str, named: str) -> Normaliser | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="harness.worker.isolation_check")
+    parser = argparse.ArgumentParser(prog="worker_soak.worker.isolation_check")
     parser.add_argument("--spec", required=True)
     parser.add_argument("--one", type=Path, default=None, help="run these pickled jobs, once")
     parser.add_argument("--out", type=Path, default=None)
@@ -245,7 +245,7 @@ def compare_with_fresh_workers(
     import subprocess
 
     command = [
-        worker_python(), "-m", "harness.worker.isolation_check",
+        *module_command("worker_soak.worker.isolation_check"),
         "--spec", spec,
         "--run-dir", str(run_dir),
         "--workload", workload,

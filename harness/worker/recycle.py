@@ -13,7 +13,7 @@ import os
 import time
 from typing import Final
 
-from harness.model import RecycleReason
+from worker_soak.model import RecycleReason
 
 #: Exit code of a worker process that recycled itself (EX_TEMPFAIL: "try again").
 EXIT_RECYCLE: Final = 75

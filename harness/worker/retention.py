@@ -66,7 +66,7 @@ def retention_path(
         (value, (name,)) for name, value in (roots or {}).items()
     )
     for name, module in list(sys.modules.items()):
-        if not isinstance(module, types.ModuleType) or name.split(".")[0] == "harness":
+        if not isinstance(module, types.ModuleType) or name.split(".")[0] == "worker_soak":
             continue
         namespace = vars(module)
         seen.update((id(module), id(namespace)))

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Final
 
-from harness.errors import SpecError
+from worker_soak.errors import SpecError
 
 FORMS: Final = "'package.module:attr' or 'path/to/file.py:attr'"
 Job = dict[str, Any]

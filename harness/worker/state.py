@@ -11,7 +11,7 @@ costs ~100 us, so it is taken after a ladder of jobs, not after each one.
 Environment variables are kept by name and a salted hash of their value (the salt is this
 process's own, drawn at import and never written): two snapshots still tell a changed value
 apart, and no value — a token, a password in a DSN — reaches a file. Other texts pass
-through ``harness.redact``.
+through ``worker_soak.redact``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 from types import FunctionType, ModuleType
 from typing import Final
 
-from harness.redact import environment_secrets, redact
+from worker_soak.redact import environment_secrets, redact
 
 #: Fingerprint kinds that are process-level state (not a module's own globals).
 SIGNALS: Final = ("SIGINT", "SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGPIPE")
@@ -64,7 +64,7 @@ def own_modules(worker_module: str) -> list[ModuleType]:
         if not path or "site-packages" in path or path.startswith(sys.base_prefix):
             continue
         resolved = Path(path).resolve()
-        if resolved.is_relative_to(root) and not candidate.__name__.startswith("harness"):
+        if resolved.is_relative_to(root) and candidate.__name__.split(".")[0] != "worker_soak":
             own.append(candidate)
     return own
 

@@ -6,10 +6,11 @@ never covers the whole run. Three consecutive windows at the end of the run, one
 
 1. ``first_jobs`` jobs and 2. ``2 * first_jobs`` jobs, in memray's aggregated format (tiny
    files, read in milliseconds): what each line kept, to tell per-job leaks from caches
-   (:mod:`harness.analysis.attribution`);
+   (:mod:`worker_soak.analysis.attribution`);
 3. a few jobs in the full format with native frames, whose allocation addresses let the top
-   Python leak be found on the live heap for its retention path (:mod:`harness.worker.retention`),
-   and whose native stacks show where a native leak allocates (``sqlite3Malloc`` <- ...).
+   Python leak be found on the live heap for its retention path
+   (:mod:`worker_soak.worker.retention`), and whose native stacks show where a native leak
+   allocates (``sqlite3Malloc`` <- ...).
    Reading a full capture of 100 email jobs takes 0.5 s; of 10 jobs, a tenth of that.
 
 Their jobs are marked ``traced`` in the samples and left out of every verdict. The files stay
@@ -26,9 +27,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from harness.analysis.attribution import MAX_STACK, LeakSite, SiteWindows, leak_sites
-from harness.worker.frames import is_user_file
-from harness.worker.retention import retention_path
+from worker_soak.analysis.attribution import MAX_STACK, LeakSite, SiteWindows, leak_sites
+from worker_soak.worker.frames import is_user_file
+from worker_soak.worker.retention import retention_path
 
 WINDOW_FILES: Final = ("memray-window-1.bin", "memray-window-2.bin", "memray-addresses.bin")
 MIN_JOBS_FOR_WINDOW: Final = 300

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from harness.worker import fresh_workers as fw
-from harness.worker.evidence import VALUE
-from harness.worker.spec import load_worker
-from workloads import get_workload
+from worker_soak.worker import fresh_workers as fw
+from worker_soak.worker.evidence import VALUE
+from worker_soak.worker.spec import load_worker
+from worker_soak.workloads import get_workload
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-SPEC = "workloads.data_import:ImportWorker"
+SPEC = "worker_soak.workloads.data_import:ImportWorker"
 
 
 @pytest.mark.parametrize("mode", [fw.FORK_AFTER_SETUP, fw.FORK_BEFORE_SETUP, fw.SPAWN])

@@ -19,15 +19,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.model import PoolConfig
-from harness.runners.pool import PoolRunner
-from harness.runners.process import ProcessRunner
-from harness.store import SampleLog
-from harness.worker.recycle import current_memory
-from workloads import counter
+from worker_soak.model import PoolConfig
+from worker_soak.runners.pool import PoolRunner
+from worker_soak.runners.process import ProcessRunner
+from worker_soak.store import SampleLog
+from worker_soak.worker.recycle import current_memory
+from worker_soak.workloads import counter
 
 CPU_SPEC = "tests.pool.workers:steady"
-NOOP_SPEC = "workloads.counter:handle"
+NOOP_SPEC = "worker_soak.workloads.counter:handle"
 SPEEDUP_TARGET = 1.3
 
 

@@ -18,13 +18,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from harness.model import QueueConfig
-from harness.queues import task_meter
-from harness.queues.channel import RedisChannel
-from harness.runners.queue import QueueRunner
-from harness.store import SampleLog
-from harness.worker.recycle import current_memory
-from workloads import counter
+from worker_soak.model import QueueConfig
+from worker_soak.queues import task_meter
+from worker_soak.queues.channel import RedisChannel
+from worker_soak.runners.queue import QueueRunner
+from worker_soak.store import SampleLog
+from worker_soak.worker.recycle import current_memory
+from worker_soak.workloads import counter
 
 REDIS = "redis://127.0.0.1:6379/0"
 TASK = "tests.queues.celery_tasks:clean"

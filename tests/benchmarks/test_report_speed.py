@@ -6,8 +6,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from harness.report.html import write_run_report
 from tests.conftest import REPO, soak_command
+from worker_soak.report.html import write_run_report
 
 TARGET_S = 3.0
 

@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from harness.runners.inline import InlineRunner
-from harness.runners.process import ProcessRunner
-from harness.store import SampleLog
-from harness.worker.spec import load_worker
-from workloads import counter
+from worker_soak.runners.inline import InlineRunner
+from worker_soak.runners.process import ProcessRunner
+from worker_soak.store import SampleLog
+from worker_soak.worker.spec import load_worker
+from worker_soak.workloads import counter
 
 JOBS = 10_000
-SPEC = "workloads.counter:handle"
+SPEC = "worker_soak.workloads.counter:handle"
 INLINE_BUDGET_US = 10.0
 PROCESS_BUDGET_US = 50.0
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from harness.worker.spec import load_worker
-from workloads import get_workload
+from worker_soak.worker.spec import load_worker
+from worker_soak.workloads import get_workload
 
 JOBS = {"small": 60, "medium": 20, "large": 5}
 CASES = [(w, p) for w in ("email", "pdf", "import") for p in ("small", "medium", "large")]

@@ -275,7 +275,7 @@ def test_workload_reference_worker_is_the_default(soak_cli: SoakCli) -> None:
     """Without --worker, the workload's reference worker runs."""
     run = soak_cli("--jobs", "20")
     assert run.returncode == 0, run.stderr
-    assert run.result()["worker"] == "workloads.counter:handle"
+    assert run.result()["worker"] == "worker_soak.workloads.counter:handle"
 
 
 def test_existing_run_is_never_overwritten(soak_cli: SoakCli) -> None:

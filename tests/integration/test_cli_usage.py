@@ -22,7 +22,7 @@ from tests.conftest import REPO, SoakCli, soak_command
             "tests/workers/broken_import.py:handle",
             "raised ModuleNotFoundError: No module named 'a_module_that_does_not_exist'",
         ),
-        ("workloads.counter:2x", "'2x' is not a Python attribute name"),
+        ("worker_soak.workloads.counter:2x", "'2x' is not a Python attribute name"),
     ],
 )
 def test_bad_worker_spec_is_one_line_and_exit_2(

@@ -10,15 +10,15 @@ import pickle
 
 import pytest
 
-from harness.worker.evidence import VALUE
-from harness.worker.fresh_workers import (
+from tests.conftest import SoakCli
+from worker_soak.worker.evidence import VALUE
+from worker_soak.worker.fresh_workers import (
     FORK_AFTER_SETUP,
     FORK_BEFORE_SETUP,
     SPAWN,
     FreshWorkers,
 )
-from harness.worker.spec import load_worker
-from tests.conftest import SoakCli
+from worker_soak.worker.spec import load_worker
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -79,7 +79,7 @@ def _left_running(result: dict[str, Any]) -> list[str]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:  # not a process, or one that just ended
             continue
-        if queue in cmdline and "harness.queues.serve" in cmdline:
+        if queue in cmdline and "worker_soak.queues.serve" in cmdline:
             found.append(f"{entry.name}: {cmdline}")
     return found
 

@@ -7,23 +7,23 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from harness.worker.frames import is_user_file
 from tests.conftest import REPO, SoakCli
+from worker_soak.worker.frames import is_user_file
 
 #: What a worker process may load of ours: its own side, the pure values, analysis and
 #: redaction, and (for the isolation check, which regenerates the jobs) the workloads.
 ALLOWED = (
-    "harness.worker",
-    "harness.model",
-    "harness.errors",
-    "harness.redact",
-    "harness.analysis",
-    "workloads",
+    "worker_soak.worker",
+    "worker_soak.model",
+    "worker_soak.errors",
+    "worker_soak.redact",
+    "worker_soak.analysis",
+    "worker_soak.workloads",
 )
 
 
 def _allowed(module: str) -> bool:
-    return module == "harness" or any(
+    return module == "worker_soak" or any(
         module == prefix or module.startswith(f"{prefix}.") for prefix in ALLOWED
     )
 
@@ -55,7 +55,7 @@ def test_worker_side_modules_import_nothing_of_the_supervising_side() -> None:
                 names = [alias.name for alias in node.names]
             else:
                 continue
-            ours = [n for n in names if n.split(".")[0] in ("harness", "workloads")]
+            ours = [n for n in names if n.split(".")[0] == "worker_soak"]
             assert [n for n in ours if not _allowed(n)] == [], f"{path.name}: {ours}"
 
 

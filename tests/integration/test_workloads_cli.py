@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from tests.conftest import REPO, SoakCli, soak_command
-from workloads import get_workload
+from worker_soak.workloads import get_workload
 
 
 @pytest.mark.parametrize("workload", ["email", "pdf", "import"])
@@ -93,4 +93,4 @@ def test_soak_workloads_lists_each_with_its_workers() -> None:
     ).stdout
     for name in ("counter", "email", "pdf", "import"):
         assert f"\n{name} " in "\n" + listing
-    assert "workloads.mail:ArchivingEmailWorker" in listing
+    assert "worker_soak.workloads.mail:ArchivingEmailWorker" in listing

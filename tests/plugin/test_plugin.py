@@ -294,10 +294,10 @@ def test_plugin_is_inert_when_unused(suite: pytest.Pytester) -> None:
         import sys
 
         def test_plain():
-            loaded = [m for m in ("memray", "matplotlib", "jinja2", "harness.session",
-                                  "harness.options") if m in sys.modules]
+            loaded = [m for m in ("memray", "matplotlib", "jinja2", "worker_soak.session",
+                                  "worker_soak.options") if m in sys.modules]
             assert loaded == []
-            assert "harness.pytest_plugin" in sys.modules
+            assert "worker_soak.pytest_plugin" in sys.modules
         """
     )
     result = suite.runpytest_subprocess("-p", "no:cacheprovider")

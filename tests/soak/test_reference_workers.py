@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.pytest_plugin import Soak
-from workloads import available
+from worker_soak.pytest_plugin import Soak
+from worker_soak.workloads import available
 
 REFERENCE = [pytest.param(w.name, w.reference_worker, id=w.name) for w in available()]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.analysis.attribution import SiteWindows, classify, leak_sites, rate
+from worker_soak.analysis.attribution import SiteWindows, classify, leak_sites, rate
 
 USER = "/srv/app/billing/tasks.py"
 LIBRARY = "/usr/lib/python3.11/json/decoder.py"

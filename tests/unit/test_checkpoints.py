@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.analysis.checkpoints import (
+from tests.strategies import samples
+from worker_soak.analysis.checkpoints import (
     checkpoint_positions,
     compute_checkpoints,
     percentile,
     window_size,
 )
-from harness.model import Samples
-from tests.strategies import samples
+from worker_soak.model import Samples
 
 
 def _samples(wall_ms: list[float], blocks: list[int | None] | None = None) -> Samples:

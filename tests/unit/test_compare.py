@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.analysis.compare import compare_runs
-from harness.analysis.series import speed_blocks
+from worker_soak.analysis.compare import compare_runs
+from worker_soak.analysis.series import speed_blocks
 
 RESULT = {"verdicts": {}, "jobs_failed": 0, "crashes": []}
 

@@ -9,12 +9,12 @@ from typing import Any
 
 from hypothesis import given, settings
 
-from harness.worker import protocol
-from harness.worker.execute import MAX_ERROR_CHARS, SAMPLE_PREFIX, JobExecutor
-from harness.worker.probes import PythonHeap
-from harness.worker.spec import Worker
 from tests.strategies import jobs
-from workloads.strategies import email_jobs, import_jobs, invoice_jobs
+from worker_soak.worker import protocol
+from worker_soak.worker.execute import MAX_ERROR_CHARS, SAMPLE_PREFIX, JobExecutor
+from worker_soak.worker.probes import PythonHeap
+from worker_soak.worker.spec import Worker
+from worker_soak.workloads.strategies import email_jobs, import_jobs, invoice_jobs
 
 
 class _Big:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.analysis.failures import MAX_GROUPS, group_failures
-from harness.model import JobError
+from worker_soak.analysis.failures import MAX_GROUPS, group_failures
+from worker_soak.model import JobError
 
 
 def test_groups_by_type_and_line_whatever_the_message() -> None:

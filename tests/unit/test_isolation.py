@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.analysis.isolation import (
+from worker_soak.analysis.isolation import (
     Comparison,
     isolation_verdict,
     isolation_warmup,
@@ -17,7 +17,7 @@ from harness.analysis.isolation import (
     shortest_cause,
     state_changes,
 )
-from harness.worker.evidence import IsolationEvidence, read_aged_results, read_snapshots
+from worker_soak.worker.evidence import IsolationEvidence, read_aged_results, read_snapshots
 
 
 def test_state_changes_after_warmup_each_once_at_first_change() -> None:

@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from harness.analysis.latency import LatencyPolicy, latency_verdict, minimum_detectable_drift
-from harness.analysis.paired import PairedComparison
-from harness.model import Samples
 from tests.series import latency_samples
+from worker_soak.analysis.latency import LatencyPolicy, latency_verdict, minimum_detectable_drift
+from worker_soak.analysis.paired import PairedComparison
+from worker_soak.model import Samples
 
 
 @pytest.mark.parametrize(("jobs", "phi"), [(1_000, 0.5), (1_000, 0.8), (5_000, 0.8)])

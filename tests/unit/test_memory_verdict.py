@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.analysis.allocator_cache import TCACHE_BYTES
-from harness.analysis.heap_floor import heap_points
-from harness.analysis.memory import MemoryPolicy, memory_verdict
-from harness.model import Verdict
 from tests.series import HeapModel, KeptModel, heap_samples
+from worker_soak.analysis.allocator_cache import TCACHE_BYTES
+from worker_soak.analysis.heap_floor import heap_points
+from worker_soak.analysis.memory import MemoryPolicy, memory_verdict
+from worker_soak.model import Verdict
 
 BASE_BLOCKS = 75_000
 BASE_NATIVE = 4_000_000

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.cli import build_parser
-from harness.errors import UsageError
-from harness.options import KEYWORDS, OPTIONS, SoakOptions, soak_options
-from harness.options.arguments import parsed_options
-from harness.options.docs import README_BEGIN, README_END, markdown, readme_table
+from worker_soak.cli import build_parser
+from worker_soak.errors import UsageError
+from worker_soak.options import KEYWORDS, OPTIONS, SoakOptions, soak_options
+from worker_soak.options.arguments import parsed_options
+from worker_soak.options.docs import README_BEGIN, README_END, markdown, readme_table
 
 ROOT = Path(__file__).resolve().parents[2]
 BOTH = [o for o in OPTIONS if o.python and o.cli is not None]
@@ -115,7 +115,7 @@ def test_both_doors_accept_and_refuse_the_same_text(case: tuple[str, str]) -> No
 
 def test_the_docs_tables_are_made_from_the_table() -> None:
     """docs/options.md and the README's table are what the table makes now (regenerate:
-    ``python -m harness.options.docs > docs/options.md``; ``--readme`` for the README's)."""
+    ``python -m worker_soak.options.docs > docs/options.md``; ``--readme`` for the README's)."""
     assert (ROOT / "docs" / "options.md").read_text() == markdown()
     readme = (ROOT / "README.md").read_text()
     start, end = readme.index(README_BEGIN), readme.index(README_END) + len(README_END)

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.errors import UsageError
-from harness.options import SoakOptions, policy, soak_options
-from harness.options.table import BY_NAME
+from worker_soak.errors import UsageError
+from worker_soak.options import SoakOptions, policy, soak_options
+from worker_soak.options.table import BY_NAME
 
 
 def test_values_are_converted_as_a_user_writes_them() -> None:

@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.analysis.paired import (
+from worker_soak.analysis.paired import (
     compare_aged_fresh,
     hodges_lehmann,
     shown_comparisons,
     wilcoxon_greater,
 )
-from harness.model import AgedTimes
+from worker_soak.model import AgedTimes
 
 times = st.lists(st.integers(1_000, 10**9), min_size=10, max_size=60)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.analysis.compare import Difference
-from harness.report.plain import failure_message, summary_line, summary_record
-from harness.result import SoakResult
+from worker_soak.analysis.compare import Difference
+from worker_soak.report.plain import failure_message, summary_line, summary_record
+from worker_soak.result import SoakResult
 
 ROOT = Path("/project")
 

@@ -10,19 +10,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.analysis.lifetimes import (
+from worker_soak.analysis.lifetimes import (
     lifetime_samples,
     lifetimes,
     per_lifetime,
     recycling_verdict,
 )
-from harness.analysis.memory import memory_verdict
-from harness.errors import UsageError
-from harness.model import JobError, PoolConfig, Samples, Verdict
-from harness.options import Door, SoakOptions, run_config, soak_options
-from harness.runners.ledger import Ledger
-from harness.runners.pool_metrics import WorkerMetrics, prometheus_text
-from harness.store import read_samples
+from worker_soak.analysis.memory import memory_verdict
+from worker_soak.errors import UsageError
+from worker_soak.model import JobError, PoolConfig, Samples, Verdict
+from worker_soak.options import Door, SoakOptions, run_config, soak_options
+from worker_soak.runners.ledger import Ledger
+from worker_soak.runners.pool_metrics import WorkerMetrics, prometheus_text
+from worker_soak.store import read_samples
 
 # What a worker can do with the job in its hands: finish it, or be ended with it.
 actions = st.lists(st.sampled_from(["finish", "interrupt", "return"]), max_size=200)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.worker.probes import (
+from worker_soak.worker.probes import (
     ChildProcesses,
     GcCollections,
     NativeHeap,

@@ -10,16 +10,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.analysis.advice import DEFAULT_LIMIT_BYTES, advise, recycle_settings
-from harness.analysis.idle import MIN_IDLE_NS, framework_cost, idle_stretches, node_idle
-from harness.cli import build_parser
-from harness.errors import UsageError
-from harness.model import QueueConfig
-from harness.options import CLI, run_config
-from harness.options.arguments import parsed_options
-from harness.queues.accounts import ProcessBook, TaskLedger, recycles
-from harness.queues.channel import redacted, scheme_of
-from harness.queues.task_meter import envelope_of
+from worker_soak.analysis.advice import DEFAULT_LIMIT_BYTES, advise, recycle_settings
+from worker_soak.analysis.idle import MIN_IDLE_NS, framework_cost, idle_stretches, node_idle
+from worker_soak.cli import build_parser
+from worker_soak.errors import UsageError
+from worker_soak.model import QueueConfig
+from worker_soak.options import CLI, run_config
+from worker_soak.options.arguments import parsed_options
+from worker_soak.queues.accounts import ProcessBook, TaskLedger, recycles
+from worker_soak.queues.channel import redacted, scheme_of
+from worker_soak.queues.task_meter import envelope_of
 
 MS = 1_000_000
 

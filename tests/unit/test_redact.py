@@ -8,7 +8,7 @@ import string
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.redact import MASK, environment_secrets, redact, redact_json
+from worker_soak.redact import MASK, environment_secrets, redact, redact_json
 
 #: Raw characters a password holds in a URL users write by hand (``/ ? #`` and blanks end the
 #: authority, so a real URL percent-encodes them).

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.analysis.resources import counter_growth, resource_verdict
 from tests.series import counter_samples
+from worker_soak.analysis.resources import counter_growth, resource_verdict
 
 
 def test_flat_counter_passes() -> None:

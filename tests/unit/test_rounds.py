@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.analysis.rounds import ROUNDS, Round, RoundsReading, collection_points
+from worker_soak.analysis.rounds import ROUNDS, Round, RoundsReading, collection_points
 
 
 def _reading(rounds: list[Round]) -> RoundsReading:

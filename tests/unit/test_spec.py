@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import SpecError
-from harness.worker.spec import describe_object, importable_spec, load_worker, split_spec
 from tests.conftest import WORKERS
+from worker_soak.errors import SpecError
+from worker_soak.worker.spec import describe_object, importable_spec, load_worker, split_spec
 
 
 def _write(path: Path, text: str) -> str:
@@ -26,7 +26,7 @@ def test_function_in_a_file(tmp_path: Path) -> None:
 
 def test_module_spec() -> None:
     """package.module:attr loads from an importable module."""
-    worker = load_worker("workloads.counter:handle")
+    worker = load_worker("worker_soak.workloads.counter:handle")
     assert worker.handle({"id": 21}) == 42
 
 
@@ -164,9 +164,12 @@ MODULE_LEVEL_INSTANCE = _ModuleLevelWorker()
 def test_importable_spec_names_module_level_workers() -> None:
     """Functions, classes and objects bound at module level get the spec a new process
     imports them by; ``load_worker`` on it finds the very same object."""
-    import workloads.counter
+    import worker_soak.workloads.counter
 
-    assert importable_spec(workloads.counter.handle) == "workloads.counter:handle"
+    assert (
+        importable_spec(worker_soak.workloads.counter.handle)
+        == "worker_soak.workloads.counter:handle"
+    )
     assert importable_spec(_ModuleLevelWorker) == f"{__name__}:_ModuleLevelWorker"
     spec = importable_spec(MODULE_LEVEL_INSTANCE)
     assert spec == f"{__name__}:MODULE_LEVEL_INSTANCE"

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.errors import RunDirError
-from harness.store import (
+from worker_soak.errors import RunDirError
+from worker_soak.store import (
     SampleLog,
     prepare_run_dir,
     read_result,

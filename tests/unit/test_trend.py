@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.analysis.trend import (
+from tests.series import ar1
+from worker_soak.analysis.trend import (
     autocorrelation,
     block_median,
     blocks,
@@ -17,7 +18,6 @@ from harness.analysis.trend import (
     theil_sen,
     trend_test,
 )
-from tests.series import ar1
 
 finite = st.floats(-1e6, 1e6, allow_nan=False)
 series = st.lists(st.integers(-(10**6), 10**6).map(float), min_size=5, max_size=40)

@@ -6,9 +6,9 @@ import signal
 
 import pytest
 
-from harness.model import Crash, RunOutcome
-from harness.runners import crashes
-from harness.units import parse_growth, parse_size
+from worker_soak.model import Crash, RunOutcome
+from worker_soak.runners import crashes
+from worker_soak.units import parse_growth, parse_size
 
 
 @pytest.mark.parametrize(

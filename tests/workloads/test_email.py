@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from workloads.mail import (
+from worker_soak.workloads.mail import (
     DROP_DOMAIN,
     REFUSED_DOMAIN,
     EmailWorker,
@@ -18,7 +18,7 @@ from workloads.mail import (
     SmtpSink,
     generate,
 )
-from workloads.strategies import email_jobs
+from worker_soak.workloads.strategies import email_jobs
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_generated_emails_arrive_parseable(sink: SmtpSink, worker: EmailWorker) 
 
 def test_large_profile_attaches_the_rendered_invoice(sink: SmtpSink, worker: EmailWorker) -> None:
     """A large-profile email carries the pdf workload's invoice as application/pdf."""
-    from workloads.mail import compose
+    from worker_soak.workloads.mail import compose
 
     job = next(generate(1, 0, {"profile": "large"}))
     message = compose(job, worker.html, worker.text)

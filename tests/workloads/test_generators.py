@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from workloads import available, get_workload
-from workloads.base import PROFILES, WorkloadOptionError
+from worker_soak.workloads import available, get_workload
+from worker_soak.workloads.base import PROFILES, WorkloadOptionError
 
 NAMES = [w.name for w in available()]
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from workloads.data_import import (
+from worker_soak.workloads.data_import import (
     ENV_DB,
     ENV_TABLE,
     Database,
@@ -20,7 +20,7 @@ from workloads.data_import import (
     parse,
     validate,
 )
-from workloads.strategies import import_jobs
+from worker_soak.workloads.strategies import import_jobs
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -168,7 +168,7 @@ def test_validation_says_why(row: dict[str, str], reason: str) -> None:
 
 def test_bad_dsn_is_refused_with_the_forms_expected(tmp_path: Path) -> None:
     """--db mysql://... names the two forms it takes."""
-    from workloads.base import WorkloadOptionError
+    from worker_soak.workloads.base import WorkloadOptionError
 
     with pytest.raises(WorkloadOptionError, match="expected sqlite:///PATH or postgresql://"):
         ImportServices(tmp_path, {"db": "mysql://root@localhost/x"}, seed=0)

@@ -9,8 +9,13 @@ import pypdf
 import pytest
 from hypothesis import given, settings
 
-from workloads.invoices import ArchivingPdfWorker, InvoicePdfWorker, generate, render_invoice
-from workloads.strategies import invoice_jobs
+from worker_soak.workloads.invoices import (
+    ArchivingPdfWorker,
+    InvoicePdfWorker,
+    generate,
+    render_invoice,
+)
+from worker_soak.workloads.strategies import invoice_jobs
 
 
 def _read(data: bytes) -> pypdf.PdfReader:
