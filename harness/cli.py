@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Final, NoReturn
 
 from worker_soak import __version__
 from worker_soak.errors import HarnessError, UsageError
-from worker_soak.options import CLI, policy, run_config
+from worker_soak.options import CLI, policy, run_config, source_for
 from worker_soak.options.arguments import add_named, add_options, parsed_options
 from worker_soak.queues.serve import build_parser as build_worker_parser
 from worker_soak.redact import environment_secrets, redact
@@ -79,9 +80,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _default_out(workload: str) -> Path:
+def default_out(source: str, root: Path = Path("reports") / "runs") -> Path:
+    """``root/<time>-<source>``, unique: a run started in the same second as another gets
+    the next free ``-2``, ``-3``... (a path or a spec as the source is cut to its name)."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("reports") / "runs" / f"{stamp}-{workload}"
+    head = Path(source.split(":", 1)[0]).name
+    for suffix in (".py", ".jsonl", ".json"):
+        head = head.removesuffix(suffix)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", head)
+    base = root / f"{stamp}-{name.strip('-.')[:40] or 'jobs'}"
+    candidate, number = base, 1
+    while candidate.exists():
+        number += 1
+        candidate = base.with_name(f"{base.name}-{number}")
+    return candidate
 
 
 def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -94,13 +106,19 @@ def _run(args: argparse.Namespace) -> int:
     from worker_soak.session import exit_code, run_soak
 
     options = parsed_options(args)
-    out = args.out if args.out is not None else _default_out(options.workload)
+    source = source_for(options, CLI, args.jobs_from)
+    out = args.out if args.out is not None else default_out(source.name)
     config = run_config(
-        options, worker=args.worker or "", out=out, door=CLI, runner=options.runner or "process"
+        options,
+        source,
+        worker=args.worker or "",
+        out=out,
+        door=CLI,
+        runner=options.runner or "process",
     )
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     with progress_bar(config.jobs, f"soak {config.workload}") as on_progress:
-        result = run_soak(config, on_progress, policy(options))
+        result = run_soak(config, on_progress, policy(options), workload=source.workload)
     if not args.no_report:
         _write_report(out)
     render_summary(result, sys.stdout, str(out))

@@ -151,6 +151,8 @@ class RunConfig:
     bounded_caches: tuple[str, ...] = ()
     #: The interpreter that runs the worker processes (None: the harness's own).
     python: str | None = None
+    #: The file the jobs are replayed from (``--jobs-from``), if any.
+    jobs_from: Path | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:

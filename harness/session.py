@@ -23,7 +23,7 @@ from worker_soak.model import RunConfig, RunOutcome
 from worker_soak.result_file import bare_result, build_result
 from worker_soak.run_record import RUN_FILE, RunRecord, write_run_record
 from worker_soak.runners import ProgressCallback
-from worker_soak.runners.factory import resolve_worker, runner_for
+from worker_soak.runners.factory import isolation_plan, resolve_worker, runner_for
 from worker_soak.runners.spawn import child_env
 from worker_soak.services import WorkloadServices
 from worker_soak.store import (
@@ -35,10 +35,10 @@ from worker_soak.store import (
     write_result,
 )
 from worker_soak.worker.evidence import AGED_RESULTS_FILE
-from worker_soak.worker.isolation_check import compare_with_fresh_workers
+from worker_soak.worker.isolation_check import compare_with_fresh_workers, write_jobs_file
 from worker_soak.worker.spec import worker_from_object
-from worker_soak.workloads import get_workload
-from worker_soak.workloads.base import WorkloadOptionError
+from worker_soak.workloads.base import Workload, WorkloadOptionError
+from worker_soak.workloads.sources import JobSourceError, resolve_workload
 
 
 def run_soak(
@@ -46,16 +46,19 @@ def run_soak(
     on_progress: ProgressCallback | None = None,
     policy: Policy | None = None,
     worker: object | None = None,
+    workload: Workload | None = None,
 ) -> dict[str, Any]:
     """Run the soak ``config`` describes; return the result as written to ``result.json``.
 
     ``worker``: the worker itself, already in hand (a closure, an object made in a test), for
-    the inline runner; ``config.worker`` then only names it."""
+    the inline runner; ``config.worker`` then only names it. ``workload``: where the jobs
+    come from, already resolved (else ``config.workload`` / ``config.jobs_from`` is)."""
     try:
-        workload = get_workload(config.workload)
+        if workload is None:
+            workload = resolve_workload(config.workload, config.jobs_from)
         options = workload.check_options(config.workload_options)
-    except KeyError as exc:
-        raise WorkloadError(f"--workload: {exc.args[0]}") from None
+    except JobSourceError as exc:
+        raise WorkloadError(f"--workload: {exc}") from None
     except WorkloadOptionError as exc:
         raise WorkloadError(str(exc)) from None
     if worker is not None and config.runner != "inline":
@@ -63,7 +66,7 @@ def run_soak(
             f"the worker {config.worker!r} is an object in this process, which a worker "
             "process cannot import: define it at module level, or use the inline runner"
         )
-    spec = resolve_worker(config)
+    spec = resolve_worker(config, workload)
     loaded = worker_from_object(spec, worker) if worker is not None else None
     created = not config.out.exists()
     run_dir = prepare_run_dir(config.out)
@@ -74,7 +77,7 @@ def run_soak(
         raise
     started_at = dt.datetime.now(dt.UTC)
     origin_ns = time.perf_counter_ns()
-    runner = runner_for(config, spec, run_dir, origin_ns, loaded)
+    runner = runner_for(config, spec, run_dir, origin_ns, loaded, workload)
     jobs = workload.jobs(config.jobs, config.seed, options)
     outcome: RunOutcome | None = None
     harness_error: str | None = None
@@ -85,7 +88,7 @@ def run_soak(
     with SampleLog(run_dir) as log, services.exported():
         try:
             outcome = runner.run(jobs, config.jobs, log, on_progress or _ignore)
-            _check_isolation(config, spec, run_dir, outcome, origin_ns, options)
+            _check_isolation(config, spec, run_dir, outcome, origin_ns, options, workload)
         except (SpecError, UsageError) as exc:
             log.close()
             if isinstance(exc, UsageError) and _measured(run_dir):
@@ -137,24 +140,28 @@ def _check_isolation(
     outcome: RunOutcome,
     origin_ns: int,
     options: Mapping[str, str],
+    workload: Workload,
 ) -> None:
     """Compare the kept results with fresh workers' (process runner, completed runs)."""
     if not (run_dir / AGED_RESULTS_FILE).exists() or outcome.stop_reason != "completed":
         return
     elapsed_s = (time.perf_counter_ns() - origin_ns) / 1e9
     per_job_s = elapsed_s / max(1, outcome.jobs_completed)
-    compare_with_fresh_workers(
-        spec=spec,
-        run_dir=run_dir,
-        workload=config.workload,
-        seed=config.seed,
-        options=dict(options),
-        budget_s=max(ISOLATION_MIN_BUDGET_S, ISOLATION_BUDGET * elapsed_s),
-        # A fresh worker's job may take 20 times the run's average before it counts as hung.
-        timeout_s=min(60.0, max(2.0, 20 * per_job_s)),
-        normaliser=config.normaliser,
-        env=child_env(config.import_paths),
-    )
+    count = max(isolation_plan(config)[0], default=-1) + 1
+    jobs_file = write_jobs_file(run_dir, workload.jobs(count, config.seed, options))
+    try:
+        compare_with_fresh_workers(
+            spec=spec,
+            run_dir=run_dir,
+            jobs_file=jobs_file,
+            budget_s=max(ISOLATION_MIN_BUDGET_S, ISOLATION_BUDGET * elapsed_s),
+            # A fresh worker's job may take 20 times the run's average before it counts as hung.
+            timeout_s=min(60.0, max(2.0, 20 * per_job_s)),
+            normaliser=config.normaliser,
+            env=child_env(config.import_paths),
+        )
+    finally:
+        jobs_file.unlink(missing_ok=True)
 
 
 def _ignore(completed: int) -> None:

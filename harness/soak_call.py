@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from worker_soak.errors import RunDirError, UsageError
-from worker_soak.options import Door, SoakOptions, policy, run_config
+from worker_soak.options import Door, SoakOptions, policy, run_config, source_for
 from worker_soak.result import SoakResult
 from worker_soak.store import RESULT_FILE, SAMPLES_FILE, run_dir_name
 from worker_soak.worker.spec import describe_object, importable_spec
@@ -34,11 +34,14 @@ class SoakCall:
         baseline_root: Path | None = None,
         write_report: bool = False,
         import_paths: tuple[str, ...] = (),
+        run_dir: Path | None = None,
     ) -> None:
         self.options = options
         self.label = label
         self.name = run_dir_name(label, index)
-        self.run_dir = root / self.name
+        self.run_dir = run_dir if run_dir is not None else root / self.name
+        #: A run directory given by the caller is never replaced; the plugin's are.
+        self._replace_earlier = run_dir is None
         self.baseline_root = baseline_root
         self.write_report = write_report
         self._object: object | None = None
@@ -59,22 +62,39 @@ class SoakCall:
                 "only import a worker defined at module level; move it there, pass its spec "
                 "string, or use runner='inline'"
             )
-        self.config = run_config(
-            options,
-            worker=spec if spec is not None else describe_object(worker),
-            out=self.run_dir,
-            door=Door("python", f"soak() in {label}"),
-            runner=runner,
-            label=label,
-            import_paths=import_paths,
-        )
+        door = Door("python", f"soak() in {label}")
+        self.source = source_for(options, door)
+        try:
+            self.config = run_config(
+                options,
+                self.source,
+                worker=spec if spec is not None else describe_object(worker),
+                out=self.run_dir,
+                door=door,
+                runner=runner,
+                label=label,
+                import_paths=import_paths,
+            )
+        except BaseException:
+            self.source.remove_made_file()
+            raise
 
     def run(self, benchmark: object | None = None) -> SoakResult:
         """Run the soak; feed ``benchmark`` (pytest-benchmark's fixture) its latencies."""
         from worker_soak.session import run_soak
 
-        _clear_earlier_run(self.run_dir)
-        data = run_soak(self.config, None, policy(self.options), worker=self._object)
+        if self._replace_earlier:
+            _clear_earlier_run(self.run_dir)
+        try:
+            data = run_soak(
+                self.config,
+                None,
+                policy(self.options),
+                worker=self._object,
+                workload=self.source.workload,
+            )
+        finally:
+            self.source.remove_made_file()
         if benchmark is not None:
             self.notes["benchmark"] = self._record_rounds(benchmark, data)
         regressions, baseline_dir = self._compare_with_baseline()

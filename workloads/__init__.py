@@ -15,7 +15,7 @@ from worker_soak.workloads.base import Job, Workload
 
 _MODULES: Final = ("counter", "mail", "invoices", "data_import")
 
-__all__ = ["Job", "Workload", "available", "get_workload"]
+__all__ = ["Job", "Workload", "available", "builtin", "get_workload"]
 
 
 @lru_cache(maxsize=1)
@@ -41,3 +41,8 @@ def get_workload(name: str) -> Workload:
         raise KeyError(
             f"no workload {name!r}; expected one of: {', '.join(sorted(registry))}"
         ) from None
+
+
+def builtin(name: str) -> Workload | None:
+    """The built-in workload called ``name``, or None."""
+    return _registry().get(name)

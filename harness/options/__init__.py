@@ -4,7 +4,8 @@ option tables are made, and the one place that turns checked options into a run.
 
 from __future__ import annotations
 
-from worker_soak.options.config import CLI, Door, policy, run_config
+from worker_soak.options.config import CLI, Door, policy, run_config, source_for
+from worker_soak.options.job_source import JobSource
 from worker_soak.options.table import KEYWORDS, OPTIONS, Option
 from worker_soak.options.values import SoakOptions, soak_options
 
@@ -13,9 +14,11 @@ __all__ = [
     "KEYWORDS",
     "OPTIONS",
     "Door",
+    "JobSource",
     "Option",
     "SoakOptions",
     "policy",
     "run_config",
     "soak_options",
+    "source_for",
 ]

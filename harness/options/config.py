@@ -15,6 +15,7 @@ from worker_soak.analysis.memory import MemoryPolicy
 from worker_soak.analysis.verdicts import Policy
 from worker_soak.errors import UsageError
 from worker_soak.model import QUEUE_RUNNERS, PoolConfig, QueueConfig, RunConfig
+from worker_soak.options.job_source import BadJobSourceError, JobSource, job_source
 from worker_soak.options.table import BY_NAME, OPTIONS
 from worker_soak.options.values import SoakOptions
 
@@ -43,8 +44,23 @@ class Door:
 CLI = Door("cli")
 
 
+def source_for(options: SoakOptions, door: Door, jobs_from: Path | None = None) -> JobSource:
+    """Where the run's jobs come from, checked (the first job made, a job file read)."""
+    workload_options = {"profile": options.profile} | options.given(("smtp", "db"))
+    try:
+        return job_source(
+            options,
+            jobs_from=jobs_from,
+            jobs_from_name=door.name("jobs_from" if jobs_from is not None else "payloads"),
+            workload_options=workload_options,  # type: ignore[arg-type]
+        )
+    except BadJobSourceError as exc:
+        raise door.error(str(exc)) from None
+
+
 def run_config(
     options: SoakOptions,
+    source: JobSource,
     *,
     worker: str,
     out: Path,
@@ -85,8 +101,9 @@ def run_config(
     try:
         return RunConfig(
             worker=worker,
-            workload=options.workload,
-            jobs=options.jobs,
+            workload=source.name,
+            jobs=source.jobs,
+            jobs_from=source.jobs_from,
             out=out,
             runner=runner,
             job_timeout=options.job_timeout,

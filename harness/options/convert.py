@@ -127,6 +127,11 @@ def choice(*allowed: str) -> Converter:
     return convert
 
 
+def anything(value: object) -> object:
+    """Any value: what it must be is checked where it is used (``payloads``)."""
+    return value
+
+
 def path(value: object) -> Path:
     if not isinstance(value, str | Path) or not str(value):
         raise TypeError(value)

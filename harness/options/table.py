@@ -86,10 +86,25 @@ OPTIONS: Final = (
            "the worker to soak (default: the workload's reference worker)",
            default="", metavar="SPEC", python=False,
            one_door="soak(worker, ...) takes it as its first argument"),
-    Option("workload", convert.text, "a workload name such as 'email' (see 'soak workloads')",
-           "where jobs come from ('soak workloads' lists them; counter: job i is {'id': i})",
+    Option("workload", convert.text, "a workload name such as 'email' (see 'soak workloads') "
+           "or a generator of yours, 'pkg.mod:make_job' or 'file.py:make_job'",
+           "where jobs come from: a workload's name ('soak workloads' lists them; counter: "
+           "job i is {'id': i}) or your generator, 'pkg.mod:attr' / 'file.py:attr' (a "
+           "function make_job(index, seed) -> dict, a Hypothesis strategy or a Workload)",
            default="counter", metavar="NAME"),
-    Option("jobs", _N1, _N1_TEXT, "jobs to run", default=1000, metavar="N"),
+    Option("jobs", _N1, _N1_TEXT, "jobs to run (default: 1000; with a job file, one pass "
+           "over it; fewer or more jobs take its first records or cycle through it)",
+           metavar="N"),
+    Option("jobs_from", convert.path, "a JSON Lines file (one job object a line) or a JSON "
+           "array of job objects", "replay the jobs in this file (JSON Lines or a JSON "
+           "array; 'soak record' writes one from a live queue)", metavar="PATH",
+           python=False, one_door="soak(..., payloads=PATH) takes the file"),
+    Option("payloads", convert.anything, "a path, an iterable of dicts, a function "
+           "make_job(index, seed) -> dict, a Hypothesis strategy of dicts or a Workload",
+           "where jobs come from instead of a workload: a job file's path, an iterable of "
+           "dicts, make_job(index, seed), a strategy or a Workload", cli=None,
+           one_door="objects live in Python; the command line takes a file (--jobs-from) or "
+           "a generator's spec (--workload pkg.mod:make_job)"),
     Option("out", convert.path, "a directory path",
            "the run directory (default: reports/runs/<time>-<workload>); an existing run is "
            "never overwritten", metavar="DIR",

@@ -18,7 +18,8 @@ class SoakOptions:
     (a test holds the two together). None: not given (the run's own default applies)."""
 
     workload: str = "counter"
-    jobs: int = 1000
+    jobs: int | None = None
+    payloads: object = None
     runner: str | None = None
     job_timeout: float | None = None
     python: str | None = None

@@ -12,6 +12,7 @@ from typing import Any
 
 from worker_soak.errors import SpecError, UsageError
 from worker_soak.worker.spec import load_object
+from worker_soak.workloads.sources import as_call
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +93,11 @@ class CelerySender:
         self._queue = queue
 
     def send(self, job_index: int, job: Mapping[str, Any], envelope: Mapping[str, Any]) -> None:
+        args, kwargs = as_call(job)
         self._target.app.send_task(
             self._target.task_name,
-            args=[dict(job)],
+            args=args,
+            kwargs=kwargs,
             queue=self._queue,
             headers=dict(envelope),
             task_id=f"soak-{envelope['soak_run']}-{job_index}",

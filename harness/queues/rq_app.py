@@ -21,6 +21,7 @@ from worker_soak.errors import SpecError
 from worker_soak.queues.channel import Channel, RedisChannel
 from worker_soak.queues.task_meter import TaskMeter, envelope_of, warn
 from worker_soak.worker.spec import load_object, split_spec
+from worker_soak.workloads.sources import as_call
 
 WORKER_KINDS: Final = ("fork", "simple")
 _state: dict[str, Any] = {}
@@ -110,9 +111,11 @@ class RQSender:
         self._function = function
 
     def send(self, job_index: int, job: Mapping[str, Any], envelope: Mapping[str, Any]) -> None:
+        args, kwargs = as_call(job)
         self._queue.enqueue(
             self._function,
-            dict(job),
+            args=tuple(args),
+            kwargs=kwargs,
             job_id=f"soak-{envelope['soak_run']}-{job_index}",
             meta=dict(envelope),
             result_ttl=0,

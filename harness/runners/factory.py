@@ -9,6 +9,7 @@ from pathlib import Path
 from worker_soak.analysis.isolation import plan
 from worker_soak.analysis.latency import MIN_JOBS as LATENCY_MIN_JOBS
 from worker_soak.analysis.rounds import collection_points
+from worker_soak.errors import UsageError
 from worker_soak.model import QUEUE_RUNNERS, QueueConfig, RunConfig
 from worker_soak.runners import Runner
 from worker_soak.runners.aged_vs_fresh import FRESH_WARMUP_JOBS, PROBE_PAIRS, AgedProbe
@@ -18,22 +19,42 @@ from worker_soak.runners.process import ProcessRunner
 from worker_soak.runners.queue import QueueRunner
 from worker_soak.worker.spec import Worker
 from worker_soak.worker.tracing import window_plan
-from worker_soak.workloads import get_workload
+from worker_soak.workloads.base import Workload
 
 
-def resolve_worker(config: RunConfig) -> str:
+def resolve_worker(config: RunConfig, workload: Workload) -> str:
     """The worker spec to run: the one given, or the workload's reference worker."""
     if config.worker:
         return config.worker
+    if not workload.reference_worker:
+        raise UsageError(
+            f"{workload.name!r} makes jobs but names no worker to do them; give the worker "
+            "(--worker 'package.module:attr', or soak(worker, ...))"
+        )
     if config.runner in QUEUE_RUNNERS:  # the reference worker as a task of that framework
         name = {"import": "data_import"}.get(config.workload, config.workload)
         kind = "task" if config.runner == "celery" else "job"
         return f"worker_soak.workloads.queue_tasks:{name}_{kind}"
-    return get_workload(config.workload).reference_worker
+    return workload.reference_worker
+
+
+def isolation_plan(config: RunConfig) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The jobs whose results are kept for the comparison with fresh workers, and the state
+    snapshot points (none when the run skips isolation)."""
+    if config.light or not config.isolation:
+        return (), ()
+    window = window_plan(config.jobs)
+    kept, snapshots = plan(window[0] if window else config.jobs, config.isolation_jobs)
+    return tuple(kept), tuple(snapshots)
 
 
 def runner_for(
-    config: RunConfig, spec: str, run_dir: Path, origin_ns: int, worker: Worker | None
+    config: RunConfig,
+    spec: str,
+    run_dir: Path,
+    origin_ns: int,
+    worker: Worker | None,
+    workload: Workload,
 ) -> Runner:
     """The runner ``config`` asks for, with the memray window, collection points and
     isolation plan a run of its length gets."""
@@ -51,11 +72,7 @@ def runner_for(
             config.queue or QueueConfig(),
             import_paths=config.import_paths,
             trace_first=window[1] if window else None,
-            keep_results=frozenset(
-                plan(window[0] if window else config.jobs, config.isolation_jobs)[0]
-                if full and config.isolation
-                else ()
-            ),
+            keep_results=frozenset(isolation_plan(config)[0]),
         )
     if config.pool is not None:
         # The aged-vs-fresh probe and the isolation comparison follow one worker process
@@ -77,18 +94,17 @@ def runner_for(
         origin_ns,
         job_timeout=config.job_timeout,
         trace_window=window,
-        aged_probe=_aged_probe(config) if full and config.jobs >= LATENCY_MIN_JOBS else None,
+        aged_probe=_aged_probe(config, workload)
+        if full and config.jobs >= LATENCY_MIN_JOBS
+        else None,
         collect_after=collect_after,
         import_paths=config.import_paths,
-        isolation_plan=plan(window[0] if window else config.jobs, config.isolation_jobs)
-        if full and config.isolation
-        else ((), ()),
+        isolation_plan=isolation_plan(config),
     )
 
 
-def _aged_probe(config: RunConfig) -> AgedProbe:
+def _aged_probe(config: RunConfig, workload: Workload) -> AgedProbe:
     """The workload's first jobs: warm-up for the fresh worker, then the compared pairs."""
-    workload = get_workload(config.workload)
     count = FRESH_WARMUP_JOBS + PROBE_PAIRS
     jobs = tuple(workload.jobs(count, config.seed, config.workload_options))
     return AgedProbe(jobs=jobs, warmup=FRESH_WARMUP_JOBS)

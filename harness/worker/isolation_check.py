@@ -17,7 +17,7 @@ import os
 import pickle
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,9 +27,10 @@ from worker_soak.worker.evidence import DIGEST, RAISED, REPR, VALUE, read_aged_r
 from worker_soak.worker.fresh_workers import SPAWN_START_S, FreshWorkers, Outcome, run_one
 from worker_soak.worker.interpreter import module_command
 from worker_soak.worker.spec import load_object, load_worker, split_spec
-from worker_soak.workloads import get_workload
 
 RESULT_FILE: Final = "isolation.json"
+#: The run's first jobs, for the comparison (removed when it ends: jobs may carry data).
+JOBS_FILE: Final = "isolation-jobs.jsonl"
 NORMALISER_NAME: Final = "soak_normalise"
 #: A fresh worker may take this long for its jobs, at least (see ``--timeout-s``).
 MIN_TIMEOUT_S: Final = 2.0
@@ -108,9 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--one", type=Path, default=None, help="run these pickled jobs, once")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--run-dir", type=Path)
-    parser.add_argument("--workload", default="counter")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--options", default="{}")
+    parser.add_argument("--jobs-file", type=Path, default=None, help="the run's first jobs")
     parser.add_argument("--budget-s", type=float, default=1.0)
     parser.add_argument("--timeout-s", type=float, default=MIN_TIMEOUT_S)
     parser.add_argument("--normaliser", default="")
@@ -125,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         report["fresh_workers"] = fresh_workers.how
         normalise = find_normaliser(args.spec, args.normaliser)
         aged = read_aged_results(args.run_dir)
-        count = max(aged) + 1
-        jobs = list(get_workload(args.workload).jobs(count, args.seed, json.loads(args.options)))
+        jobs = _read_jobs(args.jobs_file)
         _compare(report, fresh_workers, aged, jobs, normalise, started + args.budget_s)
         report["compare_seconds"] = round(time.monotonic() - started, 3)
         differing = [c for c in report["comparisons"] if c["equal"] is False]
@@ -228,13 +226,26 @@ def _reproduce(
     return result
 
 
+def _read_jobs(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines]
+
+
+def write_jobs_file(run_dir: Path, jobs: Iterable[dict[str, Any]]) -> Path:
+    """The jobs up to the last kept one, for the comparison's process to replay (it never
+    regenerates them: the jobs may come from the user's generator, a file, or an object)."""
+    path = run_dir / JOBS_FILE
+    with open(path, "w", encoding="utf-8") as out:
+        for job in jobs:
+            out.write(json.dumps(job) + "\n")
+    return path
+
+
 def compare_with_fresh_workers(
     *,
     spec: str,
     run_dir: Path,
-    workload: str,
-    seed: int,
-    options: dict[str, str],
+    jobs_file: Path,
     budget_s: float,
     timeout_s: float,
     normaliser: str,
@@ -248,9 +259,7 @@ def compare_with_fresh_workers(
         *module_command("worker_soak.worker.isolation_check"),
         "--spec", spec,
         "--run-dir", str(run_dir),
-        "--workload", workload,
-        "--seed", str(seed),
-        "--options", json.dumps(options),
+        "--jobs-file", str(jobs_file),
         "--budget-s", str(budget_s),
         "--timeout-s", str(timeout_s),
         "--normaliser", normaliser,

@@ -16,6 +16,7 @@ through ``worker_soak.redact``.
 
 from __future__ import annotations
 
+import contextlib
 import decimal
 import hashlib
 import locale
@@ -87,7 +88,11 @@ def _global_fingerprint(value: object) -> str | None:
         return None
     if isinstance(value, str | int | float | bool | bytes | type(None)):
         return f"{type(value).__name__} {_short(repr(value))}"
-    size = f" len={len(value)}" if isinstance(value, Sized) else ""
+    size = ""
+    if isinstance(value, Sized):
+        # A proxy claims a length it may not have (Celery's task proxies raise TypeError).
+        with contextlib.suppress(Exception):
+            size = f" len={len(value)}"
     return f"{type(value).__name__} id={id(value):#x}{size}"
 
 

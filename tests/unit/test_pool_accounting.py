@@ -19,7 +19,7 @@ from worker_soak.analysis.lifetimes import (
 from worker_soak.analysis.memory import memory_verdict
 from worker_soak.errors import UsageError
 from worker_soak.model import JobError, PoolConfig, Samples, Verdict
-from worker_soak.options import Door, SoakOptions, run_config, soak_options
+from worker_soak.options import Door, SoakOptions, run_config, soak_options, source_for
 from worker_soak.runners.ledger import Ledger
 from worker_soak.runners.pool_metrics import WorkerMetrics, prometheus_text
 from worker_soak.store import read_samples
@@ -196,7 +196,8 @@ def test_pool_samples_are_read_in_job_order(tmp_path: Path) -> None:
 def _pool_of(options: SoakOptions) -> PoolConfig | None:
     door = Door("python", "soak() in t")
     runner = options.runner or "process"
-    return run_config(options, worker="w:f", out=Path("o"), door=door, runner=runner).pool
+    source = source_for(options, door)
+    return run_config(options, source, worker="w:f", out=Path("o"), door=door, runner=runner).pool
 
 
 def test_pool_options_from_python_and_their_errors() -> None:

@@ -15,7 +15,7 @@ from worker_soak.analysis.idle import MIN_IDLE_NS, framework_cost, idle_stretche
 from worker_soak.cli import build_parser
 from worker_soak.errors import UsageError
 from worker_soak.model import QueueConfig
-from worker_soak.options import CLI, run_config
+from worker_soak.options import CLI, run_config, source_for
 from worker_soak.options.arguments import parsed_options
 from worker_soak.queues.accounts import ProcessBook, TaskLedger, recycles
 from worker_soak.queues.channel import redacted, scheme_of
@@ -231,7 +231,12 @@ def _queue(*argv: str) -> QueueConfig | None:
     args = build_parser().parse_args(["run", *argv])
     options = parsed_options(args)
     config = run_config(
-        options, worker="w:f", out=Path("out"), door=CLI, runner=options.runner or "process"
+        options,
+        source_for(options, CLI),
+        worker="w:f",
+        out=Path("out"),
+        door=CLI,
+        runner=options.runner or "process",
     )
     return config.queue
 
