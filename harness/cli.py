@@ -43,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a worker through N jobs and write a run directory")
     add_options(run)
 
-    commands.add_parser("workloads", help="list the built-in workloads")
+    commands.add_parser(
+        "workloads", help="list the workloads: built in, and those installed packages register"
+    )
 
     report = commands.add_parser("report", help="(re)write a run directory's index.html")
     report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
@@ -70,6 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
             help="serve a soak's queue: a Celery or RQ worker with the harness's hooks "
             "(for 'soak run --no-start-worker', on this machine or another)",
         )
+    )
+    record = commands.add_parser(
+        "record",
+        help="write the jobs waiting on a Celery queue (Redis) to a job file, leaving them there",
+    )
+    record.add_argument("--broker", required=True, metavar="URL", help="redis://HOST:PORT/DB")
+    record.add_argument("--queue", default="celery", metavar="NAME", help="(default: celery)")
+    record.add_argument(
+        "--count", type=_positive_int, default=None, metavar="N", help="at most N (default: all)"
+    )
+    record.add_argument("--out", type=Path, required=True, metavar="PATH", help="the job file")
+    record.add_argument(
+        "--redact",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="replace this field of every job by '[redacted]' (dotted: customer.email, "
+        "kwargs.token, args.0.card); repeatable. Recorded jobs carry production data",
     )
     compare = commands.add_parser(
         "compare", help="differences between two runs; exit 1 when NEW regressed"
@@ -189,6 +209,47 @@ def _compare(args: argparse.Namespace) -> int:
     return EXIT_FAILED if any(row.regressed for row in rows) else EXIT_OK
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _record(args: argparse.Namespace) -> int:
+    from worker_soak.queues.channel import redacted
+    from worker_soak.queues.record import record_to_file
+
+    if args.out.exists():
+        raise UsageError(
+            f"--out {str(args.out)!r} exists; a recording never overwrites a file: choose "
+            "another path or remove it"
+        )
+    recorded = record_to_file(args.broker, args.queue, args.out, args.count, args.redact)
+    skipped = sum(recorded.skipped.values())
+    where = f"queue {args.queue!r} on {redacted(args.broker)}"
+    if recorded.written == 0:
+        args.out.unlink(missing_ok=True)
+        why = "; ".join(f"{n} {reason}" for reason, n in recorded.skipped.items())
+        raise UsageError(
+            f"{where} holds no job to record ({recorded.queue_length} messages"
+            f"{': ' + why if why else ''}); is the queue name right (Celery's default is "
+            "'celery')?"
+        )
+    print(
+        f"soak: recorded {recorded.written:,} jobs of {recorded.queue_length:,} pending on "
+        f"{where} to {args.out} (the queue still holds them)"
+    )
+    for reason, n in recorded.skipped.items():
+        print(f"soak: skipped {n:,}: {reason}")
+    if skipped == 0 and args.redact:
+        print(f"soak: redacted {', '.join(args.redact)} where present")
+    return EXIT_OK
+
+
 def _worker(args: argparse.Namespace) -> int:
     from worker_soak.queues.serve import serve
 
@@ -196,11 +257,12 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _workloads() -> int:
-    from worker_soak.workloads import available
+    from worker_soak.workloads.sources import available_workloads
 
-    for workload in available():
+    for workload in available_workloads():
         print(f"{workload.name:8} {workload.summary}")
-        print(f"{'':8} reference worker: {workload.reference_worker}")
+        if workload.reference_worker:
+            print(f"{'':8} reference worker: {workload.reference_worker}")
         for name, faulty in workload.faulty.items():
             print(f"{'':8} faulty '{name}': {faulty.spec} ({faulty.what}; fails {faulty.fails})")
     return EXIT_OK
@@ -215,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             "site": _site,
             "compare": _compare,
             "worker": _worker,
+            "record": _record,
         }
         if args.command in commands:
             return commands[args.command](args)
