@@ -76,6 +76,7 @@ def build_result(
         "label": config.label,
         "worker_kind": outcome.worker_kind if outcome is not None else "",
         "workload": config.workload,
+        "jobs_from": str(config.jobs_from) if config.jobs_from is not None else None,
         "workload_options": dict(config.workload_options),
         "runner": config.runner,
         "seed": config.seed,

@@ -129,4 +129,4 @@ def _generator_like(given: object) -> bool:
 def _describe(target: object) -> str:
     from worker_soak.worker.spec import describe_object
 
-    return describe_object(target) if callable(target) else repr(target)[:80]
+    return describe_object(target) if callable(target) else "payloads="

@@ -1,0 +1,3 @@
+"""The project's own package named ``harness`` (not the soak harness)."""
+
+PREFIX = "inv"

@@ -1,0 +1,3 @@
+"""The project's own package named ``workloads``."""
+
+SIZES = (1, 2, 3)
