@@ -77,7 +77,8 @@ def record_queue(
                 recorded.skip(why)
                 continue
             for path in paths:
-                _redact_path(job, path)
+                for target in _redaction_targets(job):
+                    _redact_path(target, path)
             out.write(json.dumps(job, ensure_ascii=False) + "\n")
             recorded.written += 1
     except redis.RedisError as exc:
@@ -140,6 +141,14 @@ def _path(dotted: str) -> list[str]:
             "or 'kwargs.token'"
         )
     return parts
+
+
+def _redaction_targets(job: dict[str, Any]) -> list[Any]:
+    """Where a field path is looked for: the job; for a recorded call also each object among
+    its arguments and its keywords (``card.number`` finds the card of ``render(job, 2)``)."""
+    if set(job) != {"args", "kwargs"}:
+        return [job]
+    return [job, *(arg for arg in job["args"] if isinstance(arg, dict)), job["kwargs"]]
 
 
 def _redact_path(value: Any, path: list[str]) -> None:
