@@ -4,7 +4,7 @@ fixture and ``soak run``, for a script, a notebook or another test runner.
     from worker_soak import soak
 
     result = soak("billing.tasks:render_invoice", jobs=2_000, payloads="jobs.jsonl")
-    assert result.passed, result.summary()
+    assert result.passed, result.failed_verdicts
 """
 
 from __future__ import annotations

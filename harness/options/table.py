@@ -106,8 +106,8 @@ OPTIONS: Final = (
            one_door="objects live in Python; the command line takes a file (--jobs-from) or "
            "a generator's spec (--workload pkg.mod:make_job)"),
     Option("out", convert.path, "a directory path",
-           "the run directory (default: reports/runs/<time>-<workload>); an existing run is "
-           "never overwritten", metavar="DIR",
+           "the run directory (default: reports/runs/<time>-<source>, made unique); an existing "
+           "run is never overwritten", metavar="DIR",
            python=False, one_door="the plugin writes runs under --soak-report DIR/<test id>"),
     Option("runner", convert.choice(*RUNNERS), f"one of {', '.join(RUNNERS)}",
            "process: the worker in a child process (the default for a worker importable by "
