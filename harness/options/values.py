@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from worker_soak.analysis.failed_jobs import FailedJobsPolicy
 from worker_soak.errors import UsageError
@@ -81,6 +82,19 @@ def soak_options(values: Mapping[str, object], where: str) -> SoakOptions:
             checked[name] = option.convert(value)
         except (TypeError, ValueError):
             raise UsageError(
-                f"{where}: {name}={value!r} is not usable; expected {option.expected}"
+                f"{where}: {name}={shown(value)} is not usable; expected {option.expected}"
             ) from None
     return SoakOptions(**checked)  # type: ignore[arg-type]
+
+
+#: Characters of a value an error message quotes.
+SHOWN_CHARS: Final = 80
+
+
+def shown(value: object) -> str:
+    """``repr(value)``, shortened for a message: a list of 500 dicts is not quoted whole."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    size = f" ({len(value)} items)" if isinstance(value, list | tuple | dict | set) else ""
+    return f"{text[: SHOWN_CHARS - 5]} ...{text[-1] if text[-1] in ')]}' else ''}{size}"

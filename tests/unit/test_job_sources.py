@@ -154,3 +154,18 @@ def test_payloads_of_every_kind_and_their_errors(tmp_path: Path) -> None:
             source_for(soak_options({"payloads": payloads}, "t"), door)
     with pytest.raises(UsageError, match="--jobs-from and a workload \\('email'\\) both say"):
         source_for(soak_options({"workload": "email"}, "t"), CLI, path)
+
+
+def test_default_run_directories_are_unique_and_named_after_the_source(tmp_path: Path) -> None:
+    """Two runs started in the same second get two directories; a spec or a path is cut to
+    its name."""
+    from worker_soak.cli import default_out
+
+    first = default_out("myjobs/gen.py:make_job", tmp_path)
+    assert first.name.endswith("-gen")
+    first.mkdir()
+    second = default_out("myjobs/gen.py:make_job", tmp_path)
+    assert second != first
+    assert not second.exists()
+    assert default_out("/data/exports/jobs-2026.jsonl", tmp_path).name.endswith("-jobs-2026")
+    assert default_out("email", tmp_path).name.endswith("-email")

@@ -120,3 +120,13 @@ def test_the_docs_tables_are_made_from_the_table() -> None:
     readme = (ROOT / "README.md").read_text()
     start, end = readme.index(README_BEGIN), readme.index(README_END) + len(README_END)
     assert readme[start:end] == readme_table()
+
+
+def test_a_huge_value_is_quoted_shortened() -> None:
+    """A usage error quotes what was given, not 500 dicts of it."""
+    with pytest.raises(UsageError) as raised:
+        soak_options({"jobs": [{"customer": "x" * 20, "n": i} for i in range(500)]}, "soak() in t")
+    message = str(raised.value)
+    assert len(message) < 200
+    assert message.startswith("soak() in t: jobs=[{'customer': ")
+    assert "(500 items) is not usable; expected a whole number >= 1" in message
