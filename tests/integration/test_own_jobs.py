@@ -35,13 +35,21 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _soak(project: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def _soak(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return _in_project(project, soak_command("run", *args))
+
+
+def _python(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return _in_project(project, [sys.executable, *args])
+
+
+def _in_project(project: Path, command: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        soak_command("run", *args),
+        command,
         cwd=project,
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=240,
         env=_env(),
         check=False,
     )
@@ -87,15 +95,7 @@ def test_the_projects_task_soaks_on_its_own_jobs(project: Path, args: tuple[str,
 
 
 def test_the_python_api_takes_a_file_a_list_and_a_strategy(project: Path) -> None:
-    run = subprocess.run(
-        [sys.executable, "soak_script.py"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env=_env(),
-        check=False,
-    )
+    run = _python(project, "soak_script.py")
     assert run.returncode == 0, run.stderr
     lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
     assert [line["kind"] for line in lines] == ["file", "list", "strategy"]
@@ -108,15 +108,7 @@ def test_the_python_api_takes_a_file_a_list_and_a_strategy(project: Path) -> Non
 
 def test_pytest_in_the_project_loads_the_plugin_and_soaks(project: Path) -> None:
     """The project's own ``harness`` package does not shadow the plugin's."""
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_billing.py"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env=_env(),
-        check=False,
-    )
+    run = _python(project, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_billing.py")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "2 passed" in run.stdout
     assert "PASS test_billing.py::test_render_soaks_on_recorded_jobs" in run.stdout

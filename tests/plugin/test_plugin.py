@@ -325,16 +325,30 @@ def test_bad_options_are_usage_errors(suite: pytest.Pytester) -> None:
 
         def test_closure_in_process(soak):
             soak(lambda job: None, runner="process", jobs=10)
+
+        def test_bad_job_file(soak, tmp_path):
+            jobs = tmp_path / "jobs.jsonl"
+            jobs.write_text('{"id": 1}\\n[2]\\n')
+            soak(clean, payloads=jobs)
+
+        def test_generator_raises(soak):
+            def make_job(index, seed):
+                raise KeyError("customer")
+            soak(clean, payloads=make_job, jobs=10)
         """
     )
     result = suite.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(failed=3)
+    result.assert_outcomes(failed=5)
     result.stdout.fnmatch_lines(
         [
             "*UsageError: soak() in test_bad.py::test_zero_jobs: jobs=0 is not usable; "
             "expected a whole number >= 1",
             "*UsageError: soak() in test_bad.py::test_unknown: unknown soak option 'job'*",
             "*UsageError: soak(*<lambda>, runner='process'): a worker process can only import*",
+            "*UsageError: soak() in test_bad.py::test_bad_job_file: *jobs.jsonl:2: a job must be "
+            "a JSON object, got list [[]2]",
+            "*UsageError: soak() in test_bad.py::test_generator_raises: *make_job(0, 0) "
+            "raised KeyError: 'customer'",
         ]
     )
     missing = suite.runpytest_subprocess("--soak-baseline=nowhere")
