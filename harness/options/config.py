@@ -52,6 +52,7 @@ def source_for(options: SoakOptions, door: Door, jobs_from: Path | None = None) 
             options,
             jobs_from=jobs_from,
             jobs_from_name=door.name("jobs_from" if jobs_from is not None else "payloads"),
+            workload_name=door.name("workload"),
             workload_options=workload_options,  # type: ignore[arg-type]
         )
     except BadJobSourceError as exc:

@@ -56,22 +56,28 @@ def job_source(
     *,
     jobs_from: Path | None,
     jobs_from_name: str,
+    workload_name: str,
     workload_options: Mapping[str, str],
 ) -> JobSource:
     """The source ``options`` ask for (``jobs_from``: the command line's job file);
     BadJobSourceError says what is wrong. ``jobs_from_name`` is how the door names the job
-    source it was given (``--jobs-from`` or ``payloads=``)."""
+    source it was given (``--jobs-from`` or ``payloads=``), ``workload_name`` the workload
+    option (``--workload`` or ``workload=``)."""
     given = jobs_from if jobs_from is not None else options.payloads
+    if given is None:  # a workload by name or spec: the message names the option
+        try:
+            workload = resolve_workload(options.workload)
+            preflight(workload, options.seed, workload_options)
+        except (JobSourceError, WorkloadOptionError) as exc:
+            raise BadJobSourceError(f"{workload_name}: {exc}") from None
+        return JobSource(workload, options.workload, None, options.jobs or DEFAULT_JOBS)
     if given is not None and options.workload != "counter":
         raise BadJobSourceError(
             f"{jobs_from_name} and a workload ({options.workload!r}) both say where jobs come "
             "from; give one of them"
         )
     try:
-        if given is None:
-            workload = resolve_workload(options.workload)
-            source = JobSource(workload, options.workload, None, options.jobs or DEFAULT_JOBS)
-        elif isinstance(given, str | os.PathLike):
+        if isinstance(given, str | os.PathLike):
             source = _from_file(Path(given), options.jobs)
         elif isinstance(given, Mapping):
             raise BadJobSourceError(
