@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from worker_soak.model import Samples
 from worker_soak.report import plots
-from worker_soak.report.plain import queue_lines, runner_label
+from worker_soak.report.plain import job_source, queue_lines, runner_label
 from worker_soak.store import SAMPLES_FILE, WORKER_LOG, read_result, read_samples
 
 REPORT_FILE: Final = "index.html"
@@ -178,6 +178,7 @@ def build_view(result: Mapping[str, Any], run_dir: Path | None = None) -> dict[s
         "worker": result.get("worker", "?"),
         "label": result.get("label", ""),
         "workload": result.get("workload", "?"),
+        "source": job_source(result),
         "overall": overall(result),
         "jobs_completed": _number(result.get("jobs_completed")),
         "jobs_requested": _number(result.get("jobs_requested")),

@@ -30,10 +30,16 @@ def _relative(text: str, root: Path | None) -> str:
     return text.replace(f"{root}/", "")
 
 
+def job_source(data: Mapping[str, Any]) -> str:
+    """Where the jobs came from, in words: ``workload 'email'`` or ``jobs from 'jobs.jsonl'``."""
+    if data.get("jobs_from"):
+        return f"jobs from {data['jobs_from']!r}"
+    return f"workload {data.get('workload', '?')!r}"
+
+
 def _figures(data: Mapping[str, Any]) -> str:
     done, asked = data.get("jobs_completed", 0), data.get("jobs_requested", 0)
-    worker, workload = data.get("worker", "?"), data.get("workload", "?")
-    return f"{worker} on workload {workload!r}, {done:,} of {asked:,} jobs"
+    return f"{data.get('worker', '?')} on {job_source(data)}, {done:,} of {asked:,} jobs"
 
 
 def failure_message(result: SoakResult, root: Path | None = None) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from worker_soak.report.plain import crash_place, queue_lines, runner_label
+from worker_soak.report.plain import crash_place, job_source, queue_lines, runner_label
 
 STYLES: Final = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
 
@@ -28,7 +28,7 @@ def render_summary(result: dict[str, Any], out: TextIO, run_dir: str) -> None:
     console = Console(file=out, width=120, soft_wrap=True, highlight=False)
     done, asked = result["jobs_completed"], result["jobs_requested"]
     runner = runner_label(result)
-    console.print(f"soak: {escape(result['worker'])} on workload {result['workload']!r} ({runner})")
+    console.print(f"soak: {escape(result['worker'])} on {escape(job_source(result))} ({runner})")
     console.print(
         f"  jobs: {done:,} of {asked:,} completed, {result['jobs_failed']:,} raised"
         f" - stopped: {result['stop_reason']} after {result['duration_s']:.2f}s"
