@@ -100,9 +100,10 @@ class SoakCall:
         regressions, baseline_dir = self._compare_with_baseline()
         if self.baseline_root is not None and baseline_dir is None:
             self.notes["baseline"] = f"no run named {self.name} under {self.baseline_root}"
-        if self.write_report:
+        result = SoakResult(self.run_dir, data, baseline_dir, regressions)
+        if self.write_report or not result.passed:  # a failure is read in the report
             self._write_report()
-        return SoakResult(self.run_dir, data, baseline_dir, regressions)
+        return result
 
     def _record_rounds(self, benchmark: object, data: dict[str, Any]) -> str:
         from worker_soak.benchmark_rounds import record_rounds

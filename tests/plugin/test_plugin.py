@@ -88,6 +88,7 @@ def test_leaky_worker_fails_naming_its_line_and_clean_one_passes(suite: pytest.P
             f"*memory: grows * B/job from job * on *top leak: workers.py:{line} "
             "(leaky) keeps * B/job*",
             "*kept alive by workers._seen -> list*",
+            "*report: */test_soaks.py_test_leaky-*/index.html",
             "*= soak =*",
             "FAIL test_soaks.py::test_leaky - failed_jobs pass, memory fail, *2,000 jobs*",
             "PASS test_soaks.py::test_clean - failed_jobs pass, memory pass, resources pass, "
