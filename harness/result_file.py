@@ -7,12 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from worker_soak import __version__
 from worker_soak.analysis.attribution import settle_sites
 from worker_soak.analysis.checkpoints import compute_checkpoints
+from worker_soak.analysis.drift import QUEUED_MIN_CHANGE_S
 from worker_soak.analysis.failures import group_failures
 from worker_soak.analysis.idle import queue_timing
 from worker_soak.analysis.isolation import (
@@ -66,6 +68,8 @@ def build_result(
         pool["queue"] = {**pool["queue"], **queue_timing(samples, pool["queue"], pool["lifetimes"])}
     crash = outcome.crash if outcome is not None else None
     stop_reason = outcome.stop_reason if outcome is not None else "error"
+    if config.runner in QUEUE_RUNNERS:  # tasks timed as their framework wakes them
+        policy = replace(policy, latency=replace(policy.latency, min_change_s=QUEUED_MIN_CHANGE_S))
     verdicts = judge(
         judged, policy, sites, aged.aged_vs_fresh, aged.fresh_vs_fresh, aged.fresh_now_vs_then
     )

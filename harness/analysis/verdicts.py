@@ -7,8 +7,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from worker_soak.analysis.attribution import bounded_roots, settle_sites
+from worker_soak.analysis.drift import LatencyPolicy
 from worker_soak.analysis.failed_jobs import FailedJobsPolicy, failed_jobs_verdict
-from worker_soak.analysis.latency import LatencyPolicy, confirm_by_cpu_time, latency_verdict
+from worker_soak.analysis.latency import confirm_by_cpu_time, latency_verdict
 from worker_soak.analysis.lifetimes import lifetimes, per_lifetime
 from worker_soak.analysis.memory import MemoryPolicy, memory_verdict
 from worker_soak.analysis.paired import PairedComparison

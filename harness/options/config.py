@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from worker_soak.analysis.drift import LatencyPolicy
 from worker_soak.analysis.failed_jobs import FailedJobsPolicy
-from worker_soak.analysis.latency import LatencyPolicy
 from worker_soak.analysis.memory import MemoryPolicy
 from worker_soak.analysis.verdicts import Policy
 from worker_soak.errors import UsageError

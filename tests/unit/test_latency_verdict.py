@@ -8,7 +8,8 @@ import random
 import pytest
 
 from tests.series import latency_samples
-from worker_soak.analysis.latency import LatencyPolicy, latency_verdict, minimum_detectable_drift
+from worker_soak.analysis.drift import QUEUED_MIN_CHANGE_S, LatencyPolicy, minimum_detectable_drift
+from worker_soak.analysis.latency import latency_verdict
 from worker_soak.analysis.paired import PairedComparison
 from worker_soak.model import Samples
 
@@ -212,3 +213,38 @@ def test_a_ratio_whose_interval_reaches_the_controls_spread_does_not_fail() -> N
     assert wide.verdict != "fail", wide.summary
     tight = latency_verdict(samples, aged_vs_fresh=_paired(2.42, 1.9, 3.1), fresh_vs_fresh=control)
     assert tight.verdict == "fail", tight.summary
+
+
+QUEUED = LatencyPolicy(min_change_s=QUEUED_MIN_CHANGE_S)
+
+
+def test_a_queued_tasks_drift_under_the_floor_is_not_a_failure() -> None:
+    """A 60-us task that gets 30 % slower (18 us) over 2,000 tasks: a fail under the
+    default 1-us floor; with a queue's 50-us floor a pass when even the interval's high end
+    is under 50 us, and never a fail."""
+    samples = latency_samples(2_000, random.Random(1), base_ms=0.06, drift=0.3)
+    assert latency_verdict(samples).verdict == "fail"
+    verdict = latency_verdict(samples, QUEUED)
+    assert verdict.verdict == "pass", verdict.summary
+    assert "under the 50 us per job that timing resolves" in verdict.summary
+
+
+def test_a_queued_task_slower_by_more_than_the_floor_fails() -> None:
+    """A 0.4-ms task that gets 30 % slower (120 us) fails whatever the floor."""
+    verdicts = [
+        latency_verdict(
+            latency_samples(2_000, random.Random(seed), base_ms=0.4, drift=0.3), QUEUED
+        ).verdict
+        for seed in range(20)
+    ]
+    assert verdicts.count("fail") >= 17
+    assert "pass" not in verdicts
+
+
+def test_a_drift_reaching_past_the_floor_is_inconclusive_with_the_jobs_needed() -> None:
+    """A 0.2-ms task 20 % slower (40 us): under the floor, but its interval reaches past
+    it; inconclusive, saying how many tasks would settle it."""
+    samples = latency_samples(1_000, random.Random(2), base_ms=0.2, drift=0.2)
+    verdict = latency_verdict(samples, QUEUED)
+    assert verdict.verdict == "inconclusive", verdict.summary
+    assert "run about" in verdict.summary
