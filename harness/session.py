@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
@@ -35,7 +35,14 @@ from worker_soak.store import (
     write_result,
 )
 from worker_soak.worker.evidence import AGED_RESULTS_FILE
-from worker_soak.worker.isolation_check import compare_with_fresh_workers, write_jobs_file
+from worker_soak.worker.isolation_check import JOBS_FILE as ISOLATION_JOBS_FILE
+from worker_soak.worker.isolation_check import (
+    cause_window,
+    compare_with_fresh_workers,
+    differing_job,
+    search_cause,
+    write_jobs_file,
+)
 from worker_soak.worker.spec import worker_from_object
 from worker_soak.workloads.base import Workload, WorkloadOptionError
 from worker_soak.workloads.sources import JobSourceError, resolve_workload
@@ -147,21 +154,31 @@ def _check_isolation(
         return
     elapsed_s = (time.perf_counter_ns() - origin_ns) / 1e9
     per_job_s = elapsed_s / max(1, outcome.jobs_completed)
-    count = max(isolation_plan(config)[0], default=-1) + 1
-    jobs_file = write_jobs_file(run_dir, workload.jobs(count, config.seed, options))
+    kept = isolation_plan(config)[0]
+
+    def jobs_file(wanted: Collection[int]) -> Path:
+        count = max(wanted, default=-1) + 1
+        return write_jobs_file(run_dir, workload.jobs(count, config.seed, options), wanted)
+
+    common: dict[str, Any] = {
+        "spec": spec,
+        "run_dir": run_dir,
+        # A fresh worker's job may take 20 times the run's average before it counts as hung.
+        "timeout_s": min(60.0, max(2.0, 20 * per_job_s)),
+        "normaliser": config.normaliser,
+        "env": child_env(config.import_paths),
+    }
     try:
-        compare_with_fresh_workers(
-            spec=spec,
-            run_dir=run_dir,
-            jobs_file=jobs_file,
+        found = compare_with_fresh_workers(
+            jobs_file=jobs_file(set(kept)),
             budget_s=max(ISOLATION_MIN_BUDGET_S, ISOLATION_BUDGET * elapsed_s),
-            # A fresh worker's job may take 20 times the run's average before it counts as hung.
-            timeout_s=min(60.0, max(2.0, 20 * per_job_s)),
-            normaliser=config.normaliser,
-            env=child_env(config.import_paths),
+            **common,
         )
+        index = differing_job(found)
+        if index is not None:  # its cause, among the jobs before it: written only now
+            search_cause(jobs_file=jobs_file(set(cause_window(index))), index=index, **common)
     finally:
-        jobs_file.unlink(missing_ok=True)
+        (run_dir / ISOLATION_JOBS_FILE).unlink(missing_ok=True)
 
 
 def _ignore(completed: int) -> None:

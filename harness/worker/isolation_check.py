@@ -17,7 +17,7 @@ import os
 import pickle
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -113,9 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-s", type=float, default=1.0)
     parser.add_argument("--timeout-s", type=float, default=MIN_TIMEOUT_S)
     parser.add_argument("--normaliser", default="")
+    parser.add_argument("--reproduce", type=int, default=None, help="search this job's cause")
     args = parser.parse_args(argv)
     if args.one is not None:
         return run_one(args.one, args.spec, args.out)
+    if args.reproduce is not None:
+        return _search_cause(args, args.reproduce)
     started = time.monotonic()
     report: dict[str, Any] = {"comparisons": [], "reproduction": None, "jobs_rerun": 0}
     fresh_workers = None
@@ -127,16 +130,40 @@ def main(argv: list[str] | None = None) -> int:
         jobs = _read_jobs(args.jobs_file)
         _compare(report, fresh_workers, aged, jobs, normalise, started + args.budget_s)
         report["compare_seconds"] = round(time.monotonic() - started, 3)
-        differing = [c for c in report["comparisons"] if c["equal"] is False]
-        if differing and fresh_workers.failure is None:
-            index = differing[0]["job_index"]
-            report["reproduction"] = _reproduce(
-                fresh_workers, jobs, index, differing[0]["fresh_outcome"], normalise
-            )
-        for comparison in report["comparisons"]:
-            comparison.pop("fresh_outcome", None)
     except Exception as exc:
         report["error"] = f"{type(exc).__name__}: {exc}"
+    _finish(report, fresh_workers, started)
+    _write(report, args.run_dir)
+    return 0
+
+
+def _search_cause(args: argparse.Namespace, index: int) -> int:
+    """The second step, when a job differed: its cause among the jobs before it (the parent
+    wrote those, ``cause_window``), added to the comparison's ``isolation.json``."""
+    started = time.monotonic()
+    target = args.run_dir / RESULT_FILE
+    report: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
+    before = (int(report.get("jobs_rerun", 0)), float(report.get("seconds", 0.0)))
+    fresh_workers = None
+    try:
+        fresh_workers = FreshWorkers(load_worker(args.spec), args.spec, args.timeout_s)
+        normalise = find_normaliser(args.spec, args.normaliser)
+        jobs = _read_jobs(args.jobs_file)
+        fresh = fresh_workers.run([jobs[index]])
+        if fresh is not None:
+            report["reproduction"] = _reproduce(fresh_workers, jobs, index, fresh, normalise)
+    except Exception as exc:
+        report["reproduction"] = {"job_index": index, "error": f"{type(exc).__name__}: {exc}"}
+    report["jobs_rerun"] = 0
+    _finish(report, fresh_workers, started)
+    report["jobs_rerun"] += before[0]
+    report["seconds"] = round(report["seconds"] + before[1], 3)
+    _write(report, args.run_dir)
+    return 0
+
+
+def _finish(report: dict[str, Any], fresh_workers: FreshWorkers | None, started: float) -> None:
+    """Tear the worker down and note what ran."""
     if fresh_workers is not None:
         report["jobs_rerun"] = fresh_workers.jobs_run
         try:
@@ -147,16 +174,19 @@ def main(argv: list[str] | None = None) -> int:
         if fresh_workers.failure is not None:
             report["error"] = f"stopped comparing: {fresh_workers.failure}"
     report["seconds"] = round(time.monotonic() - started, 3)
+
+
+def _write(report: dict[str, Any], run_dir: Path) -> None:
+    """``isolation.json``, with the environment's secrets redacted."""
     shown = redact_json(report, environment_secrets(os.environ))
-    (args.run_dir / RESULT_FILE).write_text(json.dumps(shown), encoding="utf-8")
-    return 0
+    (run_dir / RESULT_FILE).write_text(json.dumps(shown), encoding="utf-8")
 
 
 def _compare(
     report: dict[str, Any],
     fresh_workers: FreshWorkers,
     aged: dict[int, Outcome],
-    jobs: Sequence[dict[str, Any]],
+    jobs: Mapping[int, dict[str, Any]],
     normalise: Normaliser | None,
     deadline: float,
 ) -> None:
@@ -182,14 +212,13 @@ def _compare(
                 "equal": equal,
                 "aged": shown(aged[index], normalise),
                 "fresh": shown(fresh, normalise),
-                "fresh_outcome": fresh,
             }
         )
 
 
 def _reproduce(
     fresh_workers: FreshWorkers,
-    jobs: Sequence[dict[str, Any]],
+    jobs: Mapping[int, dict[str, Any]],
     index: int,
     fresh: Outcome,
     normalise: Normaliser | None,
@@ -226,19 +255,40 @@ def _reproduce(
     return result
 
 
-def _read_jobs(path: Path) -> list[dict[str, Any]]:
+def _read_jobs(path: Path) -> dict[int, dict[str, Any]]:
     with open(path, encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines]
+        records = (json.loads(line) for line in lines)
+        return {int(record["index"]): record["job"] for record in records}
 
 
-def write_jobs_file(run_dir: Path, jobs: Iterable[dict[str, Any]]) -> Path:
-    """The jobs up to the last kept one, for the comparison's process to replay (it never
-    regenerates them: the jobs may come from the user's generator, a file, or an object)."""
+def write_jobs_file(run_dir: Path, jobs: Iterable[dict[str, Any]], wanted: Collection[int]) -> Path:
+    """The ``wanted`` jobs of the run (by index, read from ``jobs`` as they stream past), for
+    the comparison's process to replay: it never regenerates them (the jobs may come from the
+    user's generator, a file, or an object). Only those: the jobs up to the last kept one
+    would be ~3 GB for 10,000 jobs of 300 KiB imports."""
     path = run_dir / JOBS_FILE
+    last = max(wanted, default=-1)
     with open(path, "w", encoding="utf-8") as out:
-        for job in jobs:
-            out.write(json.dumps(job) + "\n")
+        for index, job in enumerate(jobs):
+            if index > last:
+                break
+            if index in wanted:
+                out.write(json.dumps({"index": index, "job": job}) + "\n")
     return path
+
+
+def differing_job(found: Mapping[str, Any]) -> int | None:
+    """The first job a fresh worker did differently, when the comparison found one and can
+    search its cause."""
+    if found.get("error"):
+        return None
+    differing = [c for c in found.get("comparisons", ()) if c.get("equal") is False]
+    return int(differing[0]["job_index"]) if differing else None
+
+
+def cause_window(index: int) -> range:
+    """The jobs the cause search of job ``index`` replays: the job and those before it."""
+    return range(max(0, index - CAUSE_WINDOW), index + 1)
 
 
 def compare_with_fresh_workers(
@@ -253,6 +303,39 @@ def compare_with_fresh_workers(
 ) -> dict[str, Any]:
     """Run the comparison in a new process (the harness never imports the user's code) and
     return what it found; a comparison that could not run says why under ``error``."""
+    arguments = ["--budget-s", str(budget_s)]
+    # The comparisons stop at the budget; a fresh worker's start and a hung job add this much.
+    timeout = budget_s + 4 * (timeout_s + SPAWN_START_S)
+    return _check(spec, run_dir, jobs_file, timeout_s, normaliser, env, arguments, timeout)
+
+
+def search_cause(
+    *,
+    spec: str,
+    run_dir: Path,
+    jobs_file: Path,
+    index: int,
+    timeout_s: float,
+    normaliser: str,
+    env: dict[str, str],
+) -> dict[str, Any]:
+    """Search the cause of job ``index``'s difference in a new process, over the jobs in
+    ``jobs_file`` (``cause_window``); returns ``isolation.json`` with its ``reproduction``."""
+    timeout = MAX_SHRINK_S + 4 * (timeout_s + SPAWN_START_S)
+    arguments = ["--reproduce", str(index)]
+    return _check(spec, run_dir, jobs_file, timeout_s, normaliser, env, arguments, timeout)
+
+
+def _check(
+    spec: str,
+    run_dir: Path,
+    jobs_file: Path,
+    timeout_s: float,
+    normaliser: str,
+    env: dict[str, str],
+    arguments: list[str],
+    timeout: float,
+) -> dict[str, Any]:
     import subprocess
 
     command = [
@@ -260,9 +343,9 @@ def compare_with_fresh_workers(
         "--spec", spec,
         "--run-dir", str(run_dir),
         "--jobs-file", str(jobs_file),
-        "--budget-s", str(budget_s),
         "--timeout-s", str(timeout_s),
         "--normaliser", normaliser,
+        *arguments,
     ]  # fmt: skip
     target = run_dir / RESULT_FILE
     try:
@@ -273,8 +356,7 @@ def compare_with_fresh_workers(
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
-                # The comparisons stop at the budget; a cause search adds at most this much.
-                timeout=budget_s + MAX_SHRINK_S + 4 * (timeout_s + SPAWN_START_S),
+                timeout=timeout,
                 check=False,
                 start_new_session=True,
             )

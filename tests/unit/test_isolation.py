@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import pickle
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,6 +21,7 @@ from worker_soak.analysis.isolation import (
     state_changes,
 )
 from worker_soak.worker.evidence import IsolationEvidence, read_aged_results, read_snapshots
+from worker_soak.worker.isolation_check import cause_window, differing_job, write_jobs_file
 
 
 def test_state_changes_after_warmup_each_once_at_first_change() -> None:
@@ -140,3 +144,48 @@ def test_evidence_round_trips_through_its_files(tmp_path: Path) -> None:
     assert read_snapshots(tmp_path) == [(0, {"a": "1", "b": "2"}), (1, {"a": "3"})]
     kind, payload = read_aged_results(tmp_path)[1]
     assert (kind, pickle.loads(payload)) == ("value", {"twice": 2})
+
+
+@given(
+    st.sets(st.integers(min_value=0, max_value=300), max_size=40),
+    st.integers(min_value=0, max_value=400),
+)
+def test_the_jobs_file_holds_only_the_wanted_jobs_and_stops_reading_after_the_last(
+    wanted: set[int], count: int
+) -> None:
+    """The parent writes the jobs the fresh workers replay by index, from a stream it reads
+    no further than the last wanted job: a 10,000-job run of 300-KiB jobs writes 30 of them,
+    not 3 GB."""
+    read: list[int] = []
+
+    def jobs() -> Iterator[dict[str, Any]]:
+        for index in range(count):
+            read.append(index)
+            yield {"id": index, "body": "x" * (index % 7)}
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_jobs_file(Path(folder), jobs(), wanted)
+        lines = path.read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    expected = sorted(i for i in wanted if i < count)
+    assert [r["index"] for r in records] == expected
+    assert all(r["job"]["id"] == r["index"] for r in records)
+    assert len(read) <= max(wanted, default=-1) + 2
+
+
+def test_the_cause_search_replays_the_window_before_the_first_differing_job() -> None:
+    """Only a comparison that found a difference, and no error, asks for a cause search;
+    its window is the job and the 500 before it."""
+    found = {
+        "comparisons": [
+            {"job_index": 40, "equal": True},
+            {"job_index": 900, "equal": False},
+            {"job_index": 1200, "equal": False},
+            {"job_index": 60, "equal": None},
+        ]
+    }
+    assert differing_job(found) == 900
+    assert cause_window(900) == range(400, 901)
+    assert cause_window(3) == range(0, 4)
+    assert differing_job({**found, "error": "stopped comparing: hung"}) is None
+    assert differing_job({"comparisons": [{"job_index": 5, "equal": True}]}) is None
