@@ -162,7 +162,8 @@ def _by_rounds(
         return Verdict(
             "pass",
             f"flat at its floor: after full collections the heap went up and came back down "
-            f"over {span}, and its lowest level rose by {_bytes(floor)}/job from the first "
+            f"over {span}, and its lowest level "
+            f"{'rose' if floor >= 0 else 'fell'} by {_bytes(abs(floor))}/job from the first "
             f"half to the second (budget {policy.describe()})",
             figures,
         )
