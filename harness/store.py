@@ -90,64 +90,110 @@ class SampleLog:
         self.close()
 
 
-def iter_sample_dicts(path: Path) -> Iterator[dict[str, Any]]:
-    """Every complete sample in a samples file; a torn last line (a crash mid-write) is skipped."""
+#: Samples parsed at once: one ``json.loads`` of a chunk of lines as an array (~3x faster
+#: than a call per line), in bounded memory.
+CHUNK_BYTES: Final = 1 << 20
+
+
+def sample_chunks(path: Path) -> Iterator[list[dict[str, Any]]]:
+    """Every complete sample in a samples file, in chunks as written; a torn last line (a
+    crash mid-write) is skipped."""
     with open(path, "rb") as handle:
-        for raw in handle:
-            if not raw.endswith(b"\n"):
+        while lines := handle.readlines(CHUNK_BYTES):
+            torn = not lines[-1].endswith(b"\n")
+            if torn:
+                lines.pop()
+            if lines:
+                yield json.loads(b"[" + b",".join(lines) + b"]")
+            if torn:
                 return
-            yield json.loads(raw)
 
 
-def _in_job_order(path: Path) -> Iterator[dict[str, Any]]:
-    """The samples in job order. A pool's workers finish jobs out of order, and their samples
-    (tagged ``worker_pid``) are written as they arrive: those are sorted, up to the first job
-    missing (an interrupted run). Any other file is read as it is, streamed."""
-    samples = iter_sample_dicts(path)
-    first = next(samples, None)
+def _in_job_order(path: Path) -> Iterator[list[dict[str, Any]]]:
+    """The samples in job order, in chunks. A pool's workers finish jobs out of order, and
+    their samples (tagged ``worker_pid``) are written as they arrive: those are sorted, up to
+    the first job missing (an interrupted run). Any other file is read as it is, streamed."""
+    chunks = sample_chunks(path)
+    first = next(chunks, None)
     if first is None:
         return
-    if "worker_pid" not in first:
+    if "worker_pid" not in first[0]:
         yield first
-        yield from samples
+        yield from chunks
         return
     by_index: dict[int, dict[str, Any]] = {}
-    for sample in itertools.chain((first,), samples):
-        by_index.setdefault(sample["job_index"], sample)
+    for chunk in itertools.chain((first,), chunks):
+        for sample in chunk:
+            by_index.setdefault(sample["job_index"], sample)
+    ordered: list[dict[str, Any]] = []
     for index in range(len(by_index)):
         if index not in by_index:
-            return
-        yield by_index[index]
+            break
+        ordered.append(by_index[index])
+    if ordered:
+        yield ordered
+
+
+#: The last samples file read, by (path, inode, size, mtime): judging a run and drawing its
+#: report read the same file one after the other (~0.3 s per 100,000 samples). One entry:
+#: a process keeps at most one run's columns beyond what it uses.
+_LAST_READ: list[tuple[tuple[str, int, int, int], Samples]] = []
 
 
 def read_samples(path: Path) -> Samples:
     """Load a samples file into columns; positions must equal job indexes."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return _read_samples(path)
+    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if _LAST_READ and _LAST_READ[0][0] == key:
+        return _LAST_READ[0][1]
+    samples = _read_samples(path)
+    _LAST_READ[:] = [(key, samples)]
+    return samples
+
+
+def _read_samples(path: Path) -> Samples:
+    """Column by column, a chunk at a time: linear in the samples, whatever the number of
+    gauges."""
     wall: list[int] = []
     cpu: list[int] = []
     end: list[int] = []
     gauges: dict[str, list[int | None]] = {}
     errors: list[JobError] = []
-    for position, sample in enumerate(_in_job_order(path) if path.exists() else ()):
-        if sample["job_index"] != position:
-            raise ValueError(
-                f"{path}: line {position + 1} is job {sample['job_index']}, expected {position}"
+    position = 0
+    for chunk in _in_job_order(path) if path.exists() else ():
+        indexes = [sample["job_index"] for sample in chunk]
+        if indexes != list(range(position, position + len(chunk))):
+            line, index = next(
+                (position + i + 1, index)
+                for i, index in enumerate(indexes)
+                if index != position + i
             )
-        wall.append(sample["wall_ns"])
-        cpu.append(sample["cpu_ns"])
-        end.append(sample["end_ns"])
-        for name, value in sample.items():
-            if name in _TIMING_FIELDS:
-                continue
-            column = gauges.get(name)
-            if column is None:  # a gauge first seen here: None for every job before
-                column = gauges[name] = [None] * position
-            column.append(value)
-        for column in gauges.values():
-            if len(column) == position:
-                column.append(None)
-        error = sample.get("error")
-        if error is not None:
-            errors.append(JobError(position, error["type"], error["message"], error["where"]))
+            raise ValueError(f"{path}: line {line} is job {index}, expected {line - 1}")
+        wall.extend([sample["wall_ns"] for sample in chunk])
+        cpu.extend([sample["cpu_ns"] for sample in chunk])
+        end.extend([sample["end_ns"] for sample in chunk])
+        names = set().union(*chunk).difference(_TIMING_FIELDS)
+        new = names - gauges.keys()
+        for sample in chunk if new else ():  # first seen here: None for every job before
+            for name in sample:
+                if name in new and name not in gauges:
+                    gauges[name] = [None] * position
+            if len(gauges) == len(names | gauges.keys()):
+                break
+        for name, column in gauges.items():
+            if name in names:
+                column.extend([sample.get(name) for sample in chunk])
+            else:
+                column.extend([None] * len(chunk))
+        errors.extend(
+            JobError(position + i, error["type"], error["message"], error["where"])
+            for i, sample in enumerate(chunk)
+            if (error := sample.get("error")) is not None
+        )
+        position += len(chunk)
     return Samples(
         wall_ns=tuple(wall),
         cpu_ns=tuple(cpu),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from worker_soak import store
 from worker_soak.errors import RunDirError
 from worker_soak.store import (
     SampleLog,
@@ -64,6 +66,51 @@ def test_out_of_order_samples_are_an_error(tmp_path: Path) -> None:
     (tmp_path / "samples.jsonl").write_bytes(_line(0) + _line(2))
     with pytest.raises(ValueError, match="line 2 is job 2, expected 1"):
         read_samples(tmp_path / "samples.jsonl")
+
+
+GAUGES = ("py_blocks", "fds", "rss_bytes", "caches")
+
+
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {},
+            optional={name: st.integers(min_value=0, max_value=2**40) for name in GAUGES},
+        ),
+        max_size=60,
+    ),
+    st.integers(min_value=1, max_value=400),
+    st.booleans(),
+)
+def test_samples_read_in_chunks_equal_a_line_by_line_reading(
+    extras: list[dict[str, int]], chunk_bytes: int, torn: bool
+) -> None:
+    """Whatever the chunk size, the columns are those of reading line by line: gauges first
+    seen in a later chunk padded with None before, in the order first seen, a torn last line
+    left out."""
+    lines = [_line(index, **extra) for index, extra in enumerate(extras)]
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store, "CHUNK_BYTES", chunk_bytes)
+        path = Path(folder) / "samples.jsonl"
+        path.write_bytes(b"".join(lines) + (b'{"job_index": 99, "wa' if torn else b""))
+        samples = read_samples(path)
+    order = list(dict.fromkeys(name for extra in extras for name in extra))
+    assert list(samples.gauges) == order
+    assert samples.wall_ns == tuple(10 + index for index in range(len(extras)))
+    for name in order:
+        assert samples.gauges[name] == tuple(extra.get(name) for extra in extras)
+
+
+def test_a_samples_file_read_again_after_it_grew_is_read_anew(tmp_path: Path) -> None:
+    """The last file read is kept for the next reader (the report after the verdicts), and
+    read again once it has changed."""
+    path = tmp_path / "samples.jsonl"
+    path.write_bytes(_line(0) + _line(1))
+    first = read_samples(path)
+    assert read_samples(path) is first
+    with open(path, "ab") as more:
+        more.write(_line(2))
+    assert len(read_samples(path)) == 3
 
 
 def test_result_is_replaced_atomically(tmp_path: Path) -> None:
