@@ -15,14 +15,16 @@ import json
 import os
 import re
 import tempfile
+from array import array
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Final, cast
 
 from worker_soak import __version__
+from worker_soak.columns import column_of
 from worker_soak.errors import RunDirError, UsageError
-from worker_soak.model import JobError, Samples
 from worker_soak.redact import environment_secrets, redact, redact_json
+from worker_soak.samples import JobError, Samples
 
 SAMPLES_FILE: Final = "samples.jsonl"
 RESULT_FILE: Final = "result.json"
@@ -155,50 +157,48 @@ def read_samples(path: Path) -> Samples:
 
 
 def _read_samples(path: Path) -> Samples:
-    """Column by column, a chunk at a time: linear in the samples, whatever the number of
-    gauges."""
-    wall: list[int] = []
-    cpu: list[int] = []
-    end: list[int] = []
-    gauges: dict[str, list[int | None]] = {}
+    """Column by column, a chunk at a time, into compact columns (``worker_soak.columns``):
+    linear in the samples, whatever the number of gauges."""
+    wall, cpu, end = array("q"), array("q"), array("q")
+    # Per field, the jobs that have it and their values: one pass over each sample's own
+    # fields (most samples carry few), not one per field over every sample.
+    indexes: dict[str, array[int]] = {}
+    values: dict[str, list[Any]] = {}
+    skip = frozenset(_TIMING_FIELDS)
     errors: list[JobError] = []
     position = 0
     for chunk in _in_job_order(path) if path.exists() else ():
-        indexes = [sample["job_index"] for sample in chunk]
-        if indexes != list(range(position, position + len(chunk))):
+        jobs = [sample["job_index"] for sample in chunk]
+        if jobs != list(range(position, position + len(chunk))):
             line, index = next(
-                (position + i + 1, index)
-                for i, index in enumerate(indexes)
-                if index != position + i
+                (position + i + 1, index) for i, index in enumerate(jobs) if index != position + i
             )
             raise ValueError(f"{path}: line {line} is job {index}, expected {line - 1}")
         wall.extend([sample["wall_ns"] for sample in chunk])
         cpu.extend([sample["cpu_ns"] for sample in chunk])
         end.extend([sample["end_ns"] for sample in chunk])
-        names = set().union(*chunk).difference(_TIMING_FIELDS)
-        new = names - gauges.keys()
-        for sample in chunk if new else ():  # first seen here: None for every job before
-            for name in sample:
-                if name in new and name not in gauges:
-                    gauges[name] = [None] * position
-            if len(gauges) == len(names | gauges.keys()):
-                break
-        for name, column in gauges.items():
-            if name in names:
-                column.extend([sample.get(name) for sample in chunk])
-            else:
-                column.extend([None] * len(chunk))
-        errors.extend(
-            JobError(position + i, error["type"], error["message"], error["where"])
-            for i, sample in enumerate(chunk)
-            if (error := sample.get("error")) is not None
-        )
+        for job, sample in enumerate(chunk, position):
+            for name, value in sample.items():
+                if name in skip or value is None:
+                    if name == "error" and value is not None:
+                        errors.append(
+                            JobError(job, value["type"], value["message"], value["where"])
+                        )
+                    continue
+                try:
+                    indexes[name].append(job)
+                    values[name].append(value)
+                except KeyError:  # first seen here; fields keep that order
+                    indexes[name] = array("q", [job])
+                    values[name] = [value]
         position += len(chunk)
     return Samples(
-        wall_ns=tuple(wall),
-        cpu_ns=tuple(cpu),
-        end_ns=tuple(end),
-        gauges={name: tuple(column) for name, column in gauges.items()},
+        wall_ns=wall,
+        cpu_ns=cpu,
+        end_ns=end,
+        gauges={
+            name: column_of(position, indexes.pop(name), values.pop(name)) for name in list(indexes)
+        },
         errors=tuple(errors),
     )
 

@@ -6,7 +6,7 @@ import math
 import random
 from collections.abc import Callable
 
-from worker_soak.model import Samples
+from worker_soak.samples import Samples
 
 HeapModel = Callable[[int, random.Random], tuple[float, float]]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from worker_soak.model import JobError, Samples
+from worker_soak.samples import JobError, Samples
 
 json_scalars = (
     st.none()

@@ -12,7 +12,9 @@ import math
 from collections.abc import Sequence
 from typing import Final
 
-from worker_soak.model import Checkpoint, Samples
+from worker_soak.columns import latest
+from worker_soak.model import Checkpoint
+from worker_soak.samples import Samples
 
 CHECKPOINT_JOBS: Final = (10, 100, 1_000, 10_000)
 MEMORY_FIELDS: Final = ("py_blocks", "native_heap_bytes", "rss_bytes", "uss_bytes")
@@ -72,11 +74,7 @@ def _memory_at(samples: Samples, last: int) -> dict[str, int]:
     memory: dict[str, int] = {}
     for name in MEMORY_FIELDS:
         column = samples.gauges.get(name)
-        if column is None:
-            continue
-        for position in range(last, -1, -1):
-            value = column[position]
-            if value is not None:
-                memory[name] = value
-                break
+        value = latest(column, last) if column is not None else None
+        if value is not None:
+            memory[name] = value
     return memory

@@ -47,7 +47,8 @@ from worker_soak.analysis.trend import (
     normal_quantile,
     trend_test,
 )
-from worker_soak.model import Samples, Verdict
+from worker_soak.model import Verdict
+from worker_soak.samples import Samples
 
 #: The per-job floor for tasks run by a job queue (Celery, RQ): each task starts right after
 #: its process wakes from a socket or pipe read, beside the framework's own milliseconds of

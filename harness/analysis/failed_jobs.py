@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from worker_soak.analysis.failures import group_failures
-from worker_soak.model import Samples, Verdict
+from worker_soak.model import Verdict
+from worker_soak.samples import Samples
 
 
 @dataclass(frozen=True, slots=True)

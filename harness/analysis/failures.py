@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from worker_soak.model import FailureGroup, JobError
+from worker_soak.model import FailureGroup
+from worker_soak.samples import JobError
 
 MAX_GROUPS: Final = 50
 

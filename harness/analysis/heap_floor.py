@@ -9,7 +9,8 @@ from typing import Final
 
 from worker_soak.analysis.series import Points, gauge_points, range_blocks
 from worker_soak.analysis.trend import MAX_BLOCKS, Trend, block_minimum, theil_sen, trend_test
-from worker_soak.model import Samples
+from worker_soak.columns import present
+from worker_soak.samples import Samples
 
 #: Fewer ranges than this give a trend test no power worth reporting.
 MIN_BLOCKS: Final = 8
@@ -20,19 +21,20 @@ def heap_points(samples: Samples, block_bytes: float) -> Points:
     latest value stands in where it did not (their cadences may differ)."""
     py = samples.gauges.get("py_blocks", ())
     native = samples.gauges.get("native_heap_bytes", ())
+    readings = sorted(
+        [(job, 0, value) for job, value in zip(*present(py), strict=True)]
+        + [(job, 1, value) for job, value in zip(*present(native), strict=True)]
+    )
     xs: list[float] = []
     ys: list[float] = []
-    last_py: float | None = None if py else 0.0
-    last_native: float | None = None if native else 0.0
-    for job in range(len(samples)):
-        fresh = False
-        if py and py[job] is not None:
-            last_py, fresh = py[job], True
-        if native and native[job] is not None:
-            last_native, fresh = native[job], True
-        if fresh and last_py is not None and last_native is not None:
+    last: list[float | None] = [None if py else 0.0, None if native else 0.0]
+    for position, (job, which, value) in enumerate(readings):
+        last[which] = value
+        if position + 1 < len(readings) and readings[position + 1][0] == job:
+            continue  # the other probe read at this job too: one point, with both
+        if last[0] is not None and last[1] is not None:
             xs.append(job)
-            ys.append(last_native + block_bytes * last_py)
+            ys.append(last[1] + block_bytes * last[0])
     return xs, ys
 
 

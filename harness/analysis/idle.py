@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from worker_soak.model import Samples
+from worker_soak.samples import Samples
 
 #: Idle stretches shorter than this are the ordinary hand-over between two jobs.
 MIN_IDLE_NS: Final = 50_000_000

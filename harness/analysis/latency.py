@@ -12,7 +12,8 @@ from typing import Final
 
 from worker_soak.analysis.drift import LatencyPolicy, drift_verdict
 from worker_soak.analysis.paired import PairedComparison
-from worker_soak.model import Samples, Verdict
+from worker_soak.model import Verdict
+from worker_soak.samples import Samples
 
 MIN_JOBS: Final = 200
 

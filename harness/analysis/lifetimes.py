@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from worker_soak.model import Samples, Verdict
+from worker_soak.model import Verdict
+from worker_soak.samples import Samples
 
 PID_FIELD: Final = "worker_pid"
 #: Reasons a worker ended from outside or by itself crashing: a job was in flight.

@@ -47,7 +47,8 @@ from worker_soak.analysis.trend import (
     Trend,
     check_alpha,
 )
-from worker_soak.model import Samples, Verdict
+from worker_soak.model import Verdict
+from worker_soak.samples import Samples
 from worker_soak.units import format_bytes as _bytes
 
 WARMUP_FRACTIONS: Final = (0.05, 0.1, 0.2, 0.3, 0.5)

@@ -17,7 +17,8 @@ from typing import Final
 
 from worker_soak.analysis.series import Points, gauge_points, range_blocks
 from worker_soak.analysis.trend import MAX_BLOCKS, block_median, theil_sen
-from worker_soak.model import Samples, Verdict
+from worker_soak.model import Verdict
+from worker_soak.samples import Samples
 
 COUNTERS: Final = (("fds", "open files"), ("threads", "threads"), ("children", "child processes"))
 WARMUP_FRACTIONS: Final = (0.05, 0.1, 0.2, 0.3, 0.5)

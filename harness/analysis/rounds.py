@@ -20,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from worker_soak.model import Samples
+from worker_soak.columns import present
+from worker_soak.samples import Samples
 
 #: Rounds a run is cut into (the worker collects at the end of each).
 ROUNDS: Final = 10
@@ -285,7 +286,7 @@ def read_rounds(samples: Samples, block_bytes: float) -> RoundsReading | None:
     """The rounds of ``samples`` (one worker's life, jobs numbered from 0) after warm-up;
     None when the worker never collected."""
     blocks = samples.gauges.get("py_blocks_collected", ())
-    points = [job for job, value in enumerate(blocks) if value is not None]
+    points = list(present(blocks)[0])
     if len(points) < 2:
         return None
     native = samples.gauges.get("native_heap_collected_bytes", ())

@@ -7,7 +7,8 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from worker_soak.model import Samples
+from worker_soak.columns import present
+from worker_soak.samples import Samples
 
 Points = tuple[list[float], list[float]]
 #: Machine-speed readings (the ``speed_ns`` probe) a series needs before it is scaled by them.
@@ -16,15 +17,8 @@ MIN_SPEED_READINGS: Final = 3
 
 def gauge_points(samples: Samples, field: str, start_job: int = 0) -> Points:
     """(job indexes, values) of a probe field from ``start_job`` on, skipping unsampled jobs."""
-    column = samples.gauges.get(field, ())
-    xs: list[float] = []
-    ys: list[float] = []
-    for job in range(start_job, len(column)):
-        value = column[job]
-        if value is not None:
-            xs.append(job)
-            ys.append(value)
-    return xs, ys
+    jobs, values = present(samples.gauges.get(field, ()), start_job)
+    return [float(job) for job in jobs], list(values)
 
 
 def latency_points(samples: Samples, start_job: int = 0) -> Points:

@@ -14,7 +14,8 @@ from worker_soak.analysis.lifetimes import lifetimes, per_lifetime
 from worker_soak.analysis.memory import MemoryPolicy, memory_verdict
 from worker_soak.analysis.paired import PairedComparison
 from worker_soak.analysis.resources import resource_verdict
-from worker_soak.model import Samples, Verdict
+from worker_soak.model import Verdict
+from worker_soak.samples import Samples
 
 
 @dataclass(frozen=True, slots=True)

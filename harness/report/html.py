@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from worker_soak.model import Samples
 from worker_soak.report import plots
 from worker_soak.report.plain import job_source, queue_lines, runner_label
+from worker_soak.samples import Samples
 from worker_soak.store import SAMPLES_FILE, WORKER_LOG, read_result, read_samples
 
 REPORT_FILE: Final = "index.html"

@@ -16,7 +16,7 @@ from worker_soak.analysis.heap_floor import growth_onset, heap_points
 from worker_soak.analysis.lifetimes import UNGRACEFUL
 from worker_soak.analysis.series import gauge_points
 from worker_soak.analysis.trend import block_median
-from worker_soak.model import Samples
+from worker_soak.samples import Samples
 
 MAX_POINTS: Final = 4_000
 WIDTH: Final = 9.0

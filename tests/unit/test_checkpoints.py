@@ -13,7 +13,7 @@ from worker_soak.analysis.checkpoints import (
     percentile,
     window_size,
 )
-from worker_soak.model import Samples
+from worker_soak.samples import Samples
 
 
 def _samples(wall_ms: list[float], blocks: list[int | None] | None = None) -> Samples:

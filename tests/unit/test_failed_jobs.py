@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worker_soak.analysis.failed_jobs import FailedJobsPolicy, failed_jobs_verdict
-from worker_soak.model import JobError, Samples
+from worker_soak.samples import JobError, Samples
 
 
 def _samples(jobs: int, errors: list[tuple[int, str]]) -> Samples:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worker_soak.analysis.failures import MAX_GROUPS, group_failures
-from worker_soak.model import JobError
+from worker_soak.samples import JobError
 
 
 def test_groups_by_type_and_line_whatever_the_message() -> None:

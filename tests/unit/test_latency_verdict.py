@@ -11,7 +11,7 @@ from tests.series import latency_samples
 from worker_soak.analysis.drift import QUEUED_MIN_CHANGE_S, LatencyPolicy, minimum_detectable_drift
 from worker_soak.analysis.latency import latency_verdict
 from worker_soak.analysis.paired import PairedComparison
-from worker_soak.model import Samples
+from worker_soak.samples import Samples
 
 
 @pytest.mark.parametrize(("jobs", "phi"), [(1_000, 0.5), (1_000, 0.8), (5_000, 0.8)])

@@ -18,10 +18,11 @@ from worker_soak.analysis.lifetimes import (
 )
 from worker_soak.analysis.memory import memory_verdict
 from worker_soak.errors import UsageError
-from worker_soak.model import JobError, PoolConfig, Samples, Verdict
+from worker_soak.model import PoolConfig, Verdict
 from worker_soak.options import Door, SoakOptions, run_config, soak_options, source_for
 from worker_soak.runners.ledger import Ledger
 from worker_soak.runners.pool_metrics import WorkerMetrics, prometheus_text
+from worker_soak.samples import JobError, Samples
 from worker_soak.store import read_samples
 
 # What a worker can do with the job in its hands: finish it, or be ended with it.
@@ -189,8 +190,8 @@ def test_pool_samples_are_read_in_job_order(tmp_path: Path) -> None:
         )
     )
     samples = read_samples(path)
-    assert samples.wall_ns == (0, 1, 2, 3)
-    assert samples.gauges["worker_pid"] == (7, 8, 7, 8)
+    assert tuple(samples.wall_ns) == (0, 1, 2, 3)
+    assert tuple(samples.gauges["worker_pid"]) == (7, 8, 7, 8)
 
 
 def _pool_of(options: SoakOptions) -> PoolConfig | None:

@@ -42,9 +42,9 @@ def test_samples_round_trip_as_columns(tmp_path: Path) -> None:
         log.write(_line(2, py_blocks=102, fds=4))
     samples = read_samples(tmp_path / "samples.jsonl")
     assert len(samples) == 3
-    assert samples.wall_ns == (10, 11, 12)
-    assert samples.gauges["py_blocks"] == (100, 101, 102)
-    assert samples.gauges["fds"] == (3, None, 4)
+    assert tuple(samples.wall_ns) == (10, 11, 12)
+    assert tuple(samples.gauges["py_blocks"]) == (100, 101, 102)
+    assert tuple(samples.gauges["fds"]) == (3, None, 4)
     assert [e.job_index for e in samples.errors] == [1]
 
 
@@ -96,9 +96,9 @@ def test_samples_read_in_chunks_equal_a_line_by_line_reading(
         samples = read_samples(path)
     order = list(dict.fromkeys(name for extra in extras for name in extra))
     assert list(samples.gauges) == order
-    assert samples.wall_ns == tuple(10 + index for index in range(len(extras)))
+    assert tuple(samples.wall_ns) == tuple(10 + index for index in range(len(extras)))
     for name in order:
-        assert samples.gauges[name] == tuple(extra.get(name) for extra in extras)
+        assert tuple(samples.gauges[name]) == tuple(extra.get(name) for extra in extras)
 
 
 def test_a_samples_file_read_again_after_it_grew_is_read_anew(tmp_path: Path) -> None:
