@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from worker_soak.analysis.series import Points, gauge_points, range_blocks
+from worker_soak.analysis.series import Points, count_in, gauge_points, range_blocks
 from worker_soak.analysis.trend import MAX_BLOCKS, Trend, block_minimum, theil_sen, trend_test
 from worker_soak.columns import present
 from worker_soak.samples import Samples
@@ -39,8 +39,7 @@ def heap_points(samples: Samples, block_bytes: float) -> Points:
 
 
 def floor_trend(points: Points, start: float, stop: float, alpha: float) -> Trend | None:
-    xs = [x for x in points[0] if start <= x < stop]
-    count = min(MAX_BLOCKS, len(xs))
+    count = min(MAX_BLOCKS, count_in(points[0], start, stop))
     if count < MIN_BLOCKS:
         return None
     cx, cy = range_blocks(points, start, stop, count, block_minimum)

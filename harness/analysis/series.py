@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
+import operator
 import statistics
 from collections.abc import Callable, Sequence
 from typing import Final
@@ -39,13 +41,30 @@ def range_blocks(
     range's values. Ranges (not point counts) keep signals of different cadences aligned."""
     xs, ys = points
     width = (stop - start) / count
-    buckets: list[list[float]] = [[] for _ in range(count)]
-    for x, y in zip(xs, ys, strict=True):
-        if start <= x < stop:
-            buckets[min(count - 1, int((x - start) / width))].append(y)
+    if ascending(xs):  # every series here is in job order: cut it by bisection
+        edges = [bisect.bisect_left(xs, start + i * width) for i in range(count)]
+        edges.append(bisect.bisect_left(xs, stop))
+        buckets = [ys[a:b] for a, b in itertools.pairwise(edges)]
+    else:
+        buckets = [[] for _ in range(count)]
+        for x, y in zip(xs, ys, strict=True):
+            if start <= x < stop:
+                buckets[min(count - 1, int((x - start) / width))].append(y)
     centres = [start + (i + 0.5) * width for i, bucket in enumerate(buckets) if bucket]
     values = [reduce(bucket) for bucket in buckets if bucket]
     return centres, values
+
+
+def ascending(xs: Sequence[float]) -> bool:
+    """Whether ``xs`` never decreases."""
+    return all(map(operator.le, xs, itertools.islice(xs, 1, None)))
+
+
+def count_in(xs: Sequence[float], start: float, stop: float) -> int:
+    """How many of ``xs`` lie in [start, stop)."""
+    if ascending(xs):
+        return bisect.bisect_left(xs, stop) - bisect.bisect_left(xs, start)
+    return sum(1 for x in xs if start <= x < stop)
 
 
 def speed_blocks(speed_ns: Sequence[float | None], count: int) -> list[float] | None:
