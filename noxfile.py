@@ -49,6 +49,14 @@ def bench(session: nox.Session) -> None:
     )
 
 
+@nox.session(python=PYTHON)
+def picture(session: nox.Session) -> None:
+    """Regenerate the README's picture, docs/report.png: a leaking email worker's report in
+    headless Chromium (needs chromium on PATH)."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "tests.readme_picture", *session.posargs)
+
+
 @nox.session(python=["3.11", "3.12", "3.13"])
 def accuracy(session: nox.Session) -> None:
     """The memory verdict's bars at CI sizes, with the harness itself on each CPython:

@@ -212,7 +212,9 @@ def _leaking(
     # The decision weighs a block as 32 B in every mode; what is reported uses the size
     # memray measured for the objects this worker keeps, where it ran.
     shown = rate + (policy.object_bytes - policy.block_bytes) * objects
-    figures.update(bytes_per_job=shown, projected_growth_bytes=shown * jobs)
+    figures.update(
+        bytes_per_job=shown, projected_growth_bytes=shown * jobs, signal_bytes_per_job=rate
+    )
     if rate >= budget:
         onset = growth_onset(points, max(5.0, 0.05 * jobs), jobs)
         figures["growth_started_at_job"] = onset

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from worker_soak.report import plots
+from worker_soak.report.growth_plot import growth_plot
 from worker_soak.report.plain import job_source, queue_lines, runner_label
 from worker_soak.samples import Samples
 from worker_soak.store import SAMPLES_FILE, WORKER_LOG, read_result, read_samples
@@ -270,6 +271,7 @@ def render_run(result: Mapping[str, Any], samples: Samples, run_dir: Path | None
     judged = samples.untraced() if len(samples) else samples
     view = build_view(result, run_dir)
     view["plots"] = {
+        "growth": growth_plot(samples, result),
         "memory": plots.memory_plot(samples, result),
         "latency": plots.latency_plot(judged, result),
         "checkpoints": plots.checkpoint_distributions_plot(judged, result.get("checkpoints", [])),

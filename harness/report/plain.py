@@ -8,10 +8,12 @@ from the record.
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from worker_soak.result import SoakResult
 
@@ -74,14 +76,8 @@ def failure_message(result: SoakResult, root: Path | None = None) -> str:
     verdicts = result.verdicts
     for name in failed:
         lines.append(f"  {name}: {verdicts[name].summary}")
-    per_job = [site for site in result.leak_sites if site.get("kind") == "per_job"]
-    if "memory" in failed and per_job:
-        top = per_job[0]
-        path = top.get("retention_path") or []
-        if path:
-            lines.append(f"    kept alive by {' -> '.join(path)}")
-        for frame in list(top.get("stack") or [])[1:4]:
-            lines.append(f"    {top['function']}() called from {frame}")
+    if "memory" in failed:
+        lines.extend(f"    {line}" for line in leak_lines(result.leak_sites))
     reproduction = (
         verdicts["isolation"].figures.get("reproduction") if "isolation" in failed else None
     )
@@ -170,3 +166,23 @@ def queue_lines(data: Mapping[str, Any]) -> list[str]:
                 " s)"
             )
     return lines
+
+
+def leak_lines(leak_sites: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The top per-job leak site's retention path and its callers, as a failing memory
+    verdict shows them under its sentence (terminal, pytest)."""
+    per_job = [site for site in leak_sites if site.get("kind") == "per_job"]
+    if not per_job:
+        return []
+    top = per_job[0]
+    path = top.get("retention_path") or []
+    lines = [f"kept alive by {' -> '.join(path)}"] if path else []
+    # The user's callers: up to the harness's frame that called the worker.
+    frames = (top.get("stack") or [])[1:]
+    callers = list(itertools.takewhile(lambda frame: HARNESS_DIR not in frame, frames))
+    lines.extend(f"{top['function']}() called from {frame}" for frame in callers[:3])
+    return lines
+
+
+#: Frames in the harness's own code (what calls the worker) say nothing about a leak.
+HARNESS_DIR: Final = f"{Path(__file__).resolve().parents[1]}{os.sep}"

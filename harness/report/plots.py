@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import base64
 import io
-import statistics
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from worker_soak.analysis.checkpoints import window_size
-from worker_soak.analysis.heap_floor import growth_onset, heap_points
+from worker_soak.analysis.heap_floor import growth_onset
 from worker_soak.analysis.lifetimes import UNGRACEFUL
 from worker_soak.analysis.series import gauge_points
 from worker_soak.analysis.trend import block_median
@@ -56,7 +55,7 @@ def data_uri(figure: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _thin(xs: Sequence[float], ys: Values) -> tuple[list[float], list[float]]:
+def thin(xs: Sequence[float], ys: Values) -> tuple[list[float], list[float]]:
     step = max(1, len(xs) // MAX_POINTS)
     return list(xs[::step]), list(ys[::step])
 
@@ -105,7 +104,8 @@ def _recycles_at(result: Mapping[str, Any]) -> list[tuple[int, str]]:
 
 
 def memory_plot(samples: Samples, result: Mapping[str, Any]) -> str:
-    """Python heap (blocks), native heap and RSS against job index, with the fitted growth."""
+    """Python heap (blocks), native heap and RSS over the whole run, the memray window
+    included (the judged growth, to scale, is ``growth_plot``'s)."""
     figure = new_figure(3.6)
     axes = figure.add_subplot()
     twin = axes.twinx()
@@ -117,7 +117,7 @@ def memory_plot(samples: Samples, result: Mapping[str, Any]) -> str:
     ):
         xs, ys = gauge_points(samples, field)
         if xs:
-            xs, ys = _thin(xs, [y / scale for y in ys])
+            xs, ys = thin(xs, [y / scale for y in ys])
             target.plot(xs, ys, lw=0.8, color=COLORS[key], label=label)
     collected_x, collected_y = gauge_points(samples, "native_heap_collected_bytes")
     if collected_x:
@@ -130,8 +130,6 @@ def memory_plot(samples: Samples, result: Mapping[str, Any]) -> str:
             label="native heap after full GC",
         )
     per_lifetime = "lifetimes" in result.get("verdicts", {}).get("memory", {})
-    if not per_lifetime:  # a lifetime's fit and onset are in its own job numbers
-        _fit_line(axes, samples, result)
     onset = result.get("verdicts", {}).get("memory", {}).get("growth_started_at_job")
     if onset is not None and not per_lifetime:
         axes.axvline(onset, color="black", lw=1.2, label=f"growing from job {onset:,}")
@@ -141,47 +139,8 @@ def memory_plot(samples: Samples, result: Mapping[str, Any]) -> str:
     handles = axes.get_legend_handles_labels()
     more = twin.get_legend_handles_labels()
     axes.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left", fontsize=7)
-    axes.set_title("Memory")
+    axes.set_title("Memory over the whole run")
     return data_uri(figure)
-
-
-def _fit_line(axes: Any, samples: Samples, result: Mapping[str, Any]) -> None:
-    """The heap the memory verdict judged (native + blocks x block size), and its fitted
-    growth after warm-up with the interval as a band."""
-    memory = result.get("verdicts", {}).get("memory", {})
-    block_bytes = memory.get("block_bytes")
-    if block_bytes is None:
-        return
-    judged = samples.untraced() if len(samples) else samples
-    xs, ys = heap_points(judged, float(block_bytes))
-    if not xs:
-        return
-    thin_x, thin_y = _thin(xs, [y / 2**20 for y in ys])
-    axes.plot(thin_x, thin_y, lw=1.0, color="#6a3d9a", label="heap judged (MiB)")
-    rate, interval = memory.get("bytes_per_job"), memory.get("bytes_per_job_interval")
-    warmup = int(memory.get("warmup_jobs") or 0)
-    after = [y for x, y in zip(xs, ys, strict=True) if x >= warmup]
-    if rate is None or not interval or not after:
-        return
-    start = statistics.median(after[: max(1, len(after) // 10)]) / 2**20
-    line_x = [float(warmup), float(xs[-1])]
-    span = (line_x[1] - line_x[0]) / 2**20
-    axes.plot(
-        line_x,
-        [start, start + rate * span],
-        "--",
-        color="black",
-        lw=1,
-        label=f"fitted growth {rate:,.3g} B/job",
-    )
-    axes.fill_between(
-        line_x,
-        [start, start + interval[0] * span],
-        [start, start + interval[1] * span],
-        color="black",
-        alpha=0.08,
-        lw=0,
-    )
 
 
 def _rolling(values: Values, window: int, q: float) -> list[float]:
@@ -205,7 +164,7 @@ def latency_plot(samples: Samples, result: Mapping[str, Any]) -> str:
     import numpy as np
 
     ms = np.asarray(samples.wall_ns, dtype=np.float64) / 1e6
-    xs, ys = _thin(range(len(ms)), ms)
+    xs, ys = thin(range(len(ms)), ms)
     axes.plot(xs, ys, ".", ms=1.5, color="#999999", label="job")
     window = max(10, len(ms) // 50)
     step = max(1, window // 4)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from worker_soak.report.plain import crash_place, job_source, queue_lines, runner_label
+from worker_soak.report.plain import crash_place, job_source, leak_lines, queue_lines, runner_label
 
 STYLES: Final = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
 
@@ -89,6 +89,9 @@ def render_summary(result: dict[str, Any], out: TextIO, run_dir: str) -> None:
             f"  {name}: [{STYLES.get(word, 'default')}]{word}[/] - "
             f"{escape(verdict.get('summary', ''))}"
         )
+        if name == "memory" and word == "fail":
+            for line in leak_lines(result.get("leak_sites") or ()):
+                console.print(f"    {escape(line)}")
     for line in queue_lines(result):
         console.print(f"  {escape(line)}")
     advice = result.get("advice") or {}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 from worker_soak.analysis.compare import Difference
-from worker_soak.report.plain import failure_message, summary_line, summary_record
+from worker_soak.report.plain import HARNESS_DIR, failure_message, summary_line, summary_record
+from worker_soak.report.terminal import render_summary
 from worker_soak.result import SoakResult
 
 ROOT = Path("/project")
@@ -59,6 +61,25 @@ def test_failure_message_names_verdict_figures_line_and_retention() -> None:
         "    send() called from run billing/loop.py:40",
         "  report: reports/run/result.json",
     ]
+
+
+def test_the_terminal_shows_the_retention_path_and_only_the_users_callers() -> None:
+    """The terminal's failing memory line carries what the pytest failure does: the
+    retention path and the callers in the user's code, not the harness's frames (or the
+    interpreter's below them) that called the worker."""
+    data = _data()
+    harness_frame = f"run {HARNESS_DIR}worker/execute.py:126"
+    data["leak_sites"][0]["stack"] += [harness_frame, "_run_code <frozen runpy>:88"]
+    data.update(jobs_failed=0, failures=[], duration_s=1.0, checkpoints=[])
+    out = io.StringIO()
+    render_summary(data, out, "/project/reports/run")
+    shown = out.getvalue().splitlines()
+    at = next(i for i, line in enumerate(shown) if line.startswith("  memory: fail"))
+    assert shown[at + 1 : at + 3] == [
+        "    kept alive by tasks._sent -> list[2050] -> str",
+        "    send() called from run /project/billing/loop.py:40",
+    ]
+    assert not any("execute.py" in line or "runpy" in line for line in shown)
 
 
 def test_failure_message_of_a_crash_and_a_regression() -> None:

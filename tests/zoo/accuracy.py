@@ -1,6 +1,6 @@
 """Run every zoo worker through ``soak run`` and score the verdicts.
 
-``python -m tests.zoo.accuracy`` prints the accuracy table published in the README: for each
+``python -m tests.zoo.accuracy`` prints the accuracy table published in docs/verdicts.md: for each
 worker, the verdict it had to get, the one it got, and whether the leaking line was named.
 """
 

@@ -138,7 +138,7 @@ budget (`--max-growth 48KiB`) is the user's choice: it turns short-run leaks int
 
 **The bars.** At 300 jobs every leak of >= 1 Python object/job or >= 256 B/job fails the soak,
 no clean worker fails memory or failed_jobs (latency false alarms are counted beside them:
-the latency verdict has its own bars in the README), >= 70 % of clean workers pass memory.
+the latency verdict has its own bars in docs/verdicts.md), >= 70 % of clean workers pass memory.
 At 100 jobs no leak of >= 200 B/job passes memory. At 1,000 jobs every leak fails, no clean
 worker fails memory or failed_jobs, >= 90 % pass memory.
 A *bar* of `-` is a leak below what that size promises to see (8 B/job, a thread or a child
