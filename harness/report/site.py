@@ -50,10 +50,9 @@ def history_plot(workload: str, runs: Sequence[Mapping[str, Any]]) -> str:
     from worker_soak.report.plots import data_uri, new_figure
 
     ordered = sorted(runs, key=lambda r: str(r.get("started_at", "")))
-    labels = [
-        (r.get("environment", {}).get("git_commit") or "")[:7] or str(i + 1)
-        for i, r in enumerate(ordered)
-    ]
+    # Each run its own label: its number, and the commit it ran (two runs of a commit).
+    commits = [r.get("environment", {}).get("git_commit") or "" for r in ordered]
+    labels = [f"{i + 1} {commit[:7]}".rstrip() for i, commit in enumerate(commits)]
     figure = new_figure(2.8)
     latency, memory = figure.subplots(1, 2)
     xs = list(range(len(ordered)))
@@ -66,8 +65,9 @@ def history_plot(workload: str, runs: Sequence[Mapping[str, Any]]) -> str:
             label=name,
         )
     latency.set_ylabel("ms")
+    latency.set_ylim(bottom=0)  # from zero: a run-to-run wobble is not a trend
     latency.set_title(f"{workload}: latency at the last checkpoint")
-    latency.legend(fontsize=7)
+    latency.legend(fontsize=7, loc="lower left")
     memory.plot(
         xs,
         [
@@ -78,6 +78,9 @@ def history_plot(workload: str, runs: Sequence[Mapping[str, Any]]) -> str:
         ms=3,
         color="#6a3d9a",
     )
+    growth = [r.get("verdicts", {}).get("memory", {}).get("bytes_per_job") or 0.0 for r in ordered]
+    if min(growth, default=0.0) >= 0:
+        memory.set_ylim(bottom=0)
     memory.set_title(f"{workload}: memory growth (B/job)")
     for axes in (latency, memory):
         axes.set_xticks(xs, labels, rotation=45, fontsize=7)
