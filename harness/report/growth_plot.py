@@ -19,6 +19,15 @@ from worker_soak.report.plots import COLORS, data_uri, new_figure, thin
 from worker_soak.samples import Samples
 
 KIB = 1024.0
+MIB = 1024.0 * KIB
+
+
+def per_job(size: float) -> str:
+    """A rate in bytes per job, in the unit a person reads: 113 B/job, 165 KiB/job."""
+    for unit, scale in (("MiB", MIB), ("KiB", KIB)):
+        if abs(size) >= scale:
+            return f"{size / scale:,.3g} {unit}/job"
+    return f"{size:,.3g} B/job"
 
 
 def growth_plot(samples: Samples, result: Mapping[str, Any]) -> str | None:
@@ -37,9 +46,11 @@ def growth_plot(samples: Samples, result: Mapping[str, Any]) -> str | None:
     start = statistics.median(y for _, y in after[: max(1, len(after) // 10)])
     figure = new_figure(3.2)
     axes = figure.add_subplot()
-    thin_x, thin_y = thin([x for x, _ in after], [(y - start) / KIB for _, y in after])
+    grown = max(abs(y - start) for _, y in after)
+    unit, scale = ("MiB", MIB) if grown >= 10 * MIB else ("KiB", KIB)
+    thin_x, thin_y = thin([x for x, _ in after], [(y - start) / scale for _, y in after])
     axes.plot(thin_x, thin_y, lw=0.9, color="#6a3d9a", label="heap: native + Python blocks")
-    _collected(axes, judged, float(block_bytes), warmup)
+    _collected(axes, judged, float(block_bytes), warmup, scale)
     first, last = float(after[0][0]), float(after[-1][0])
     jobs = last - first
     budget = memory.get("budget_bytes_per_job")
@@ -48,13 +59,13 @@ def growth_plot(samples: Samples, result: Mapping[str, Any]) -> str | None:
     if budget is not None:
         axes.plot(
             [first, last],
-            [0.0, budget * jobs / KIB],
+            [0.0, budget * jobs / scale],
             ":",
             color="#2e7d32",
             lw=1.4,
-            label=f"budget {budget:,.3g} B/job",
+            label=f"budget {per_job(budget)}",
         )
-        top = max(top, 2 * budget * jobs / KIB)  # a clean run's noise is read against it
+        top = max(top, 2 * budget * jobs / scale)  # a clean run's noise is read against it
     # The line is drawn in the plotted signal's units (a block as ``block_bytes``); the
     # label says the rate reported, with blocks at the size memray measured.
     shown = memory.get("bytes_per_job")
@@ -76,18 +87,18 @@ def growth_plot(samples: Samples, result: Mapping[str, Any]) -> str | None:
     if rate is not None:
         axes.plot(
             [first, last],
-            [0.0, rate * jobs / KIB],
+            [0.0, rate * jobs / scale],
             "--",
             color="black",
             lw=1,
-            label=f"fitted {shown:,.3g} B/job",
+            label=f"fitted {per_job(shown)}",
         )
-        top = max(top, rate * jobs / KIB)
+        top = max(top, rate * jobs / scale)
         if interval:
             axes.fill_between(
                 [first, last],
-                [0.0, interval[0] * jobs / KIB],
-                [0.0, interval[1] * jobs / KIB],
+                [0.0, interval[0] * jobs / scale],
+                [0.0, interval[1] * jobs / scale],
                 color="black",
                 alpha=0.08,
                 lw=0,
@@ -100,14 +111,14 @@ def growth_plot(samples: Samples, result: Mapping[str, Any]) -> str | None:
     axes.set_xlim(0, last * 1.02)
     axes.axvspan(0, first, color=COLORS["warm"], alpha=0.5, lw=0, label="warm-up")
     axes.set_xlabel("job (the memray window's jobs left out, as the verdict does)")
-    axes.set_ylabel("KiB since warm-up")
+    axes.set_ylabel(f"{unit} since warm-up")
     verdict = memory.get("verdict", "")
     axes.set_title(f"Memory judged: {verdict} — growth since warm-up")
     figure.legend(loc="outside right upper", fontsize=7)
     return data_uri(figure)
 
 
-def _collected(axes: Any, judged: Samples, block_bytes: float, warmup: int) -> None:
+def _collected(axes: Any, judged: Samples, block_bytes: float, warmup: int, scale: float) -> None:
     """The heap after each full collection (the exact rounds), from its first after
     warm-up."""
 
@@ -122,7 +133,7 @@ def _collected(axes: Any, judged: Samples, block_bytes: float, warmup: int) -> N
     heap = [native.get(x, 0.0) + block_bytes * blocks[x] for x in jobs]
     axes.plot(
         jobs,
-        [(y - heap[0]) / KIB for y in heap],
+        [(y - heap[0]) / scale for y in heap],
         "o",
         ms=4,
         color="black",
@@ -135,7 +146,7 @@ def _collected(axes: Any, judged: Samples, block_bytes: float, warmup: int) -> N
         ]
         axes.plot(
             jobs,
-            [(y - rest[0]) / KIB for y in rest],
+            [(y - rest[0]) / scale for y in rest],
             "o",
             ms=5,
             mfc="none",
