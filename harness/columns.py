@@ -4,9 +4,10 @@ A column is a ``Sequence`` of one probe field over the run, indexed by job. As t
 Python objects a million-job run took ~290 MB in the parent (8 bytes a slot for 17 fields,
 mostly ``None`` where a sparse probe did not run, plus 32 bytes per int). Here:
 
-- a field every job has, all integers: an ``array('q')`` (8 bytes a job);
+- a field every job has, all integers: an ``array('q')`` (8 bytes a job; flags read 0/1);
 - a field only some jobs have: :class:`SparseColumn`, the jobs that have it and their values;
-- anything else (lists, dicts, integers past 64 bits): a tuple, as before.
+- values that are not 64-bit integers (lists, dicts, floats, huge ints) are kept in a tuple,
+  inside a sparse column or as the column.
 
 Readers index and iterate them as any sequence; :meth:`SparseColumn.points` gives the
 present values without visiting every job.
