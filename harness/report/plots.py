@@ -103,6 +103,53 @@ def _recycles_at(result: Mapping[str, Any]) -> list[tuple[int, str]]:
     ]
 
 
+MEMORY_LINES: Final = (
+    ("native_heap_bytes", "native heap (MiB)", "native", 2**20, "axes"),
+    ("rss_bytes", "RSS (MiB)", "rss", 2**20, "axes"),
+    ("py_blocks", "Python heap (blocks, right)", "py", 1, "twin"),
+)
+#: Worker processes named in the legend; the rest are drawn unlabelled.
+LABELLED_PROCESSES: Final = 8
+
+
+def _per_process(
+    axes: Any,
+    twin: Any,
+    samples: Samples,
+    keys: Sequence[tuple[int | None, int] | None],
+    processes: Sequence[tuple[int | None, int]],
+) -> None:
+    """RSS (solid), native heap (dashed) and Python blocks (dotted, right axis) of each
+    worker process in a colour of its own: a line jumping between processes is not one a
+    reader can follow."""
+    from matplotlib.lines import Line2D
+
+    axes.plot([], [], " ", label=f"{len(processes)} worker processes:")
+    colour = {key: f"C{i % 10}" for i, key in enumerate(processes)}
+    nodes = {node for node, _ in processes}
+    for field, _, _, scale, where in MEMORY_LINES:
+        style = {"rss_bytes": "-", "native_heap_bytes": "--", "py_blocks": ":"}[field]
+        target = twin if where == "twin" else axes
+        xs, ys = gauge_points(samples, field)
+        by_process: dict[tuple[int | None, int], tuple[list[float], list[float]]] = {}
+        for x, y in zip(xs, ys, strict=True):
+            key = keys[int(x)]
+            if key is not None:
+                points = by_process.setdefault(key, ([], []))
+                points[0].append(x)
+                points[1].append(y / scale)
+        for number, key in enumerate(processes):
+            if key not in by_process:
+                continue
+            px, py = thin(*by_process[key])
+            named = field == "rss_bytes" and number < LABELLED_PROCESSES
+            node = f" on node {key[0]}" if len(nodes) > 1 else ""
+            label = f"pid {key[1]}{node}" if named else None
+            target.plot(px, py, style, lw=0.8, color=colour[key], label=label)
+    for field, style in (("RSS (MiB)", "-"), ("native heap (MiB)", "--"), ("blocks, right", ":")):
+        axes.add_line(Line2D([], [], ls=style, color="grey", label=field))
+
+
 def memory_plot(samples: Samples, result: Mapping[str, Any]) -> str:
     """Python heap (blocks), native heap and RSS over the whole run, the memray window
     included (the judged growth, to scale, is ``growth_plot``'s)."""
@@ -110,14 +157,15 @@ def memory_plot(samples: Samples, result: Mapping[str, Any]) -> str:
     axes = figure.add_subplot()
     twin = axes.twinx()
     _mark_run(axes, result)
-    for field, label, key, scale, target in (
-        ("native_heap_bytes", "native heap (MiB)", "native", 2**20, axes),
-        ("rss_bytes", "RSS (MiB)", "rss", 2**20, axes),
-        ("py_blocks", "Python heap (blocks, right)", "py", 1, twin),
-    ):
+    keys = samples.process_keys()
+    processes = list(dict.fromkeys(key for key in keys or () if key is not None))
+    if len(processes) > 1:  # a pool or a queue: one line per worker process
+        _per_process(axes, twin, samples, keys or [], processes)
+    for field, label, key, scale, where in () if len(processes) > 1 else MEMORY_LINES:
         xs, ys = gauge_points(samples, field)
         if xs:
             xs, ys = thin(xs, [y / scale for y in ys])
+            target = twin if where == "twin" else axes
             target.plot(xs, ys, lw=0.8, color=COLORS[key], label=label)
     collected_x, collected_y = gauge_points(samples, "native_heap_collected_bytes")
     if collected_x:
@@ -138,7 +186,7 @@ def memory_plot(samples: Samples, result: Mapping[str, Any]) -> str:
     twin.set_ylabel("blocks")
     handles = axes.get_legend_handles_labels()
     more = twin.get_legend_handles_labels()
-    axes.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left", fontsize=7)
+    figure.legend(handles[0] + more[0], handles[1] + more[1], loc="outside right upper", fontsize=7)
     axes.set_title("Memory over the whole run")
     return data_uri(figure)
 
