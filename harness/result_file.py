@@ -16,6 +16,7 @@ from worker_soak.analysis.attribution import settle_sites
 from worker_soak.analysis.checkpoints import compute_checkpoints
 from worker_soak.analysis.drift import QUEUED_MIN_CHANGE_S
 from worker_soak.analysis.failures import group_failures
+from worker_soak.analysis.framework_warmup import within_framework_warmup
 from worker_soak.analysis.idle import queue_timing
 from worker_soak.analysis.isolation import (
     Comparison,
@@ -73,6 +74,8 @@ def build_result(
     verdicts = judge(
         judged, policy, sites, aged.aged_vs_fresh, aged.fresh_vs_fresh, aged.fresh_now_vs_then
     )
+    if config.runner in QUEUE_RUNNERS:
+        verdicts["memory"] = within_framework_warmup(verdicts["memory"], config.runner, len(judged))
     return {
         "schema_version": SCHEMA_VERSION,
         "harness_version": __version__,
