@@ -112,7 +112,7 @@ MEMORY_LINES: Final = (
 LABELLED_PROCESSES: Final = 8
 
 
-def _per_process(
+def per_process_lines(
     axes: Any,
     twin: Any,
     samples: Samples,
@@ -160,7 +160,7 @@ def memory_plot(samples: Samples, result: Mapping[str, Any]) -> str:
     keys = samples.process_keys()
     processes = list(dict.fromkeys(key for key in keys or () if key is not None))
     if len(processes) > 1:  # a pool or a queue: one line per worker process
-        _per_process(axes, twin, samples, keys or [], processes)
+        per_process_lines(axes, twin, samples, keys or [], processes)
     for field, label, key, scale, where in () if len(processes) > 1 else MEMORY_LINES:
         xs, ys = gauge_points(samples, field)
         if xs:
