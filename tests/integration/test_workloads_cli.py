@@ -11,10 +11,14 @@ from tests.conftest import REPO, SoakCli, soak_command
 from worker_soak.workloads import get_workload
 
 
-@pytest.mark.parametrize("workload", ["email", "pdf", "import"])
-def test_reference_worker_passes_100_jobs(soak_cli: SoakCli, workload: str) -> None:
-    """`soak run --workload NAME --jobs 100`: exit 0, no verdict fails, no job fails."""
-    run = soak_cli("--workload", workload, "--jobs", "100")
+@pytest.mark.parametrize(("workload", "jobs"), [("email", 100), ("pdf", 300), ("import", 100)])
+def test_reference_worker_passes_a_pr_check(soak_cli: SoakCli, workload: str, jobs: int) -> None:
+    """`soak run --workload NAME --jobs N` at a pull request's size: exit 0, no verdict fails,
+    no job fails. The pdf worker needs 300: over its first ~200 jobs CPython keeps 52-byte
+    blocks under fpdf2's date formatting (``strftime``; bounded, flat from ~job 220), which
+    10-job rounds cannot tell from a leak of one object per job -- every round grew in about
+    1 run of 9 at 100 jobs here (a fail, the rest inconclusive); 6 of 6 passed at 300."""
+    run = soak_cli("--workload", workload, "--jobs", str(jobs))
     assert run.returncode == 0, run.stdout + run.stderr
     result = run.result()
     assert result["worker"] == get_workload(workload).reference_worker
