@@ -47,7 +47,16 @@ def latency_verdict(
         drift = _confirm_drift(drift, fresh_now_vs_then, policy)
     if aged_vs_fresh is None:
         return drift
-    ratio = aged_vs_fresh
+    return _with_paired(drift, aged_vs_fresh, fresh_vs_fresh, policy)
+
+
+def _with_paired(
+    drift: Verdict,
+    ratio: PairedComparison,
+    fresh_vs_fresh: PairedComparison | None,
+    policy: LatencyPolicy,
+) -> Verdict:
+    """The drift read beside the aged worker's comparison with a fresh one."""
     # Two fresh workers should run alike; how far apart they may be, at their interval's
     # far end, is what this machine cannot resolve between processes.
     noise = 0.0

@@ -263,9 +263,7 @@ def test_a_drift_a_fresh_worker_shares_is_not_the_workers_own() -> None:
     assert shared.verdict == "inconclusive", shared.summary
     assert shared.figures["shared_slowdown"] is True
     assert "a new worker is as slow now" in shared.summary
-    own = latency_verdict(
-        samples, aged_vs_fresh=_paired(1.5, 1.4, 1.6), fresh_vs_fresh=control
-    )
+    own = latency_verdict(samples, aged_vs_fresh=_paired(1.5, 1.4, 1.6), fresh_vs_fresh=control)
     assert own.verdict == "fail", own.summary
     # A comparison too wide to rule the drift out leaves the drift's failure standing.
     wide = latency_verdict(
