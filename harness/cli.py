@@ -43,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a worker through N jobs and write a run directory")
     add_options(run)
 
+    allocators = commands.add_parser(
+        "allocators",
+        help="run the same soak under glibc, MALLOC_ARENA_MAX=2, a trim threshold and jemalloc "
+        "(where installed): RSS and jobs/s under each, and the setting to copy",
+    )
+    add_options(allocators)
+
     commands.add_parser(
         "workloads", help="list the workloads: built in, and those installed packages register"
     )
@@ -250,6 +257,31 @@ def _record(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _allocators(args: argparse.Namespace, raw: list[str]) -> int:
+    from worker_soak import allocators
+
+    options = parsed_options(args)
+    source = source_for(options, CLI, args.jobs_from)
+    root = args.out if args.out is not None else default_out(f"{source.name}-allocators")
+    root.mkdir(parents=True, exist_ok=True)
+    run_args = raw[raw.index("allocators") + 1 :]
+    jemalloc = allocators.find_jemalloc()
+    runs = []
+    for setting in allocators.settings(jemalloc):
+        print(f"soak allocators: {setting.setting} ...", flush=True)
+        runs.append(allocators.run_setting(setting, run_args, root))
+    if jemalloc is None:
+        print(f"soak allocators: {allocators.JEMALLOC_HINT}")
+    for line in allocators.table_lines(runs):
+        print(f"  {line}")
+    print(f"  {allocators.verdict_line(runs)}")
+    if runs[0].error:
+        return runs[0].exit_code or EXIT_USAGE
+    allocators.write_outputs(runs, root)
+    print(f"  data: {root}/allocators.json, plot: {root}/allocators.png")
+    return EXIT_OK
+
+
 def _worker(args: argparse.Namespace) -> int:
     from worker_soak.queues.serve import serve
 
@@ -269,8 +301,11 @@ def _workloads() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    raw = list(argv) if argv is not None else sys.argv[1:]
+    args = build_parser().parse_args(raw)
     try:
+        if args.command == "allocators":
+            return _allocators(args, raw)
         commands = {
             "run": _run,
             "report": _report,

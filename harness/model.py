@@ -247,10 +247,15 @@ class Checkpoint:
     latency_p99_ms: float
     throughput_jobs_per_s: float | None
     memory: Mapping[str, int]
+    #: Where resident memory went (``checkpoints.breakdown_at``), where it was read.
+    breakdown: Mapping[str, int] | None = None
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
+        breakdown = data.pop("breakdown")
         data["memory"] = dict(self.memory)
+        if breakdown is not None:
+            data["memory"]["breakdown"] = dict(breakdown)
         return data
 
 

@@ -26,9 +26,11 @@ from worker_soak.analysis.isolation import (
 )
 from worker_soak.analysis.lifetimes import recycling_verdict
 from worker_soak.analysis.paired import shown_comparisons
+from worker_soak.analysis.rss_growth import rss_growth
 from worker_soak.analysis.verdicts import Policy, census_bounded, judge
 from worker_soak.model import QUEUE_RUNNERS, RunConfig, RunOutcome, Verdict
 from worker_soak.provenance import environment
+from worker_soak.samples import Samples
 from worker_soak.store import (
     RESULT_FILE,
     SAMPLES_FILE,
@@ -109,11 +111,19 @@ def build_result(
         },
         **_pool_fields(pool),
         "aged_vs_fresh": aged.shown,
+        "rss_growth": _rss_growth(judged),
         "leak_sites": settle_sites(sites, verdicts["memory"].verdict, census_bounded(judged)),
         "attribution": attribution,
         "files": {"samples": SAMPLES_FILE, "worker_log": WORKER_LOG, "result": RESULT_FILE},
         "environment": environment(),
     }
+
+
+def _rss_growth(judged: Samples) -> dict[str, object] | None:
+    """What the RSS growth from the first job to the last is made of, where the worker read
+    its breakdown."""
+    growth = rss_growth(judged)
+    return growth.to_json() if growth is not None else None
 
 
 def _pool_fields(pool: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,15 +8,16 @@ a late slowdown into the early jobs.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from typing import Final
 
-from worker_soak.columns import latest
+from worker_soak.analysis.checkpoint_jobs import BREAKDOWN_PARTS, CHECKPOINT_JOBS
+from worker_soak.columns import latest, present
 from worker_soak.model import Checkpoint
 from worker_soak.samples import Samples
 
-CHECKPOINT_JOBS: Final = (10, 100, 1_000, 10_000)
 MEMORY_FIELDS: Final = ("py_blocks", "native_heap_bytes", "rss_bytes", "uss_bytes")
 
 
@@ -66,6 +67,7 @@ def _checkpoint(samples: Samples, jobs: int) -> Checkpoint:
         latency_p99_ms=percentile(latencies_ms, 99),
         throughput_jobs_per_s=throughput,
         memory=_memory_at(samples, last),
+        breakdown=breakdown_at(samples, last),
     )
 
 
@@ -78,3 +80,25 @@ def _memory_at(samples: Samples, last: int) -> dict[str, int]:
         if value is not None:
             memory[name] = value
     return memory
+
+
+def breakdown_at(samples: Samples, last: int) -> dict[str, int] | None:
+    """Where resident memory went, read at job ``last`` or the nearest job before it that
+    has a reading (the worker reads it at each full collection and at the end of each
+    standard checkpoint's window): the five parts, the RSS read beside them and the job."""
+    column = samples.gauges.get("mem_rss_bytes")
+    if column is None:
+        return None
+    jobs, _ = present(column)
+    at = bisect.bisect_right(jobs, last) - 1
+    if at < 0:
+        return None
+    job = jobs[at]
+    parts: dict[str, int] = {}
+    for part in (*BREAKDOWN_PARTS, "rss"):
+        column = samples.gauges.get(f"mem_{part}_bytes")
+        value = column[job] if column is not None else None
+        if value is None:
+            return None
+        parts[part] = value
+    return {**parts, "job": job}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from worker_soak.report import plots
+from worker_soak.report.breakdown_plot import breakdown_plot
 from worker_soak.report.growth_plot import growth_plot
 from worker_soak.report.plain import job_source, queue_lines, runner_label
 from worker_soak.samples import Samples
@@ -223,6 +224,7 @@ def build_view(result: Mapping[str, Any], run_dir: Path | None = None) -> dict[s
         "isolation": _isolation_view(result.get("verdicts", {}).get("isolation")),
         "pool": _pool_view(result),
         "queue_lines": queue_lines(result),
+        "rss_growth": (result.get("rss_growth") or {}).get("summary"),
         "advice": result.get("advice"),
         "workload_report": sorted(
             (k, str(v)) for k, v in result.get("workload_report", {}).items()
@@ -273,6 +275,7 @@ def render_run(result: Mapping[str, Any], samples: Samples, run_dir: Path | None
     view["plots"] = {
         "growth": growth_plot(samples, result),
         "memory": plots.memory_plot(samples, result),
+        "breakdown": breakdown_plot(samples, result),
         "latency": plots.latency_plot(judged, result),
         "checkpoints": plots.checkpoint_distributions_plot(judged, result.get("checkpoints", [])),
         "throughput": plots.throughput_plot(samples, result),

@@ -92,6 +92,9 @@ def render_summary(result: dict[str, Any], out: TextIO, run_dir: str) -> None:
         if name == "memory" and word == "fail":
             for line in leak_lines(result.get("leak_sites") or ()):
                 console.print(f"    {escape(line)}")
+        growth = result.get("rss_growth") or {}
+        if name == "memory" and growth.get("grew"):
+            console.print(f"    {escape(growth['summary'])}")
     for line in queue_lines(result):
         console.print(f"  {escape(line)}")
     advice = result.get("advice") or {}

@@ -7,6 +7,7 @@ inline runner is 10 us.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -16,6 +17,7 @@ from collections.abc import Collection, Sequence
 from typing import Any, Final
 
 from worker_soak.redact import environment_secrets, redact
+from worker_soak.worker.breakdown import BREAKDOWN_JOBS, breakdown_fields
 from worker_soak.worker.census import collected_heap
 from worker_soak.worker.frames import is_user_file
 from worker_soak.worker.probes import Probe
@@ -157,7 +159,10 @@ class JobExecutor:
         if error is not None:
             line += ',"error":' + json.dumps(error, ensure_ascii=False)
         if job_index in self._collect_after:
-            line += collected_heap()
+            line += collected_heap() + breakdown_fields()
+        elif job_index in BREAKDOWN_JOBS:
+            gc.collect()  # what the worker keeps, as at the collection points
+            line += breakdown_fields()
         return (line + extra + "}\n").encode()
 
 

@@ -156,6 +156,14 @@ class NativeHeap(Probe):
         info = self._mallinfo2()
         return (info.uordblks + info.hblkhd,)
 
+    def in_use_and_free(self) -> tuple[int, int] | None:
+        """Bytes in use and free chunks kept (``fordblks``); None when glibc's heap is
+        empty, as under another ``malloc`` (jemalloc preloaded), whose heap it does not see."""
+        info = self._mallinfo2()
+        if info.arena == 0 and info.hblkhd == 0:
+            return None
+        return info.uordblks + info.hblkhd, info.fordblks
+
 
 class ProcessStat(Probe):
     """Resident set size and kernel thread count from one read of ``/proc/self/stat``.
@@ -327,6 +335,14 @@ def native_heap_in_use() -> int | None:
             return None
         _NATIVE = NativeHeap()
     return _NATIVE.read()[0]
+
+
+def glibc_heap() -> tuple[int, int] | None:
+    """glibc's heap now, bytes in use and free, or None (no ``mallinfo2``, or another
+    ``malloc``)."""
+    if native_heap_in_use() is None or _NATIVE is None:
+        return None
+    return _NATIVE.in_use_and_free()
 
 
 _NATIVE: NativeHeap | None = None

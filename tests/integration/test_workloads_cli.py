@@ -14,7 +14,9 @@ from worker_soak.workloads import get_workload
 @pytest.mark.parametrize(("workload", "jobs"), [("email", 100), ("pdf", 300), ("import", 100)])
 def test_reference_worker_passes_a_pr_check(soak_cli: SoakCli, workload: str, jobs: int) -> None:
     """`soak run --workload NAME --jobs N` at a pull request's size: exit 0, no verdict fails,
-    no job fails. The pdf worker needs 300: over its first ~200 jobs CPython keeps 52-byte
+    no job fails, and the RSS breakdown sums to RSS within 10 % at every checkpoint.
+
+    The pdf worker needs 300: over its first ~200 jobs CPython keeps 52-byte
     blocks under fpdf2's date formatting (``strftime``; bounded, flat from ~job 220), which
     10-job rounds cannot tell from a leak of one object per job -- every round grew in about
     1 run of 9 at 100 jobs here (a fail, the rest inconclusive); 6 of 6 passed at 300."""
@@ -24,6 +26,11 @@ def test_reference_worker_passes_a_pr_check(soak_cli: SoakCli, workload: str, jo
     assert result["worker"] == get_workload(workload).reference_worker
     assert result["jobs_failed"] == 0, result["failures"]
     assert all(v["verdict"] != "fail" for v in result["verdicts"].values())
+    # Where its RSS goes, at every checkpoint: the parts add up to the RSS beside them.
+    for point in result["checkpoints"]:
+        parts = point["memory"]["breakdown"]
+        total = sum(v for k, v in parts.items() if k not in ("rss", "job"))
+        assert abs(total - parts["rss"]) <= 0.10 * parts["rss"], parts
 
 
 def test_email_sink_received_every_message(soak_cli: SoakCli) -> None:

@@ -129,6 +129,8 @@ CASES = (
         "real, passing slowdown",
     ),
     Case("clean_fragmentation", 3_000, None),
+    Case("clean_fragmenting_threads", 3_000, None),
+    Case("clean_fragmenting_peaks", 3_000, None),
     Case("clean_lazy_import", 3_000, None),
     Case("clean_gc_cycles", 3_000, None),
     Case("clean_noisy_sizes", 1_500, None),
