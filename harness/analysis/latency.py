@@ -47,10 +47,11 @@ def latency_verdict(
         drift = _confirm_drift(drift, fresh_now_vs_then, policy)
     if aged_vs_fresh is None:
         return drift
-    return _with_paired(drift, aged_vs_fresh, fresh_vs_fresh, policy)
+    return _with_paired(samples, drift, aged_vs_fresh, fresh_vs_fresh, policy)
 
 
 def _with_paired(
+    samples: Samples,
     drift: Verdict,
     ratio: PairedComparison,
     fresh_vs_fresh: PairedComparison | None,
@@ -97,13 +98,7 @@ def _with_paired(
         and slower_by >= policy.paired_min_change_s
     )
     if drift.verdict == "fail" and _shared_by_a_fresh_worker(drift, ratio, noise):
-        return Verdict(
-            "inconclusive",
-            f"{drift.summary}, but not this worker's own: {paired}, so a new worker is as "
-            "slow now; what every worker shares slowed (the machine, or a service or file "
-            "the jobs use); rerun to tell which",
-            {**figures, "shared_slowdown": True},
-        )
+        return _shared_slowdown(samples, drift, paired, figures, policy)
     if drift.verdict == "fail" or agreed:
         return Verdict("fail", f"{drift.summary}; {paired}", figures)
     quiet = math.exp(noise) < 1 + policy.tolerance / 2
@@ -132,6 +127,34 @@ def _shared_by_a_fresh_worker(drift: Verdict, ratio: PairedComparison, noise: fl
         return False
     ceiling = math.log(ratio.ratio_high) + noise
     return ceiling < math.log1p(observed)
+
+
+def _shared_slowdown(
+    samples: Samples, drift: Verdict, paired: str, figures: dict[str, object], policy: LatencyPolicy
+) -> Verdict:
+    """A drift a fresh worker shares: a failure when each job does more work now (its CPU
+    time grew too: a table or file the jobs scan in this process keeps growing -- measured: the
+    import workload's row-by-row duplicate scan); else the jobs wait longer on something every
+    worker shares (a slower machine, a service), which is not this worker's slowdown."""
+    on_cpu = drift_verdict(
+        Samples(samples.cpu_ns, samples.cpu_ns, samples.end_ns, samples.gauges, samples.errors),
+        policy,
+    )
+    figures = {**figures, "shared_slowdown": True, "cpu_time_drift": on_cpu.figures.get("drift")}
+    if on_cpu.verdict == "fail":
+        return Verdict(
+            "fail",
+            f"{drift.summary}; CPU time per job grew too, and {paired}: what the jobs work on "
+            "grew (a table or file they scan), so a new worker is as slow",
+            figures,
+        )
+    return Verdict(
+        "inconclusive",
+        f"{drift.summary}, but not this worker's own: {paired}, so a new worker is as slow "
+        "now, and CPU time per job did not grow: the jobs wait longer on what every worker "
+        "shares (the machine, a service); rerun to check",
+        figures,
+    )
 
 
 def _confirm_drift(

@@ -251,22 +251,29 @@ def test_a_drift_reaching_past_the_floor_is_inconclusive_with_the_jobs_needed() 
 
 
 def test_a_drift_a_fresh_worker_shares_is_not_the_workers_own() -> None:
-    """A 50 % drift while the aged worker runs the same jobs 0.99x (0.93-1.05) as long as a
-    fresh one beside it, two fresh ones 1.11x apart: a new worker would be as slow now, so
-    the drift is the machine's or a shared service's, never a pass and not a failure of this
-    worker; with an aged worker 1.5x slower than a fresh one the same drift fails."""
-    samples = latency_samples(5_000, random.Random(1), drift=0.5, phi=0.5)
+    """A 50 % drift in wall time while the aged worker runs the same jobs 0.99x (0.93-1.05)
+    as long as a fresh one beside it, two fresh ones 1.11x apart: a new worker would be as
+    slow now. With CPU time per job flat the jobs wait longer on something shared (the
+    machine, a service): inconclusive, never a pass. With CPU time grown as much, the jobs
+    do more work (a table or file they scan grew): a failure. An aged worker 1.5x slower
+    than a fresh one fails either way."""
+    scanning = latency_samples(5_000, random.Random(1), drift=0.5, phi=0.5)
+    rng = random.Random(2)
+    flat_cpu = tuple(round(900_000 * rng.uniform(0.95, 1.05)) for _ in scanning.wall_ns)
+    waiting = Samples(scanning.wall_ns, flat_cpu, scanning.end_ns, scanning.gauges, ())
     control = _paired(1.04, 0.97, 1.11, p=0.2)
-    shared = latency_verdict(
-        samples, aged_vs_fresh=_paired(0.99, 0.93, 1.05, p=0.6), fresh_vs_fresh=control
-    )
+    alike = _paired(0.99, 0.93, 1.05, p=0.6)
+    shared = latency_verdict(waiting, aged_vs_fresh=alike, fresh_vs_fresh=control)
     assert shared.verdict == "inconclusive", shared.summary
     assert shared.figures["shared_slowdown"] is True
     assert "a new worker is as slow now" in shared.summary
-    own = latency_verdict(samples, aged_vs_fresh=_paired(1.5, 1.4, 1.6), fresh_vs_fresh=control)
+    grown = latency_verdict(scanning, aged_vs_fresh=alike, fresh_vs_fresh=control)
+    assert grown.verdict == "fail", grown.summary
+    assert "CPU time per job grew too" in grown.summary
+    own = latency_verdict(waiting, aged_vs_fresh=_paired(1.5, 1.4, 1.6), fresh_vs_fresh=control)
     assert own.verdict == "fail", own.summary
     # A comparison too wide to rule the drift out leaves the drift's failure standing.
     wide = latency_verdict(
-        samples, aged_vs_fresh=_paired(1.1, 0.9, 1.45, p=0.2), fresh_vs_fresh=control
+        waiting, aged_vs_fresh=_paired(1.1, 0.9, 1.45, p=0.2), fresh_vs_fresh=control
     )
     assert wide.verdict == "fail", wide.summary
