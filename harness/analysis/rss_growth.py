@@ -72,7 +72,7 @@ class RssGrowth:
         if self.fragmentation:
             what += (
                 "; fragmentation, not a leak: an allocator setting is the remedy "
-                "(compare them with `soak allocators`)"
+                "(compare them with: soak allocators)"
             )
         return what
 

@@ -1,7 +1,7 @@
 """Where a worker's resident memory goes, read inside the worker at a few jobs per run.
 
 Five parts, each read from the allocator that owns it, never computed as a remainder, so
-their sum is a check on the reading (it matched RSS within 1-3 % on the reference workers):
+their sum is a check on the reading (3-6 % under RSS on the reference workers):
 
 - ``python_objects``: bytes in pymalloc's allocated blocks (objects of 512 bytes or less;
   ``sys._debugmallocstats``).
