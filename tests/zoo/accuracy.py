@@ -177,6 +177,9 @@ class Outcome:
     leak_lines: tuple[int, ...]
     top_line: int | None
     summary: str
+    #: The largest gap, over the checkpoints, between the RSS breakdown's parts and the RSS
+    #: read beside them, as a share of RSS (None: no breakdown read).
+    breakdown_gap: float | None = None
 
     @property
     def caught(self) -> bool:
@@ -241,7 +244,18 @@ def run_case(
         leak_lines=leak_lines(case.name),
         top_line=top["line"] if top is not None and in_zoo else None,
         summary=summary,
+        breakdown_gap=_breakdown_gap(result),
     )
+
+
+def _breakdown_gap(result: dict[str, Any]) -> float | None:
+    gaps = []
+    for point in result.get("checkpoints", []):
+        parts = point.get("memory", {}).get("breakdown")
+        if parts:
+            total = sum(v for k, v in parts.items() if k not in ("rss", "job"))
+            gaps.append(abs(total - parts["rss"]) / parts["rss"])
+    return max(gaps) if gaps else None
 
 
 def table(outcomes: list[Outcome]) -> str:

@@ -105,6 +105,14 @@ def size_table(jobs: int, outcomes: list[Outcome]) -> str:
         f"workers passing memory {passed} of {len(clean)} ({passed / max(1, len(clean)):.0%}).",
         "",
     ]
+    gaps = [b.outcome.breakdown_gap for b in bars if b.outcome.breakdown_gap is not None]
+    if gaps:
+        within = sum(gap <= 0.10 for gap in gaps)
+        rows += [
+            f"RSS breakdown within 10 % of RSS at every checkpoint: {within} of {len(gaps)} "
+            f"workers (largest gap {max(gaps):.1%}).",
+            "",
+        ]
     return "\n".join(rows)
 
 
