@@ -36,8 +36,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """The runner-overhead benchmarks (pytest-benchmark); ratios in the printed table."""
-    session.install("-e", ".[test]")
+    """The runner-overhead benchmarks (pytest-benchmark); ratios in the printed table.
+    pytest-memray only for the side-by-side table (its ``limit_leaks`` is one of the rows)."""
+    session.install("-e", ".[test]", "pytest-memray")
     session.run(
         "pytest",
         "tests/benchmarks",
