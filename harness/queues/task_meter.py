@@ -241,6 +241,10 @@ class TaskMeter:
         )
         self._error = None
         process.send(sample)
+        if process.executor.retuned:
+            process.executor.retuned = False
+            cadences = describe(process.probes)
+            process.send(protocol.encode_event(protocol.CADENCES, probes=cadences))
         if self._keep:
             self._keep = False
             process.send(_result_event(index, result, self._raised))

@@ -182,7 +182,10 @@ class _Supervisor(PoolState):
             worker.ready_at = now
             self.restarts.ready(worker, now)
             self.kind = self.kind or str(event.get("kind", ""))
-            self.probes = self.probes or tuple(event.get("probes", ()))
+            if not self.probes:  # the first worker's cadences describe the run's
+                self.probes, self._describer = tuple(event.get("probes", ())), worker
+        elif name == protocol.CADENCES and worker is self._describer:
+            self.probes = tuple(event["probes"])
         elif name == protocol.RECYCLE:
             self.window.recycling(worker)
             reason: RecycleReason = event["reason"]

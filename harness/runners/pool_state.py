@@ -55,6 +55,8 @@ class PoolState:
         self.selector = selectors.DefaultSelector()
         self.kind = ""
         self.probes: tuple[dict[str, object], ...] = ()
+        #: The worker whose probes describe the run's (the first ready).
+        self._describer: PoolWorker | None = None
         self.fatal: tuple[str, str] | None = None
         self.stopping = False
         self.teardown_errors: list[str] = []

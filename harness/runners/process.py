@@ -31,7 +31,7 @@ from worker_soak.runners.aged_vs_fresh import (
     compare_with_fresh,
 )
 from worker_soak.runners.crashes import crash_of, with_oom
-from worker_soak.runners.link import PIPE_CHUNK, WorkerLink
+from worker_soak.runners.link import PIPE_CHUNK, QuietReading, WorkerLink
 from worker_soak.runners.spawn import WorkerProcess, end_process, spawn_worker
 from worker_soak.store import WORKER_LOG, SampleLog
 from worker_soak.worker import protocol
@@ -175,6 +175,7 @@ class _Session:
         deadline = time.monotonic() + slow_limit if slow_limit else None
         selector = selectors.DefaultSelector()
         selector.register(self.link.samples_fd, selectors.EVENT_READ)
+        quiet = QuietReading(self.runner._max_ahead)
         self.link.writing = False
         try:
             while True:
@@ -194,12 +195,17 @@ class _Session:
                             self.worker.close_input()  # the child tears down and exits
                         elif self.state.completed >= self.count:
                             return True
-                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-                for key, _ in selector.select(wait):
+                now = time.monotonic()
+                if quiet.over(now):
+                    selector.register(self.link.samples_fd, selectors.EVENT_READ)
+                wait = None if deadline is None else max(0.0, deadline - now)
+                for key, _ in selector.select(quiet.wait(now, wait)):
                     if key.fd == self.link.samples_fd:
                         was = (self.state.ready, self.state.completed)
                         if not self._receive():
                             return False  # the child closed its end: it exited or is exiting
+                        if quiet.start(time.monotonic(), self.state.completed):
+                            selector.unregister(self.link.samples_fd)
                         if timeout and was != (self.state.ready, self.state.completed):
                             in_job = self.state.completed < self.count
                             limit = timeout if in_job else slow_limit
@@ -315,6 +321,8 @@ class _Session:
             state.ready = True
             state.kind = str(event.get("kind", ""))
             state.probes = tuple(event.get("probes", ()))  # type: ignore[arg-type]
+        elif name == protocol.CADENCES:
+            state.probes = tuple(event["probes"])  # type: ignore[arg-type]
         elif name == protocol.LEAK_SITES:
             state.attribution = {k: v for k, v in event.items() if k != "event"}
         elif name == protocol.DONE:

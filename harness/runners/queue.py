@@ -3,8 +3,7 @@ the framework's own worker processes, and take the samples their hooks send back
 
 It starts a worker beside itself (``worker_soak.queues.serve``) unless workers run elsewhere
 (``--no-start-worker``): all it needs travels through the broker, so one run drives a fleet.
-It keeps its own ledger of every task (sent, started by which (node, pid), finished) and of
-every worker process, and stops a run that stalls rather than wait forever."""
+It keeps a ledger of every task and worker process, and stops a run that stalls."""
 
 from __future__ import annotations
 
@@ -275,8 +274,9 @@ class _Drive:
             self.book.started(event)
         elif name == protocol.READY:
             self.book.ready(event)
-            if not self.probes:
-                self.probes = tuple(event.get("probes", ()))
+            self.probes = self.probes or tuple(event.get("probes", ()))
+        elif name == protocol.CADENCES:
+            self.probes = tuple(event["probes"])
         elif name == task_meter.EXIT:
             self.book.exited(event)
             why = "its process ended before the window did"

@@ -201,6 +201,10 @@ def _serve(
         if collect_by_own_jobs and (own_jobs in OWN_COLLECTION_POINTS or reason is not None):
             sample = sample[:-2] + collected_heap().encode() + b"}\n"
         protocol.write_all(out_fd, sample)
+        if executor.retuned:  # once, after the first jobs: the cadences the data follows
+            executor.retuned = False
+            cadences = describe(executor.probes)
+            protocol.write_all(out_fd, protocol.encode_event(protocol.CADENCES, probes=cadences))
         if armed and window is None and run_dir is not None and recycler is not None:
             left = recycler.jobs_left()
             if left is not None and left <= NEAR_END * window_jobs(armed):

@@ -20,7 +20,7 @@ from worker_soak.redact import environment_secrets, redact
 from worker_soak.worker.breakdown import BREAKDOWN_JOBS, breakdown_fields
 from worker_soak.worker.census import collected_heap
 from worker_soak.worker.frames import is_user_file
-from worker_soak.worker.probes import Probe
+from worker_soak.worker.probes import PROBE_BUDGET_NS, Probe, allot
 from worker_soak.worker.spec import Worker
 
 SAMPLE_PREFIX: Final = b'{"job_index":'
@@ -30,7 +30,10 @@ MAX_ERROR_CHARS: Final = 2000
 _SECRETS: Final = environment_secrets(os.environ)
 #: Jobs timed before the probes' cadences are set against the job's own duration.
 RETUNE_AFTER: Final = 20
-#: Share of a median job's time each probe may cost (8 probes: at most ~4 % in all).
+#: Share of a median job's time all probes together may cost. Each probe's cost is what
+#: its reads took right after those first jobs: a share per probe, priced at the cost the
+#: probes had when calibrated in an idle process, read every probe after every 1.4-ms job
+#: and cost 80-130 us a job (6-9 %) instead of the 4 % it meant.
 PROBE_JOB_SHARE: Final = 0.005
 _HEAD: Final = '{"job_index":%d,"wall_ns":%d,"cpu_ns":%d,"end_ns":%d'
 
@@ -40,6 +43,7 @@ class JobExecutor:
 
     __slots__ = (
         "_collect_after",
+        "_costs",
         "_every_job",
         "_fixed",
         "_handle",
@@ -50,6 +54,7 @@ class JobExecutor:
         "_sparse",
         "_sparse_step",
         "_walls",
+        "retuned",
     )
 
     def __init__(
@@ -74,6 +79,9 @@ class JobExecutor:
         self._fixed = fixed_fields.replace("%", "%%")
         self._retune = calibrate
         self._walls: list[int] = []
+        self._costs: list[list[int]] = [[] for _ in self._probes]
+        #: Set when the first jobs retuned the cadences (a worker process then says so).
+        self.retuned = False
         self._plan()
 
     def _plan(self) -> None:
@@ -86,19 +94,47 @@ class JobExecutor:
         # Sparse probes are only looked at on multiples of their cadences' common divisor.
         self._sparse_step = math.gcd(*(p.every for p in sparse)) if sparse else 0
 
-    def _learn_job_time(self, wall_ns: int) -> None:
-        """After the first ``RETUNE_AFTER`` jobs, let each probe cost up to
-        ``PROBE_JOB_SHARE`` of the median job's time: a job of milliseconds affords every
-        probe every job (a Celery run of 8-ms tasks got 3 heap samples in 100 jobs when
-        cadences knew only the probes' microseconds)."""
+    @property
+    def probes(self) -> tuple[Probe, ...]:
+        return self._probes
+
+    def _learn_job_time(self, job_index: int, wall_ns: int) -> None:
+        """After the first ``RETUNE_AFTER`` jobs, let all probes together cost up to
+        ``PROBE_JOB_SHARE`` of the median job's time, each at what its reads cost after
+        those jobs: a job of milliseconds affords its heap probes every job or few (a Celery
+        run of 8-ms tasks got 3 heap samples in 100 jobs when cadences knew only the probes'
+        microseconds), and no job pays more than its share."""
         self._walls.append(wall_ns)
         if len(self._walls) < RETUNE_AFTER:
             return
         self._retune = False
         budget = int(PROBE_JOB_SHARE * sorted(self._walls)[len(self._walls) // 2])
         self._walls = []
-        if any([probe.shorten(budget) for probe in self._probes]):
+        timed, self._costs = self._costs, []
+        if budget <= PROBE_BUDGET_NS * len(self._probes):
+            return
+        costs = [_cost_now(probe, taken) for probe, taken in zip(self._probes, timed, strict=True)]
+        cadences = allot(self._probes, costs, budget)
+        for probe, every in zip(self._probes, cadences, strict=True):
+            if every != probe.every:
+                probe.retuned = (probe.every, job_index + 1)
+                probe.every = every
+                self.retuned = True
+        if self.retuned:
             self._plan()
+
+    def _timed_reads(self, values: tuple[int, ...], job_index: int) -> str:
+        """The sample's probe fields while the first jobs are timed: each read on its own
+        clock (its cost after a real job is what the cadences are set from)."""
+        perf = time.perf_counter_ns
+        line = (_HEAD + self._fixed) % values
+        for probe, costs in zip(self._probes, self._costs, strict=True):
+            if job_index % probe.every == 0:
+                start = perf()
+                read = probe.read()
+                costs.append(perf() - start)
+                line += probe.template % read
+        return line
 
     def run_keeping_result(
         self, job_index: int, job: dict[str, Any]
@@ -146,16 +182,18 @@ class JobExecutor:
     ) -> bytes:
         """The sample line of a job measured elsewhere (a queue's task, timed around the
         framework's own call): the probes are read now, right after the job."""
-        if self._retune:
-            self._learn_job_time(wall_ns)
         values: tuple[int, ...] = (job_index, wall_ns, cpu_ns, end_ns)
-        for read in self._every_job:
-            values += read()
-        line = self._head % values
-        if self._sparse_step and job_index % self._sparse_step == 0:
-            for every, template, read_sparse in self._sparse:
-                if job_index % every == 0:
-                    line += template % read_sparse()
+        if self._retune:
+            line = self._timed_reads(values, job_index)
+            self._learn_job_time(job_index, wall_ns)
+        else:
+            for read in self._every_job:
+                values += read()
+            line = self._head % values
+            if self._sparse_step and job_index % self._sparse_step == 0:
+                for every, template, read_sparse in self._sparse:
+                    if job_index % every == 0:
+                        line += template % read_sparse()
         if error is not None:
             line += ',"error":' + json.dumps(error, ensure_ascii=False)
         if job_index in self._collect_after:
@@ -167,6 +205,16 @@ class JobExecutor:
             # probes' next readings against the rest of the run's (which wait for the GC).
             line += breakdown_fields()
         return (line + extra + "}\n").encode()
+
+
+def _cost_now(probe: Probe, taken: list[int]) -> int:
+    """The median of the reads timed after the first jobs, or one read timed now for a
+    probe whose cadence skipped them all."""
+    if not taken:
+        start = time.perf_counter_ns()
+        probe.read()
+        taken = [time.perf_counter_ns() - start]
+    return sorted(taken)[len(taken) // 2]
 
 
 def _framework_runs_jobs(job: dict[str, Any]) -> object:

@@ -39,6 +39,8 @@ class Probe(ABC):
     every: int = 1
     #: What one read cost when calibrated (None before).
     measured_cost_ns: int | None = None
+    #: (cadence before, first job of the new one) once the run's own jobs retuned it.
+    retuned: tuple[int, int] | None = None
 
     def __init__(self, every: int | None = None) -> None:
         if every is not None:
@@ -75,26 +77,18 @@ class Probe(ABC):
             self.every = _CADENCES[-1]
         return self.every
 
-    def shorten(self, budget_ns: int) -> bool:
-        """Measure more often when ``budget_ns`` per job (a share of the job's own time)
-        affords it; True when the cadence changed. Needs :meth:`calibrate` first."""
-        cost = self.measured_cost_ns
-        if cost is None or budget_ns <= PROBE_BUDGET_NS:
-            return False
-        every = next((e for e in _CADENCES if cost <= budget_ns * e), self.every)
-        if every >= self.every:
-            return False
-        self.every = every
-        return True
-
     def describe(self) -> dict[str, object]:
-        """What the data file needs to say about this probe."""
-        return {
+        """What the data file needs to say about this probe: its cadence, and the one it
+        had before the run's first jobs retuned it (``every_before``, up to ``from_job``)."""
+        described: dict[str, object] = {
             "name": type(self).__name__,
             "fields": list(self.fields),
             "unit": self.unit,
             "every": self.every,
         }
+        if self.retuned is not None:
+            described["every_before"], described["from_job"] = self.retuned
+        return described
 
 
 class PythonHeap(Probe):
@@ -346,6 +340,30 @@ def glibc_heap() -> tuple[int, int] | None:
 
 
 _NATIVE: NativeHeap | None = None
+
+
+def allot(probes: Sequence[Probe], costs_ns: Sequence[int], budget_ns: int) -> list[int]:
+    """Cadences that keep all ``probes`` together within ``budget_ns`` per job, each read
+    costing what ``costs_ns`` says (measured right after real jobs, where a cold cache makes
+    a probe 3-10 times dearer than when calibrated). Each probe first gets an equal share;
+    what the dear ones leave goes, in order, to the ones listed first. A cadence never grows
+    past the one the probe has: the calibrated per-probe floor stays."""
+    share = budget_ns // max(1, len(probes))
+    chosen = [
+        min(probe.every, next((e for e in _CADENCES if cost <= share * e), _CADENCES[-1]))
+        for probe, cost in zip(probes, costs_ns, strict=True)
+    ]
+    spent = sum(cost / every for cost, every in zip(costs_ns, chosen, strict=True))
+    for number, cost in enumerate(costs_ns):
+        for every in _CADENCES:
+            if every >= chosen[number]:
+                break
+            extra = cost / every - cost / chosen[number]
+            if spent + extra <= budget_ns:
+                spent += extra
+                chosen[number] = every
+                break
+    return chosen
 
 
 def default_probes() -> list[Probe]:

@@ -26,6 +26,8 @@ TRACE_MARK: Final = b"T "
 #: ``A <first_jobs>``: open the memray window when a recycle limit comes near (pool runs).
 ARM_MARK: Final = b"A "
 READY: Final = "ready"
+#: The probes' cadences changed after the first jobs (``probes``: as in READY).
+CADENCES: Final = "cadences"
 SPEC_ERROR: Final = "spec_error"
 SETUP_ERROR: Final = "setup_error"
 TEARDOWN_ERROR: Final = "teardown_error"

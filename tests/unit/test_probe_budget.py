@@ -1,0 +1,95 @@
+"""The probes' shared budget: after the first jobs, all probes together cost at most
+``PROBE_JOB_SHARE`` of a median job, priced at what their reads cost right after real jobs."""
+
+from __future__ import annotations
+
+import time
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from worker_soak.worker.execute import PROBE_JOB_SHARE, RETUNE_AFTER, JobExecutor
+from worker_soak.worker.probes import Probe, allot
+from worker_soak.worker.spec import Worker
+
+LADDER = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000)
+
+
+class _Priced(Probe):
+    """A probe whose read busy-waits ``cost_ns``."""
+
+    fields = ("priced",)
+    unit = "count"
+
+    def __init__(self, cost_ns: int, every: int, name: str = "priced") -> None:
+        self.fields = (name,)
+        super().__init__(every)
+        self.cost_ns = cost_ns
+
+    def read(self) -> tuple[int, ...]:
+        end = time.perf_counter_ns() + self.cost_ns
+        while time.perf_counter_ns() < end:
+            pass
+        return (0,)
+
+
+@given(
+    st.lists(st.tuples(st.integers(1, 10**6), st.sampled_from(LADDER)), min_size=1, max_size=8),
+    st.integers(0, 10**6),
+)
+def test_allot_spends_no_more_than_the_budget_beyond_the_calibrated_floor(
+    priced: list[tuple[int, int]], budget: int
+) -> None:
+    """Cadences stay on the ladder, never longer than calibrated; what they cost on top of
+    the calibrated cadences' own cost is within the budget."""
+    probes = [_Priced(0, every) for _, every in priced]
+    costs = [cost for cost, _ in priced]
+    chosen = allot(probes, costs, budget)
+    floor = sum(cost / every for cost, every in priced)
+    spent = sum(cost / every for cost, every in zip(costs, chosen, strict=True))
+    assert all(every in LADDER for every in chosen)
+    assert all(new <= old for new, (_, old) in zip(chosen, priced, strict=True))
+    assert spent <= max(budget, floor) + floor + 1e-6
+
+
+def test_allot_shares_the_budget_and_gives_the_rest_in_order() -> None:
+    """Two 10-us probes and a 1-ms one in a 10-us budget: the dear one stays sparse, the
+    cheap ones read every few jobs, the first listed first."""
+    probes = [_Priced(0, 1000), _Priced(0, 1000), _Priced(0, 1000)]
+    chosen = allot(probes, [10_000, 10_000, 1_000_000], 10_000)
+    assert chosen[2] >= 200
+    assert chosen[0] <= chosen[1] <= 5
+    spent = sum(c / e for c, e in zip([10_000, 10_000, 1_000_000], chosen, strict=True))
+    assert spent <= 10_000
+
+
+class _Job:
+    """A worker whose job busy-waits 2 ms."""
+
+    kind = "function"
+
+    def handle(self, job: object) -> None:
+        end = time.perf_counter_ns() + 2_000_000
+        while time.perf_counter_ns() < end:
+            pass
+
+
+def test_retune_keeps_every_probe_together_within_the_share_of_the_job() -> None:
+    """Four probes of 8 us each, calibrated every 20 jobs: after the first jobs of 2 ms
+    (a 10-us budget), they read more often, all together within the share, and each
+    probe says from which job its new cadence holds."""
+    probes = [_Priced(8_000, 20, f"p{n}") for n in range(4)]
+    worker = Worker(spec="busy:handle", kind="function", handle=_Job().handle)
+    executor = JobExecutor(worker, probes, time.perf_counter_ns(), calibrate=False)
+    executor._retune = True  # timed reads and the retune, without calibrating the fakes
+    for index in range(RETUNE_AFTER + 40):
+        executor.run(index, {})
+    assert executor.retuned
+    budget = PROBE_JOB_SHARE * 2_000_000
+    spent = sum(probe.cost_ns / probe.every for probe in probes)
+    assert spent <= budget * 1.5  # measured costs run a little above the busy-wait's
+    assert any(probe.every < 20 for probe in probes)
+    for probe in probes:
+        if probe.every < 20:
+            assert probe.describe()["every_before"] == 20
+            assert probe.describe()["from_job"] == RETUNE_AFTER
