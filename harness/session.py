@@ -10,21 +10,21 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from worker_soak.analysis.advice import advise
 from worker_soak.analysis.allocator_cache import TCACHE_BYTES
 from worker_soak.analysis.verdicts import Policy
 from worker_soak.errors import SpecError, UsageError, WorkloadError
+from worker_soak.isolation_phase import IsolationPhase
 from worker_soak.model import RunConfig, RunOutcome
 from worker_soak.result_file import bare_result, build_result
 from worker_soak.run_record import RUN_FILE, RunRecord, write_run_record
 from worker_soak.runners import ProgressCallback
-from worker_soak.runners.factory import isolation_plan, resolve_worker, runner_for
-from worker_soak.runners.spawn import child_env
+from worker_soak.runners.factory import resolve_worker, runner_for
+from worker_soak.runners.process import ProcessRunner
 from worker_soak.services import WorkloadServices
 from worker_soak.store import (
     SAMPLES_FILE,
@@ -33,15 +33,6 @@ from worker_soak.store import (
     prepare_run_dir,
     scrub_logs,
     write_result,
-)
-from worker_soak.worker.evidence import AGED_RESULTS_FILE
-from worker_soak.worker.isolation_check import JOBS_FILE as ISOLATION_JOBS_FILE
-from worker_soak.worker.isolation_check import (
-    cause_window,
-    compare_with_fresh_workers,
-    differing_job,
-    search_cause,
-    write_jobs_file,
 )
 from worker_soak.worker.spec import worker_from_object
 from worker_soak.workloads.base import Workload, WorkloadOptionError
@@ -92,11 +83,15 @@ def run_soak(
     if config.runner == "inline":  # the harness's own process: glibc's cache is on
         policy = replace(policy, memory=replace(policy.memory, allocator_cache_bytes=TCACHE_BYTES))
     write_run_record(run_dir, RunRecord(config, spec, policy, started_at))
+    isolation = IsolationPhase(config, spec, run_dir, origin_ns, options, workload)
+    if isinstance(runner, ProcessRunner):  # beside the memray window and aged-vs-fresh
+        runner.after_kept = isolation.start
     with SampleLog(run_dir) as log, services.exported():
         try:
             outcome = runner.run(jobs, config.jobs, log, on_progress or _ignore)
-            _check_isolation(config, spec, run_dir, outcome, origin_ns, options, workload)
+            isolation.finish(outcome)
         except (SpecError, UsageError) as exc:
+            isolation.cancel()
             log.close()
             if isinstance(exc, UsageError) and _measured(run_dir):
                 harness_error = f"{type(exc).__name__}: {exc}"  # keep what was measured
@@ -105,6 +100,7 @@ def run_soak(
             _forget_run_dir(run_dir, created)
             raise
         except BaseException as exc:  # still write the result, then let it go on
+            isolation.cancel()
             harness_error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
@@ -132,53 +128,6 @@ def run_soak(
                     write_result(run_dir, bare_result(config, spec, outcome, exc, duration_ns))
                     raise
     return result
-
-
-#: Share of the run's wall time the fresh-worker comparisons may take.
-ISOLATION_BUDGET: Final = 0.10
-#: ... but at least this long: loading the worker and a few forks take ~0.5 s.
-ISOLATION_MIN_BUDGET_S: Final = 1.0
-
-
-def _check_isolation(
-    config: RunConfig,
-    spec: str,
-    run_dir: Path,
-    outcome: RunOutcome,
-    origin_ns: int,
-    options: Mapping[str, str],
-    workload: Workload,
-) -> None:
-    """Compare the kept results with fresh workers' (process runner, completed runs)."""
-    if not (run_dir / AGED_RESULTS_FILE).exists() or outcome.stop_reason != "completed":
-        return
-    elapsed_s = (time.perf_counter_ns() - origin_ns) / 1e9
-    per_job_s = elapsed_s / max(1, outcome.jobs_completed)
-    kept = isolation_plan(config)[0]
-
-    def jobs_file(wanted: Collection[int]) -> Path:
-        count = max(wanted, default=-1) + 1
-        return write_jobs_file(run_dir, workload.jobs(count, config.seed, options), wanted)
-
-    common: dict[str, Any] = {
-        "spec": spec,
-        "run_dir": run_dir,
-        # A fresh worker's job may take 20 times the run's average before it counts as hung.
-        "timeout_s": min(60.0, max(2.0, 20 * per_job_s)),
-        "normaliser": config.normaliser,
-        "env": child_env(config.import_paths),
-    }
-    try:
-        found = compare_with_fresh_workers(
-            jobs_file=jobs_file(set(kept)),
-            budget_s=max(ISOLATION_MIN_BUDGET_S, ISOLATION_BUDGET * elapsed_s),
-            **common,
-        )
-        index = differing_job(found)
-        if index is not None:  # its cause, among the jobs before it: written only now
-            search_cause(jobs_file=jobs_file(set(cause_window(index))), index=index, **common)
-    finally:
-        (run_dir / ISOLATION_JOBS_FILE).unlink(missing_ok=True)
 
 
 def _ignore(completed: int) -> None:

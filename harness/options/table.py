@@ -146,7 +146,7 @@ OPTIONS: Final = (
            default=True, group="isolation", cli="negated"),
     Option("isolation_jobs", _N1, _N1_TEXT,
            "jobs whose results are compared with fresh workers, spread over the run (the "
-           "comparisons stop after 10% of the run's time)",
+           "comparisons stop after 5% of the run's time)",
            default=30, group="isolation", metavar="N"),
     Option("stateful", convert.flag, "True or False",
            "the worker keeps state between jobs by design: its state is listed, not judged",

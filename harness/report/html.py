@@ -15,6 +15,7 @@ from typing import Any, Final
 from worker_soak.report import plots
 from worker_soak.report.breakdown_plot import breakdown_plot
 from worker_soak.report.growth_plot import growth_plot
+from worker_soak.report.parallel import draw_all
 from worker_soak.report.plain import job_source, queue_lines, runner_label
 from worker_soak.samples import Samples
 from worker_soak.store import SAMPLES_FILE, WORKER_LOG, read_result, read_samples
@@ -272,16 +273,20 @@ def render_run(result: Mapping[str, Any], samples: Samples, run_dir: Path | None
     )
     judged = samples.untraced() if len(samples) else samples
     view = build_view(result, run_dir)
-    view["plots"] = {
-        "growth": growth_plot(samples, result),
-        "memory": plots.memory_plot(samples, result),
-        "breakdown": breakdown_plot(samples, result),
-        "latency": plots.latency_plot(judged, result),
-        "checkpoints": plots.checkpoint_distributions_plot(judged, result.get("checkpoints", [])),
-        "throughput": plots.throughput_plot(samples, result),
-        "aged": plots.aged_vs_fresh_plot(result.get("aged_vs_fresh", {})),
-        "resources": plots.resources_plot(samples, result),
-    }
+    view["plots"] = draw_all(
+        {
+            "growth": lambda: growth_plot(samples, result),
+            "memory": lambda: plots.memory_plot(samples, result),
+            "breakdown": lambda: breakdown_plot(samples, result),
+            "latency": lambda: plots.latency_plot(judged, result),
+            "checkpoints": lambda: plots.checkpoint_distributions_plot(
+                judged, result.get("checkpoints", [])
+            ),
+            "throughput": lambda: plots.throughput_plot(samples, result),
+            "aged": lambda: plots.aged_vs_fresh_plot(result.get("aged_vs_fresh", {})),
+            "resources": lambda: plots.resources_plot(samples, result),
+        }
+    )
     return str(environment.get_template("run.html.j2").render(view))
 
 

@@ -25,6 +25,8 @@ from worker_soak.runners.spawn import WorkerProcess
 from worker_soak.worker import protocol
 
 PROBE_PAIRS: Final = 30
+#: The fresh worker and its control.
+FRESH_WORKERS: Final = 2
 #: Enough for lazy imports, first-call caches and CPython's adaptive specialisation of the
 #: hot bytecode (it kicks in after a few dozen runs of a function).
 FRESH_WARMUP_JOBS: Final = 30
@@ -157,21 +159,35 @@ class ProbeChannel:
         return None
 
 
+def harness_cores() -> set[int] | None:
+    """The cores the harness keeps while the comparison's workers share the last one (None
+    where there is one core, or no affinity to set)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    cores = sorted(os.sched_getaffinity(0))
+    return set(cores[:-1]) if len(cores) >= 2 else None
+
+
+def pin(pid: int, cores: set[int]) -> None:
+    """Keep process ``pid`` on ``cores`` (where the system lets us)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setaffinity(pid, cores)
+
+
 def _share_one_core(*pids: int) -> None:
     """Run both workers on the same core, and the harness elsewhere.
 
     Measured here on 2 cores: without pinning, the aged/fresh ratio of the same clean worker
     ranged 0.73-1.46 from one run to the next (each process sits on its own core for the
     whole comparison, and the cores differ), far outside each run's own interval."""
-    if not hasattr(os, "sched_setaffinity"):
+    kept = harness_cores()
+    if kept is None:
         return
-    cores = sorted(os.sched_getaffinity(0))
-    if len(cores) < 2:
-        return
+    shared = max(os.sched_getaffinity(0))
     with contextlib.suppress(OSError):
         for pid in pids:
-            os.sched_setaffinity(pid, {cores[-1]})
-        os.sched_setaffinity(0, set(cores[:-1]))
+            os.sched_setaffinity(pid, {shared})
+        os.sched_setaffinity(0, kept)
 
 
 def _release_cores(*pids: int) -> None:
@@ -245,9 +261,10 @@ def compare_with_fresh(
     channels = [ProbeChannel(aged, on_event, "aged")]
     started: list[WorkerProcess] = []
     try:
-        for _ in range(2):
+        for _ in range(FRESH_WORKERS):  # all start at once; then each is warmed up
             started.append(start_fresh())
-            channel = ProbeChannel(started[-1], lambda event: None, "fresh")
+        for fresh in started:
+            channel = ProbeChannel(fresh, lambda event: None, "fresh")
             channel.wait_ready(max(STARTUP_TIMEOUT_S, job_timeout_s))
             for index, job in enumerate(probe.jobs[: probe.warmup]):
                 channel.request(index, job, job_timeout_s)

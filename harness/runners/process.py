@@ -15,7 +15,7 @@ import os
 import selectors
 import subprocess
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
@@ -25,10 +25,13 @@ from worker_soak.model import AgedTimes, CrashReason, RunOutcome
 from worker_soak.oom import oom_kill_count
 from worker_soak.runners import ProgressCallback
 from worker_soak.runners.aged_vs_fresh import (
+    FRESH_WORKERS,
     AgedProbe,
     ProbeError,
     baseline_times,
     compare_with_fresh,
+    harness_cores,
+    pin,
 )
 from worker_soak.runners.crashes import crash_of, with_oom
 from worker_soak.runners.link import PIPE_CHUNK, QuietReading, WorkerLink
@@ -87,6 +90,10 @@ class ProcessRunner:
         self._trace_window = trace_window
         self._aged_probe = aged_probe
         self._collect_after = sorted(collect_after)
+        #: Called once the jobs whose results are kept for the isolation check are done
+        #: (when the memray window opens, else after the last job), with the jobs completed
+        #: and the cores the harness keeps during its comparison with fresh workers.
+        self.after_kept: Callable[[int, Collection[int] | None], None] | None = None
 
     def run(
         self, jobs: Iterator[Job], count: int, log: SampleLog, on_progress: ProgressCallback
@@ -98,6 +105,8 @@ class ProcessRunner:
             outcome = session.drive()
         finally:
             worker.close(self._grace_s)
+            for fresh in session.fresh:  # started for a comparison the run never reached
+                fresh.close(self._grace_s)
         if session.state.spec_error is not None:
             raise SpecError(self._spec, session.state.spec_error)
         if outcome.crash is not None and outcome.crash.reason == "signal":
@@ -152,6 +161,12 @@ class _Session:
         self.start_speed_ns: int | None = None
         #: The worker hung or died in a probe job of the comparison (not in a run's job).
         self.probe_fault: tuple[str, ProbeError] | None = None
+        #: The comparison's fresh workers and the isolation check start while the run's
+        #: last jobs (the memray window's, left out of every verdict) run, on the other
+        #: core: their start-up no longer adds to the run.
+        self.fresh: list[WorkerProcess] = []
+        window = runner._trace_window
+        self.early_from: int | None = window[0] if window is not None else count
 
     def drive(self) -> RunOutcome:
         try:
@@ -206,6 +221,7 @@ class _Session:
                             return False  # the child closed its end: it exited or is exiting
                         if quiet.start(time.monotonic(), self.state.completed):
                             selector.unregister(self.link.samples_fd)
+                        self._start_early()
                         if timeout and was != (self.state.ready, self.state.completed):
                             in_job = self.state.completed < self.count
                             limit = timeout if in_job else slow_limit
@@ -234,6 +250,23 @@ class _Session:
         if self.worker.jobs_fd is not None:
             os.set_blocking(self.worker.jobs_fd, False)
 
+    def _start_early(self) -> None:
+        if self.early_from is None or self.state.completed < self.early_from:
+            return
+        self.early_from = None
+        cores = harness_cores()
+        if cores is not None:  # the aged worker keeps a core of its own meanwhile
+            pin(self.child.pid, {max(os.sched_getaffinity(0))})
+        if self.runner.after_kept is not None:
+            self.runner.after_kept(self.state.completed, cores)
+        if self.runner._aged_probe is not None:
+            self.fresh = [self.runner.start(FRESH_LOG, []) for _ in range(FRESH_WORKERS)]
+            for fresh in self.fresh if cores is not None else ():
+                pin(fresh.popen.pid, cores)
+
+    def _fresh_worker(self) -> WorkerProcess:
+        return self.fresh.pop(0) if self.fresh else self.runner.start(FRESH_LOG, [])
+
     def _compare_with_fresh(self) -> None:
         probe = self.runner._aged_probe
         assert probe is not None
@@ -241,7 +274,7 @@ class _Session:
         try:
             times = compare_with_fresh(
                 self.worker,
-                lambda: self.runner.start(FRESH_LOG, []),
+                self._fresh_worker,
                 probe,
                 timeout,
                 self.runner._grace_s,

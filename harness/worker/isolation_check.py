@@ -24,8 +24,7 @@ from typing import Any, Final
 from worker_soak.analysis.isolation import shortest_cause
 from worker_soak.redact import environment_secrets, redact_json
 from worker_soak.worker.evidence import DIGEST, RAISED, REPR, VALUE, read_aged_results
-from worker_soak.worker.fresh_workers import SPAWN_START_S, FreshWorkers, Outcome, run_one
-from worker_soak.worker.interpreter import module_command
+from worker_soak.worker.fresh_workers import FreshWorkers, Outcome, run_one
 from worker_soak.worker.spec import load_object, load_worker, split_spec
 
 RESULT_FILE: Final = "isolation.json"
@@ -289,81 +288,6 @@ def differing_job(found: Mapping[str, Any]) -> int | None:
 def cause_window(index: int) -> range:
     """The jobs the cause search of job ``index`` replays: the job and those before it."""
     return range(max(0, index - CAUSE_WINDOW), index + 1)
-
-
-def compare_with_fresh_workers(
-    *,
-    spec: str,
-    run_dir: Path,
-    jobs_file: Path,
-    budget_s: float,
-    timeout_s: float,
-    normaliser: str,
-    env: dict[str, str],
-) -> dict[str, Any]:
-    """Run the comparison in a new process (the harness never imports the user's code) and
-    return what it found; a comparison that could not run says why under ``error``."""
-    arguments = ["--budget-s", str(budget_s)]
-    # The comparisons stop at the budget; a fresh worker's start and a hung job add this much.
-    timeout = budget_s + 4 * (timeout_s + SPAWN_START_S)
-    return _check(spec, run_dir, jobs_file, timeout_s, normaliser, env, arguments, timeout)
-
-
-def search_cause(
-    *,
-    spec: str,
-    run_dir: Path,
-    jobs_file: Path,
-    index: int,
-    timeout_s: float,
-    normaliser: str,
-    env: dict[str, str],
-) -> dict[str, Any]:
-    """Search the cause of job ``index``'s difference in a new process, over the jobs in
-    ``jobs_file`` (``cause_window``); returns ``isolation.json`` with its ``reproduction``."""
-    timeout = MAX_SHRINK_S + 4 * (timeout_s + SPAWN_START_S)
-    arguments = ["--reproduce", str(index)]
-    return _check(spec, run_dir, jobs_file, timeout_s, normaliser, env, arguments, timeout)
-
-
-def _check(
-    spec: str,
-    run_dir: Path,
-    jobs_file: Path,
-    timeout_s: float,
-    normaliser: str,
-    env: dict[str, str],
-    arguments: list[str],
-    timeout: float,
-) -> dict[str, Any]:
-    import subprocess
-
-    command = [
-        *module_command("worker_soak.worker.isolation_check"),
-        "--spec", spec,
-        "--run-dir", str(run_dir),
-        "--jobs-file", str(jobs_file),
-        "--timeout-s", str(timeout_s),
-        "--normaliser", normaliser,
-        *arguments,
-    ]  # fmt: skip
-    target = run_dir / RESULT_FILE
-    try:
-        with open(run_dir / "isolation.log", "ab") as log:
-            subprocess.run(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                timeout=timeout,
-                check=False,
-                start_new_session=True,
-            )
-        found: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
-    except (OSError, ValueError, subprocess.SubprocessError) as exc:
-        return {"comparisons": [], "error": f"the fresh-worker comparison did not finish: {exc}"}
-    return found
 
 
 if __name__ == "__main__":

@@ -21,8 +21,7 @@ class _Priced(Probe):
     fields = ("priced",)
     unit = "count"
 
-    def __init__(self, cost_ns: int, every: int, name: str = "priced") -> None:
-        self.fields = (name,)
+    def __init__(self, cost_ns: int, every: int) -> None:
         super().__init__(every)
         self.cost_ns = cost_ns
 
@@ -78,7 +77,7 @@ def test_retune_keeps_every_probe_together_within_the_share_of_the_job() -> None
     """Four probes of 8 us each, calibrated every 20 jobs: after the first jobs of 2 ms
     (a 10-us budget), they read more often, all together within the share, and each
     probe says from which job its new cadence holds."""
-    probes = [_Priced(8_000, 20, f"p{n}") for n in range(4)]
+    probes = [_Priced(8_000, 20) for _ in range(4)]
     worker = Worker(spec="busy:handle", kind="function", handle=_Job().handle)
     executor = JobExecutor(worker, probes, time.perf_counter_ns(), calibrate=False)
     executor._retune = True  # timed reads and the retune, without calibrating the fakes
