@@ -146,7 +146,9 @@ def _run(args: argparse.Namespace) -> int:
         runner=options.runner or "process",
     )
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
-    imports = None if args.no_report else _import_report_while_running()
+    # Not beside an inline run: this process is the worker measured.
+    early = not args.no_report and config.runner != "inline"
+    imports = _import_report_while_running() if early else None
     try:
         with progress_bar(config.jobs, f"soak {config.workload}") as on_progress:
             result = run_soak(config, on_progress, policy(options), workload=source.workload)

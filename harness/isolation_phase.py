@@ -96,7 +96,7 @@ class IsolationPhase:
         self.origin_ns = origin_ns
         self.options = options
         self.workload = workload
-        self.env = child_env(config.import_paths)
+        self.env: dict[str, str] = {}
         self.timeout_s = 0.0
         self.check: _Check | None = None
         self.started = False
@@ -107,6 +107,9 @@ class IsolationPhase:
         if self.started or not (self.run_dir / AGED_RESULTS_FILE).exists():
             return
         self.started = True
+        # Now, not before: the run's services (a database, an SMTP sink) export their
+        # addresses to the environment for the run's duration.
+        self.env = child_env(self.config.import_paths)
         elapsed_s = (time.perf_counter_ns() - self.origin_ns) / 1e9
         # A fresh worker's job may take 20 times the run's average before it counts as hung.
         self.timeout_s = min(60.0, max(2.0, 20 * elapsed_s / max(1, completed)))

@@ -261,8 +261,9 @@ class _Session:
             self.runner.after_kept(self.state.completed, cores)
         if self.runner._aged_probe is not None:
             self.fresh = [self.runner.start(FRESH_LOG, []) for _ in range(FRESH_WORKERS)]
-            for fresh in self.fresh if cores is not None else ():
-                pin(fresh.popen.pid, cores)
+            for fresh in self.fresh:
+                if cores is not None:
+                    pin(fresh.popen.pid, cores)
 
     def _fresh_worker(self) -> WorkerProcess:
         return self.fresh.pop(0) if self.fresh else self.runner.start(FRESH_LOG, [])
