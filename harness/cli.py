@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import datetime as dt
 import os
@@ -354,5 +355,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def console() -> NoReturn:
+    """The ``soak`` command: :func:`main`, then out without tearing the interpreter down.
+    With matplotlib, NumPy and Jinja2 loaded, CPython's finalisation took ~0.12 s of every
+    ``soak run`` with a report on this VM; every file the command wrote is closed by then,
+    and exit handlers still run."""
+    code = main()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

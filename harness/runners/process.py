@@ -32,6 +32,7 @@ from worker_soak.runners.aged_vs_fresh import (
     compare_with_fresh,
     harness_cores,
     pin,
+    send_warmup,
 )
 from worker_soak.runners.crashes import crash_of, with_oom
 from worker_soak.runners.link import PIPE_CHUNK, QuietReading, WorkerLink
@@ -262,6 +263,7 @@ class _Session:
         if self.runner._aged_probe is not None:
             self.fresh = [self.runner.start(FRESH_LOG, []) for _ in range(FRESH_WORKERS)]
             for fresh in self.fresh:
+                send_warmup(fresh, self.runner._aged_probe)
                 if cores is not None:
                     pin(fresh.popen.pid, cores)
 
