@@ -8,12 +8,20 @@ running) or the copy fails, this process draws every plot itself: the report is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import selectors
+import signal
 import threading
+import time
+import warnings
 from collections.abc import Callable, Mapping
+from typing import Final
 
 Plot = Callable[[], "str | None"]
+#: Longest wait for the copy's plots (each takes ~0.1 s) before drawing them here.
+COPY_TIMEOUT_S: Final = 60.0
 
 
 def draw_all(plots: Mapping[str, Plot]) -> dict[str, str | None]:
@@ -23,7 +31,11 @@ def draw_all(plots: Mapping[str, Plot]) -> dict[str, str | None]:
         return {name: plots[name]() for name in names}
     theirs = names[1::2]
     read_fd, write_fd = os.pipe()
-    pid = os.fork()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns of any other OS thread (NumPy's OpenBLAS keeps one, and has
+        # its own fork handlers); no other Python thread runs (``_can_fork``).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:  # the copy: draw, send, and leave without running this process's exit code
         status = 1
         try:
@@ -34,10 +46,13 @@ def draw_all(plots: Mapping[str, Plot]) -> dict[str, str | None]:
             os._exit(status)
     os.close(write_fd)
     drawn = {name: plots[name]() for name in names[0::2]}
-    sent = _read_all(read_fd)
+    sent = _read_all(read_fd, time.monotonic() + COPY_TIMEOUT_S)
+    if sent is None:  # stuck: draw its plots here
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
     try:
-        received = json.loads(sent) if status == 0 else None
+        received = json.loads(sent) if status == 0 and sent is not None else None
     except ValueError:
         received = None
     if not isinstance(received, dict) or set(received) != set(theirs):
@@ -60,9 +75,16 @@ def _write_all(fd: int, data: bytes) -> None:
     os.close(fd)
 
 
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 1 << 16):
-        chunks.append(chunk)
+def _read_all(fd: int, deadline: float) -> bytes | None:
+    """All the copy sends, or None when it sends nothing for too long."""
+    chunks: list[bytes] = []
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while selector.select(max(0.0, deadline - time.monotonic())):
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                os.close(fd)
+                return b"".join(chunks)
+            chunks.append(chunk)
     os.close(fd)
-    return b"".join(chunks)
+    return None
