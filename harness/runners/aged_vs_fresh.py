@@ -31,8 +31,6 @@ FRESH_WORKERS: Final = 2
 #: hot bytecode (it kicks in after a few dozen runs of a function).
 FRESH_WARMUP_JOBS: Final = 30
 STARTUP_TIMEOUT_S: Final = 60.0
-#: What an empty pipe takes without its writer waiting (Linux's default pipe size).
-PIPE_ROOM: Final = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +113,6 @@ class ProbeChannel:
             raise ProbeError(
                 f"the {self.who} worker ended before probe job {index}", self.who, index, job
             ) from None
-        return self.receive(index, job, timeout_s)
-
-    def receive(self, index: int, job: dict[str, Any], timeout_s: float) -> int:
-        """The wall time in ns of probe job ``index``, already sent."""
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -163,21 +157,6 @@ class ProbeChannel:
                 raise ProbeError(f"the fresh worker failed: {event.get('message')}")
             self._on_event(event)
         return None
-
-
-def send_warmup(worker: WorkerProcess, probe: AgedProbe) -> None:
-    """Give a fresh worker its warm-up probe jobs as it starts, so it runs them while the
-    soak's last jobs run (on another core) rather than after; only what its jobs pipe takes
-    at once (64 KiB), never waiting on it."""
-    lines = b"".join(
-        protocol.PROBE_MARK + protocol.encode_job(index, job)
-        for index, job in enumerate(probe.jobs[: probe.warmup])
-    )
-    if worker.jobs_fd is None or len(lines) > PIPE_ROOM:
-        return
-    with contextlib.suppress(OSError):
-        protocol.write_all(worker.jobs_fd, lines)
-        worker.warmup_sent = probe.warmup
 
 
 def harness_cores() -> set[int] | None:
@@ -282,16 +261,12 @@ def compare_with_fresh(
     channels = [ProbeChannel(aged, on_event, "aged")]
     started: list[WorkerProcess] = []
     try:
-        for _ in range(FRESH_WORKERS):  # all start at once; then each is warmed up
+        for _ in range(FRESH_WORKERS):
             started.append(start_fresh())
-        for fresh in started:
-            channel = ProbeChannel(fresh, lambda event: None, "fresh")
+            channel = ProbeChannel(started[-1], lambda event: None, "fresh")
             channel.wait_ready(max(STARTUP_TIMEOUT_S, job_timeout_s))
             for index, job in enumerate(probe.jobs[: probe.warmup]):
-                if index < fresh.warmup_sent:  # sent when it started: its answer waits
-                    channel.receive(index, job, job_timeout_s)
-                else:
-                    channel.request(index, job, job_timeout_s)
+                channel.request(index, job, job_timeout_s)
             channels.append(channel)
         _share_one_core(aged.popen.pid, *(worker.popen.pid for worker in started))
         times: list[list[int]] = [[], [], []]

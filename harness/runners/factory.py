@@ -13,10 +13,7 @@ from worker_soak.errors import UsageError
 from worker_soak.model import QUEUE_RUNNERS, QueueConfig, RunConfig
 from worker_soak.runners import Runner
 from worker_soak.runners.aged_vs_fresh import FRESH_WARMUP_JOBS, PROBE_PAIRS, AgedProbe
-from worker_soak.runners.inline import InlineRunner
-from worker_soak.runners.pool import PoolRunner
 from worker_soak.runners.process import ProcessRunner
-from worker_soak.runners.queue import QueueRunner
 from worker_soak.worker.spec import Worker
 from worker_soak.worker.tracing import window_plan
 from worker_soak.workloads.base import Workload
@@ -61,9 +58,14 @@ def runner_for(
     full = not config.light
     window = window_plan(config.jobs) if full else None
     collect_after = collection_points(config.jobs, window[0] if window else config.jobs)
+    # The other runners are imported when asked for: a process run starts its worker sooner.
     if config.runner == "inline":
+        from worker_soak.runners.inline import InlineRunner
+
         return InlineRunner(spec, origin_ns, collect_after=collect_after, worker=worker)
     if config.runner in QUEUE_RUNNERS:
+        from worker_soak.runners.queue import QueueRunner
+
         return QueueRunner(
             config.runner,
             spec,
@@ -78,6 +80,8 @@ def runner_for(
         # The aged-vs-fresh probe and the isolation comparison follow one worker process
         # through the run; the pool's jobs spread over many. The memray window runs in one
         # worker, near the end of its life.
+        from worker_soak.runners.pool import PoolRunner
+
         return PoolRunner(
             spec,
             run_dir,

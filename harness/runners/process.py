@@ -25,14 +25,12 @@ from worker_soak.model import AgedTimes, CrashReason, RunOutcome
 from worker_soak.oom import oom_kill_count
 from worker_soak.runners import ProgressCallback
 from worker_soak.runners.aged_vs_fresh import (
-    FRESH_WORKERS,
     AgedProbe,
     ProbeError,
     baseline_times,
     compare_with_fresh,
     harness_cores,
     pin,
-    send_warmup,
 )
 from worker_soak.runners.crashes import crash_of, with_oom
 from worker_soak.runners.link import PIPE_CHUNK, QuietReading, WorkerLink
@@ -106,8 +104,6 @@ class ProcessRunner:
             outcome = session.drive()
         finally:
             worker.close(self._grace_s)
-            for fresh in session.fresh:  # started for a comparison the run never reached
-                fresh.close(self._grace_s)
         if session.state.spec_error is not None:
             raise SpecError(self._spec, session.state.spec_error)
         if outcome.crash is not None and outcome.crash.reason == "signal":
@@ -162,10 +158,10 @@ class _Session:
         self.start_speed_ns: int | None = None
         #: The worker hung or died in a probe job of the comparison (not in a run's job).
         self.probe_fault: tuple[str, ProbeError] | None = None
-        #: The comparison's fresh workers and the isolation check start while the run's
-        #: last jobs (the memray window's, left out of every verdict) run, on the other
-        #: core: their start-up no longer adds to the run.
-        self.fresh: list[WorkerProcess] = []
+        #: The isolation check starts while the run's last jobs (the memray window's, left
+        #: out of every verdict) run, on the other core. (Fresh workers for the comparison
+        #: started then too made the aged worker's probe jobs 1.05-1.27x as long as theirs
+        #: against 0.87-1.03x, a clean worker, 300 jobs: they start when it begins.)
         window = runner._trace_window
         self.early_from: int | None = window[0] if window is not None else count
 
@@ -260,15 +256,6 @@ class _Session:
             pin(self.child.pid, {max(os.sched_getaffinity(0))})
         if self.runner.after_kept is not None:
             self.runner.after_kept(self.state.completed, cores)
-        if self.runner._aged_probe is not None:
-            self.fresh = [self.runner.start(FRESH_LOG, []) for _ in range(FRESH_WORKERS)]
-            for fresh in self.fresh:
-                send_warmup(fresh, self.runner._aged_probe)
-                if cores is not None:
-                    pin(fresh.popen.pid, cores)
-
-    def _fresh_worker(self) -> WorkerProcess:
-        return self.fresh.pop(0) if self.fresh else self.runner.start(FRESH_LOG, [])
 
     def _compare_with_fresh(self) -> None:
         probe = self.runner._aged_probe
@@ -277,7 +264,7 @@ class _Session:
         try:
             times = compare_with_fresh(
                 self.worker,
-                self._fresh_worker,
+                lambda: self.runner.start(FRESH_LOG, []),
                 probe,
                 timeout,
                 self.runner._grace_s,

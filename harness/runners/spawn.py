@@ -26,8 +26,6 @@ class WorkerProcess:
     popen: subprocess.Popen[bytes]
     jobs_fd: int | None
     samples_fd: int | None
-    #: Warm-up probe jobs written to it as it started (aged against fresh).
-    warmup_sent: int = 0
 
     def close_input(self) -> None:
         """End of jobs: the worker tears down and exits."""

@@ -114,19 +114,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.trace_from is not None:
             window = MemrayWindow(args.run_dir, args.trace_from, args.trace_first)
         recycled, window = _serve(
-            jobs,
-            executor,
-            window,
-            out_fd,
-            evidence,
-            recycler,
-            args.run_dir,
-            args.pool,
-            worker_roots(worker),
+            jobs, executor, window, out_fd, evidence, recycler, args.run_dir, args.pool
         )
         evidence.close()
-        if window is not None and not window.reported:  # the run ended inside the window
-            _report_leak_sites(window, out_fd, worker_roots(worker))
+        # The windows are read only now, after the probe jobs against fresh workers: read
+        # before them, the aged worker ran those jobs 1.06-1.11x as long as fresh ones (a
+        # clean worker, 300 jobs), its caches and heap fresh from the analysis.
+        if window is not None:
+            report = window.finish(worker_roots(worker))
+            protocol.write_all(out_fd, protocol.encode_event(protocol.LEAK_SITES, **report))
     for probe in probes:
         probe.close()
     try:
@@ -151,11 +147,6 @@ def worker_roots(worker: Worker) -> dict[str, object]:
     return {f"{type(instance).__qualname__} (the worker)": instance}
 
 
-def _report_leak_sites(window: MemrayWindow, out_fd: int, roots: dict[str, object]) -> None:
-    report = window.finish(roots)
-    protocol.write_all(out_fd, protocol.encode_event(protocol.LEAK_SITES, **report))
-
-
 def _serve(
     jobs: BinaryIO,
     executor: JobExecutor,
@@ -165,7 +156,6 @@ def _serve(
     recycler: Recycler | None = None,
     run_dir: Path | None = None,
     collect_by_own_jobs: bool = False,
-    roots: dict[str, object] | None = None,
 ) -> tuple[bool, MemrayWindow | None]:
     """The job loop: run each job, write its sample; open and close the memray window
     around its jobs; answer probe jobs (aged against fresh) apart from the run's samples;
@@ -214,9 +204,6 @@ def _serve(
         if collect_by_own_jobs and (own_jobs in OWN_COLLECTION_POINTS or reason is not None):
             sample = sample[:-2] + collected_heap().encode() + b"}\n"
         protocol.write_all(out_fd, sample)
-        if window is not None and window.ended(own_jobs - 1 if locally else job_index):
-            # Read the windows now, while the harness starts its comparisons beside us.
-            _report_leak_sites(window, out_fd, roots or {})
         if executor.retuned:  # once, after the first jobs: the cadences the data follows
             executor.retuned = False
             cadences = describe(executor.probes)

@@ -65,12 +65,6 @@ class MemrayWindow:
         self.files = tuple(run_dir / name for name in WINDOW_FILES)
         self.jobs_traced = [0, 0, 0]
         self._tracker: Any = None
-        #: Whether :meth:`finish` has run (its leak sites were read and reported).
-        self.reported = False
-
-    def ended(self, job_index: int) -> bool:
-        """True once, after the last traced job (``job_index``), until its sites are read."""
-        return not self.reported and job_index == self.end_job - 1
 
     def traced(self, job_index: int) -> bool:
         return self.starts[0] <= job_index < self.end_job
@@ -126,7 +120,6 @@ class MemrayWindow:
     def finish(self, roots: Mapping[str, object] | None = None) -> dict[str, Any]:
         """Close any open window; return the leak sites and what they are based on."""
         self._stop()
-        self.reported = True
         first, second, addressed = self.jobs_traced
         summary: dict[str, Any] = {
             "traced_from_job": self.starts[0],
