@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import os
 import selectors
-import time
 from typing import Final
 
 from worker_soak.runners.spawn import WorkerProcess
 
 PIPE_CHUNK: Final = 1 << 16
+WALL_FIELD: Final = b'"wall_ns":'
 #: Longest time a worker's finished samples wait unread (see :class:`QuietReading`).
 TICK_S: Final = 0.01
 #: A shorter spell is not worth leaving the output unwatched for.
@@ -58,6 +58,15 @@ class WorkerLink:
         del self.pending[:written]
         return True
 
+    @staticmethod
+    def last_job_ns(lines: bytes) -> int | None:
+        """The wall time of the last sample among ``lines`` (None: none is a sample)."""
+        at = lines.rfind(WALL_FIELD)
+        if at < 0:
+            return None
+        start = at + len(WALL_FIELD)
+        return int(lines[start : lines.index(b",", start)])
+
     def read_lines(self) -> bytes | None:
         """The whole lines one read brings (possibly none: b""); None once the output ended."""
         data = os.read(self.samples_fd, PIPE_CHUNK)
@@ -92,27 +101,25 @@ class WorkerLink:
 
 class QuietReading:
     """When the harness leaves a worker's output unread: for up to ``TICK_S`` after each
-    read that brought finished jobs, while the worker still holds work for twice that time.
-    A worker writing into a pipe nobody waits on pays ~1.5 us a sample; one whose every
-    sample woke the harness paid ~30 us more per job on this VM. Its samples wait in the
-    pipe (``PIPE_BYTES``), which keeps them if the worker dies."""
+    read that brought finished jobs, while the jobs queued ahead of the worker keep it busy
+    four times as long (priced at the last job's own wall time, never at the time between
+    reads: that one includes any wait for the harness, and a spell priced on it starved
+    no-op jobs, 48 us a job instead of 9). A worker writing into a pipe nobody waits on
+    pays ~1.5 us a sample; one whose every sample woke the harness paid ~30 us more per job
+    on this VM. Its samples wait in the pipe (``PIPE_BYTES``), kept if the worker dies."""
 
-    __slots__ = ("_ahead", "_completed", "_read_at", "_until")
+    __slots__ = ("_ahead", "_until")
 
     def __init__(self, ahead: int) -> None:
         self._ahead = ahead
-        self._completed = 0
-        self._read_at = time.monotonic()
         self._until: float | None = None
 
-    def start(self, now: float, completed: int) -> bool:
-        """After a read: True when a quiet spell begins (stop watching the output)."""
-        done = completed - self._completed
-        per_job = (now - self._read_at) / done if done > 0 else None
-        self._completed, self._read_at = completed, now
-        if per_job is None:
+    def start(self, now: float, job_ns: int | None) -> bool:
+        """After a read whose last job took ``job_ns`` (None: it brought no job): True when
+        a quiet spell begins (stop watching the output)."""
+        if job_ns is None:
             return False
-        spell = min(TICK_S, per_job * self._ahead / 4)
+        spell = min(TICK_S, job_ns / 1e9 * self._ahead / 4)
         if spell < MIN_QUIET_S:
             return False
         self._until = now + spell

@@ -152,6 +152,8 @@ class _Session:
         self.log = log
         self.on_progress = on_progress
         self.state = _Progress()
+        #: The wall time of the last job the last read brought (None: it brought none).
+        self.last_job_ns: int | None = None
         self.killed_for: CrashReason | None = None
         self.baseline_due = runner._aged_probe is not None
         self.baseline_ns: list[int] | None = None
@@ -216,7 +218,7 @@ class _Session:
                         was = (self.state.ready, self.state.completed)
                         if not self._receive():
                             return False  # the child closed its end: it exited or is exiting
-                        if quiet.start(time.monotonic(), self.state.completed):
+                        if quiet.start(time.monotonic(), self.last_job_ns):
                             selector.unregister(self.link.samples_fd)
                         self._start_early()
                         if timeout and was != (self.state.ready, self.state.completed):
@@ -316,6 +318,7 @@ class _Session:
         complete = self.link.read_lines()
         if complete is None:
             return False
+        self.last_job_ns = self.link.last_job_ns(complete)
         if not complete:
             return True
         if protocol.EVENT_PREFIX in complete:
