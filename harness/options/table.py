@@ -132,7 +132,7 @@ OPTIONS: Final = (
            "import workload: this database (default: a SQLite file in the run directory)",
            metavar="DSN"),
     Option("no_report", convert.flag, "True or False",
-           "write result.json and samples only, no index.html (the report costs ~1 s)",
+           "write result.json and samples only, no index.html (the report costs ~0.5 s)",
            default=False, cli="flag", python=False,
            one_door="the plugin writes reports only with --soak-report"),
     Option("light", convert.flag, "True or False",
