@@ -89,9 +89,8 @@ class ProcessRunner:
         self._trace_window = trace_window
         self._aged_probe = aged_probe
         self._collect_after = sorted(collect_after)
-        #: Called once the jobs whose results are kept for the isolation check are done
-        #: (when the memray window opens, else after the last job), with the jobs completed
-        #: and the cores the harness keeps during its comparison with fresh workers.
+        #: Called with the jobs completed and the harness's cores once the jobs kept for the
+        #: isolation check are done (as the memray window opens, else after the last job).
         self.after_kept: Callable[[int, Collection[int] | None], None] | None = None
 
     def run(
@@ -152,20 +151,16 @@ class _Session:
         self.log = log
         self.on_progress = on_progress
         self.state = _Progress()
-        #: The wall time of the last job the last read brought (None: it brought none).
-        self.last_job_ns: int | None = None
+        self.last_job_ns: int | None = None  # of the last job the last read brought
         self.killed_for: CrashReason | None = None
         self.baseline_due = runner._aged_probe is not None
         self.baseline_ns: list[int] | None = None
         self.start_speed_ns: int | None = None
         #: The worker hung or died in a probe job of the comparison (not in a run's job).
         self.probe_fault: tuple[str, ProbeError] | None = None
-        #: The isolation check starts while the run's last jobs (the memray window's, left
-        #: out of every verdict) run, on the other core. (Fresh workers for the comparison
-        #: started then too made the aged worker's probe jobs 1.05-1.27x as long as theirs
-        #: against 0.87-1.03x, a clean worker, 300 jobs: they start when it begins.)
-        window = runner._trace_window
-        self.early_from: int | None = window[0] if window is not None else count
+        #: The isolation check starts as the window's jobs (left out of every verdict) run.
+        #: Not the comparison's fresh workers: started then, they moved its ratios (docs).
+        self.early_from: int | None = runner._trace_window[0] if runner._trace_window else count
 
     def drive(self) -> RunOutcome:
         try:

@@ -8,28 +8,12 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.unit.test_probes import BusyProbe
 from worker_soak.worker.execute import PROBE_JOB_SHARE, RETUNE_AFTER, JobExecutor
-from worker_soak.worker.probes import Probe, allot
+from worker_soak.worker.probes import allot
 from worker_soak.worker.spec import Worker
 
 LADDER = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000)
-
-
-class _Priced(Probe):
-    """A probe whose read busy-waits ``cost_ns``."""
-
-    fields = ("priced",)
-    unit = "count"
-
-    def __init__(self, cost_ns: int, every: int) -> None:
-        super().__init__(every)
-        self.cost_ns = cost_ns
-
-    def read(self) -> tuple[int, ...]:
-        end = time.perf_counter_ns() + self.cost_ns
-        while time.perf_counter_ns() < end:
-            pass
-        return (0,)
 
 
 @given(
@@ -41,7 +25,7 @@ def test_allot_spends_no_more_than_the_budget_beyond_the_calibrated_floor(
 ) -> None:
     """Cadences stay on the ladder, never longer than calibrated; what they cost on top of
     the calibrated cadences' own cost is within the budget."""
-    probes = [_Priced(0, every) for _, every in priced]
+    probes = [BusyProbe(0, every) for _, every in priced]
     costs = [cost for cost, _ in priced]
     chosen = allot(probes, costs, budget)
     floor = sum(cost / every for cost, every in priced)
@@ -54,7 +38,7 @@ def test_allot_spends_no_more_than_the_budget_beyond_the_calibrated_floor(
 def test_allot_shares_the_budget_and_gives_the_rest_in_order() -> None:
     """Two 10-us probes and a 1-ms one in a 10-us budget: the dear one stays sparse, the
     cheap ones read every few jobs, the first listed first."""
-    probes = [_Priced(0, 1000), _Priced(0, 1000), _Priced(0, 1000)]
+    probes = [BusyProbe(0, 1000), BusyProbe(0, 1000), BusyProbe(0, 1000)]
     chosen = allot(probes, [10_000, 10_000, 1_000_000], 10_000)
     assert chosen[2] >= 200
     assert chosen[0] <= chosen[1] <= 5
@@ -77,7 +61,7 @@ def test_retune_keeps_every_probe_together_within_the_share_of_the_job() -> None
     """Four probes of 8 us each, calibrated every 20 jobs: after the first jobs of 2 ms
     (a 10-us budget), they read more often, all together within the share, and each
     probe says from which job its new cadence holds."""
-    probes = [_Priced(8_000, 20) for _ in range(4)]
+    probes = [BusyProbe(8_000, 20) for _ in range(4)]
     worker = Worker(spec="busy:handle", kind="function", handle=_Job().handle)
     executor = JobExecutor(worker, probes, time.perf_counter_ns(), calibrate=False)
     executor._retune = True  # timed reads and the retune, without calibrating the fakes

@@ -123,7 +123,7 @@ def test_gc_collections_counts_collections() -> None:
     assert probe._on_gc not in gc.callbacks
 
 
-class _Slow(Probe):
+class BusyProbe(Probe):
     """Costs ``cost_ns`` per read, by busy-waiting."""
 
     fields = ("slow",)
@@ -156,7 +156,7 @@ def test_calibrate_picks_the_shortest_cadence_within_budget(
 ) -> None:
     """Cadence climbs 1-2-5-10... until cost/every <= 2 us, capped at 10,000 jobs (a 100 ns
     busy-wait measures 400-800 ns with the call around it on this VM: the budget leaves room)."""
-    probe = _Slow(cost_ns, every)
+    probe = BusyProbe(cost_ns, every)
     assert probe.calibrate(budget_ns=2_000) == expected
     assert probe.every == expected
 
