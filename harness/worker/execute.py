@@ -30,10 +30,9 @@ MAX_ERROR_CHARS: Final = 2000
 _SECRETS: Final = environment_secrets(os.environ)
 #: Jobs timed before the probes' cadences are set against the job's own duration.
 RETUNE_AFTER: Final = 20
-#: Share of a median job's time all probes together may cost. Each probe's cost is what
-#: its reads took right after those first jobs: a share per probe, priced at the cost the
-#: probes had when calibrated in an idle process, read every probe after every 1.4-ms job
-#: and cost 80-130 us a job (6-9 %) instead of the 4 % it meant.
+#: Share of a median job's time all probes together may cost, each priced at what its reads
+#: took right after those first jobs. (A share per probe, priced at its cost in an idle
+#: process, had every probe read after every 1.4-ms job: 80-130 us a job, 6-9 %.)
 PROBE_JOB_SHARE: Final = 0.005
 _HEAD: Final = '{"job_index":%d,"wall_ns":%d,"cpu_ns":%d,"end_ns":%d'
 
