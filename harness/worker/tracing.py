@@ -35,7 +35,6 @@ WINDOW_FILES: Final = ("memray-window-1.bin", "memray-window-2.bin", "memray-add
 MIN_JOBS_FOR_WINDOW: Final = 300
 ADDRESS_JOBS: Final = 10
 SINGLE_BLOCK: Final = 2
-_MAX_REPLAYED_RECORDS: Final = 3_000_000
 
 
 def window_plan(jobs: int) -> tuple[int, int] | None:
@@ -141,7 +140,7 @@ class MemrayWindow:
 @lru_cache(maxsize=64)
 def _allocator_name(allocator: Any) -> str:
     """memray gives the allocator as an int in some records, an enum in others. Cached: the
-    address replay asks once per record, a few hundred thousand times."""
+    windows ask once per record."""
     import memray
 
     try:
@@ -199,32 +198,28 @@ def _read_windows(first: Path, second: Path) -> dict[tuple[Any, ...], SiteWindow
 
 def _enrich(sites: list[LeakSite], capture: Path, roots: Mapping[str, object]) -> list[LeakSite]:
     """Give the top per-job Python leak its retention path, and per-job native leaks their
-    native stacks, from one pass over the short full capture."""
+    native stacks, from what the short full capture kept at its end.
+
+    memray's leaked records of the capture (one per stack, with the address of a block
+    allocated there and still alive) are enough: the walk needs one object at the line, not
+    each. Replaying every allocation to track the live addresses took 0.26-0.36 s for 10
+    jobs of a MIME-and-PDF worker (207,000 records); these records, 0.05 s."""
     import memray
 
     top = next((s for s in sites if s.kind == "per_job" and s.allocator == "python"), None)
     native = {(s.file, s.line): s for s in sites if s.kind == "per_job" and s.allocator == "native"}
-    if top is None and not native:  # nothing to enrich: spare the replay (~0.2 s, 10 jobs)
+    if top is None and not native:  # nothing to enrich: spare the reading
         return sites
     native_stacks: dict[tuple[str, int], tuple[str, ...]] = {}
     live: set[int] = set()
-    site_of_stack: dict[int, tuple[str, int] | None] = {}
     reader = memray.FileReader(str(capture))
     try:
-        for count, record in enumerate(reader.get_allocation_records()):
-            if count >= _MAX_REPLAYED_RECORDS:
-                break
-            name = _allocator_name(record.allocator)
-            if name.endswith(("FREE", "MUNMAP")):  # deallocations carry no stack
-                live.discard(record.address)
+        for record in reader.get_leaked_allocation_records(merge_threads=True):
+            frame = next((f for f in record.stack_trace() if is_user_file(f[1])), None)
+            if frame is None:
                 continue
-            if record.stack_id not in site_of_stack:
-                frame = next((f for f in record.stack_trace() if is_user_file(f[1])), None)
-                site_of_stack[record.stack_id] = (frame[1], frame[2]) if frame else None
-            where = site_of_stack[record.stack_id]
-            if where is None:
-                continue
-            if name.startswith("PYMALLOC"):
+            where = (frame[1], frame[2])
+            if _python_allocator(record.allocator):
                 if top is not None and where == (top.file, top.line):
                     live.add(record.address)
             elif where in native and where not in native_stacks:
