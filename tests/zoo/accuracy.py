@@ -78,7 +78,7 @@ CASES = (
         10_000,
         "memory",
         unnamed_because="the list's array grows by realloc every ~1,250 appends at 10,000 "
-        "items: the 150 jobs of the rate windows may see none",
+        "items: the 90 jobs of the rate windows may see none",
         bytes_per_job=8,
     ),
     Case("leak_one_int", 3_000, "memory", names_line=True, objects_per_job=1, bytes_per_job=36),
