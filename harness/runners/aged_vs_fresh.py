@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from worker_soak.model import AgedTimes
 from worker_soak.runners.spawn import WorkerProcess
 from worker_soak.worker import protocol
 
@@ -83,8 +84,14 @@ class ProbeChannel:
         os.set_blocking(self._jobs_fd, True)
         self._on_event = on_event
         self._partial = b""
+        # One selector for the channel's life, not one per read (each opens an epoll).
+        self._readable = selectors.DefaultSelector()
+        self._readable.register(self._samples_fd, selectors.EVENT_READ)
         #: The machine's speed the worker read right before each probe job (ns).
         self.speeds_ns: list[int] = []
+
+    def close(self) -> None:
+        self._readable.close()
 
     def wait_ready(self, timeout_s: float) -> None:
         """Wait for the worker's ``ready`` event (it loaded the spec and ran setup)."""
@@ -147,10 +154,8 @@ class ProbeChannel:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise ProbeError("the worker did not answer in time")
-            with selectors.DefaultSelector() as selector:
-                selector.register(self._samples_fd, selectors.EVENT_READ)
-                if not selector.select(left):
-                    continue
+            if not self._readable.select(left):
+                continue
             data = os.read(self._samples_fd, 1 << 16)
             if not data:
                 raise ProbeError("the worker ended during the comparison")
@@ -243,13 +248,16 @@ def baseline_times(
     than fresh ones sharing it with two others after the run (8 runs here), against
     0.91-1.19x unpinned."""
     channel = ProbeChannel(worker, on_event, "new")
-    for index, job in enumerate(probe.jobs[: probe.warmup]):
-        channel.request(index, job, job_timeout_s)
-    channel.speeds_ns.clear()
-    times = [
-        channel.request(probe.warmup + offset, job, job_timeout_s)
-        for offset, job in enumerate(probe.jobs[probe.warmup :])
-    ]
+    try:
+        for index, job in enumerate(probe.jobs[: probe.warmup]):
+            channel.request(index, job, job_timeout_s)
+        channel.speeds_ns.clear()
+        times = [
+            channel.request(probe.warmup + offset, job, job_timeout_s)
+            for offset, job in enumerate(probe.jobs[probe.warmup :])
+        ]
+    finally:
+        channel.close()
     return BaselineTimes(times, _median(channel.speeds_ns))
 
 
@@ -264,8 +272,13 @@ def compare_with_fresh(
     job_timeout_s: float,
     grace_s: float,
     on_event: Callable[[dict[str, Any]], None],
+    leftover: list[WorkerProcess] | None = None,
 ) -> ProbeTimes:
-    """Run every probe job on the aged worker and two fresh ones, rotating who goes first."""
+    """Run every probe job on the aged worker and two fresh ones, rotating who goes first.
+
+    With ``leftover``, the fresh workers are told to end and put there, for the caller to
+    :func:`close_workers` later (their teardown then overlaps the aged worker's, ~60 ms);
+    else they are waited for here."""
     channels = [ProbeChannel(aged, on_event, "aged")]
     started: list[WorkerProcess] = []
     try:
@@ -274,6 +287,7 @@ def compare_with_fresh(
         for _ in range(FRESH_WORKERS):
             started.append(start_fresh())
         fresh = [ProbeChannel(worker, lambda event: None, "fresh") for worker in started]
+        channels.extend(fresh)
         for channel in fresh:
             channel.wait_ready(max(STARTUP_TIMEOUT_S, job_timeout_s))
         for index, job in enumerate(probe.jobs[: probe.warmup]):
@@ -281,7 +295,6 @@ def compare_with_fresh(
                 channel.send(index, job)
             for channel in fresh:
                 channel.answer(index, job, job_timeout_s)
-        channels.extend(fresh)
         _share_one_core(aged.popen.pid, *(worker.popen.pid for worker in started))
         times: list[list[int]] = [[], [], []]
         pairs: Sequence[dict[str, Any]] = probe.jobs[probe.warmup :]
@@ -293,10 +306,35 @@ def compare_with_fresh(
         aged_ns, fresh_ns, control_ns = times
         return ProbeTimes(aged_ns, fresh_ns, control_ns, _median(fresh_speeds))
     finally:
+        for channel in channels:
+            channel.close()
         _release_cores(aged.popen.pid)
         for worker in started:
             worker.close_input()
-        for worker in started:
-            with contextlib.suppress(subprocess.TimeoutExpired):  # one that lingers is ended
-                worker.popen.wait(grace_s)
-            worker.close(grace_s)
+        if leftover is None:
+            close_workers(started, grace_s)
+        else:
+            leftover.extend(started)
+
+
+def close_workers(workers: Sequence[WorkerProcess], grace_s: float) -> None:
+    """Wait for workers whose input is closed to end (``grace_s`` each), then end what is
+    left of them."""
+    for worker in workers:
+        worker.close_input()
+        with contextlib.suppress(subprocess.TimeoutExpired):  # one that lingers is ended
+            worker.popen.wait(grace_s)
+        worker.close(grace_s)
+
+
+def aged_times(times: ProbeTimes, baseline: BaselineTimes | None, warmup: int) -> AgedTimes:
+    """The comparison as the run's outcome carries it, with the probe jobs before the run."""
+    return AgedTimes(
+        tuple(times.aged_ns),
+        tuple(times.fresh_ns),
+        tuple(times.control_ns),
+        tuple(baseline.times_ns) if baseline is not None else None,
+        warmup,
+        start_speed_ns=baseline.speed_ns if baseline is not None else None,
+        end_speed_ns=times.speed_ns,
+    )

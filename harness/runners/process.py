@@ -26,8 +26,11 @@ from worker_soak.oom import oom_kill_count
 from worker_soak.runners import ProgressCallback
 from worker_soak.runners.aged_vs_fresh import (
     AgedProbe,
+    BaselineTimes,
     ProbeError,
+    aged_times,
     baseline_times,
+    close_workers,
     compare_with_fresh,
     harness_cores,
     pin,
@@ -154,8 +157,7 @@ class _Session:
         self.last_job_ns: int | None = None  # of the last job the last read brought
         self.killed_for: CrashReason | None = None
         self.baseline_due = runner._aged_probe is not None
-        self.baseline_ns: list[int] | None = None
-        self.start_speed_ns: int | None = None
+        self.baseline: BaselineTimes | None = None
         #: The worker hung or died in a probe job of the comparison (not in a run's job).
         self.probe_fault: tuple[str, ProbeError] | None = None
         #: The isolation check starts as the window's jobs (left out of every verdict) run.
@@ -165,9 +167,13 @@ class _Session:
     def drive(self) -> RunOutcome:
         try:
             if self._pump(hold_input=self.runner._aged_probe is not None):
-                self._compare_with_fresh()
-                self.worker.close_input()
-                self._pump(hold_input=False)
+                fresh: list[WorkerProcess] = []  # they end beside the aged worker's last work
+                try:
+                    self._compare_with_fresh(fresh)
+                    self.worker.close_input()
+                    self._pump(hold_input=False)
+                finally:
+                    close_workers(fresh, self.runner._grace_s)
         except KeyboardInterrupt:
             self._end_child()
             self._drain()
@@ -234,12 +240,10 @@ class _Session:
         assert probe is not None
         assert self.worker.jobs_fd is not None
         try:
-            baseline = baseline_times(
+            self.baseline = baseline_times(
                 self.worker, probe, self.runner._job_timeout or _PROBE_TIMEOUT_S, self._on_event
             )
-            self.baseline_ns, self.start_speed_ns = baseline.times_ns, baseline.speed_ns
         except ProbeError as exc:
-            self.baseline_ns = None
             self._probe_failed("probe jobs before the run", exc)
         if self.worker.jobs_fd is not None:
             os.set_blocking(self.worker.jobs_fd, False)
@@ -254,7 +258,7 @@ class _Session:
         if self.runner.after_kept is not None:
             self.runner.after_kept(self.state.completed, cores)
 
-    def _compare_with_fresh(self) -> None:
+    def _compare_with_fresh(self, leftover: list[WorkerProcess]) -> None:
         probe = self.runner._aged_probe
         assert probe is not None
         timeout = self.runner._job_timeout or _PROBE_TIMEOUT_S
@@ -266,21 +270,14 @@ class _Session:
                 timeout,
                 self.runner._grace_s,
                 self._on_event,
+                leftover,
             )
         except ProbeError as exc:
             self.state.aged_vs_fresh = AgedTimes(note=f"no comparison: {exc}")
             if exc.who == "aged":
                 self._probe_failed("probe jobs after the run", exc)
             return
-        self.state.aged_vs_fresh = AgedTimes(
-            tuple(times.aged_ns),
-            tuple(times.fresh_ns),
-            tuple(times.control_ns),
-            tuple(self.baseline_ns) if self.baseline_ns is not None else None,
-            probe.warmup,
-            start_speed_ns=self.start_speed_ns,
-            end_speed_ns=times.speed_ns,
-        )
+        self.state.aged_vs_fresh = aged_times(times, self.baseline, probe.warmup)
         if self.worker.jobs_fd is not None:
             os.set_blocking(self.worker.jobs_fd, False)
 
