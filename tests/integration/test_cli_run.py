@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, SoakCli, soak_command, worker
+from worker_soak.analysis.latency import MIN_JOBS as LATENCY_MIN_JOBS
+from worker_soak.runners.aged_vs_fresh import FRESH_WARMUP_JOBS, PROBE_PAIRS
 
 
 def test_callable_in_a_file_writes_one_sample_per_job_and_a_result(soak_cli: SoakCli) -> None:
@@ -262,6 +264,28 @@ def test_lifecycle_hooks_run_once_in_the_worker_process(soak_cli: SoakCli, tmp_p
     assert len({setup, probe_setup, fresh_setup}) == 3
     assert fresh_teardown == "teardown 0"
     assert run.result()["worker_kind"] == "class"
+
+
+def test_the_comparisons_fresh_workers_are_torn_down(soak_cli: SoakCli, tmp_path: Path) -> None:
+    """Aged against fresh: both fresh workers are set up, run the warm-up and probe jobs
+    and are torn down (not killed: they end beside the aged worker's own end)."""
+    marks = tmp_path / "marks"
+    run = soak_cli(
+        "--worker",
+        worker("Lifecycle"),
+        "--jobs",
+        str(LATENCY_MIN_JOBS),
+        "--no-isolation",
+        env={"SOAK_TEST_MARKS": str(marks)},
+    )
+    assert run.returncode in (0, 1), run.stderr  # a verdict may fail; the hooks are what count
+    lines = marks.read_text().splitlines()
+    probe_jobs = FRESH_WARMUP_JOBS + PROBE_PAIRS
+    assert lines.count(f"teardown {probe_jobs}") == 2, lines  # the fresh one and its control
+    # The aged one: the run's jobs, the probe jobs before the run, the pairs after it.
+    assert f"teardown {LATENCY_MIN_JOBS + probe_jobs + PROBE_PAIRS}" in lines, lines
+    assert len([line for line in lines if line.startswith("setup ")]) == 3, lines
+    assert run.result()["aged_vs_fresh"]["pairs"] == PROBE_PAIRS
 
 
 def test_inline_runner_gives_the_same_record(soak_cli: SoakCli) -> None:
