@@ -204,6 +204,8 @@ def _serve(
         if collect_by_own_jobs and (own_jobs in OWN_COLLECTION_POINTS or reason is not None):
             sample = sample[:-2] + collected_heap().encode() + b"}\n"
         protocol.write_all(out_fd, sample)
+        if window is not None and window.complete:
+            window.read_beside()  # once; its files are read while this worker goes on
         if executor.retuned:  # once, after the first jobs: the cadences the data follows
             executor.retuned = False
             cadences = describe(executor.probes)

@@ -13,15 +13,23 @@ never covers the whole run. Three consecutive windows at the end of the run, one
    allocates (``sqlite3Malloc`` <- ...).
    Reading a full capture of 100 email jobs takes 0.5 s; of 10 jobs, a tenth of that.
 
+The windows are read by a process of their own (:mod:`worker_soak.worker.site_reader`) while
+the worker goes on; the worker then only walks its heap for the retention path.
+
 Their jobs are marked ``traced`` in the samples and left out of every verdict. The files stay
 in the run directory for ``memray flamegraph``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import json
+import os
+import subprocess
+import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +42,11 @@ from worker_soak.worker.retention import retention_path
 WINDOW_FILES: Final = ("memray-window-1.bin", "memray-window-2.bin", "memray-addresses.bin")
 MIN_JOBS_FOR_WINDOW: Final = 300
 ADDRESS_JOBS: Final = 10
+#: What the reading process (:meth:`MemrayWindow.read_beside`) leaves for the worker; removed
+#: once read.
+SITES_FILE: Final = "memray-sites.json"
+#: How long the worker waits for that reading before reading the windows itself.
+READING_TIMEOUT_S: Final = 120.0
 MAX_FIRST_WINDOW: Final = 30
 SINGLE_BLOCK: Final = 2
 
@@ -68,6 +81,8 @@ class MemrayWindow:
         self.files = tuple(run_dir / name for name in WINDOW_FILES)
         self.jobs_traced = [0, 0, 0]
         self._tracker: Any = None
+        self._reading: subprocess.Popen[bytes] | None = None
+        self._read_asked = False
 
     def traced(self, job_index: int) -> bool:
         return self.starts[0] <= job_index < self.end_job
@@ -120,6 +135,35 @@ class MemrayWindow:
             self._tracker.__exit__(None, None, None)
             self._tracker = None
 
+    @property
+    def complete(self) -> bool:
+        """Every window ran its jobs and is closed."""
+        return self._tracker is None and self.jobs_traced[2] == ADDRESS_JOBS
+
+    def read_beside(self) -> None:
+        """Read the closed windows in a process of their own, off this worker's core, while
+        the worker goes on (the comparison with fresh workers): the files need none of its
+        heap, only the retention path does. Read here after the comparison, they took
+        0.2-0.3 s of a 10,000-job run; read here before it, they moved the aged worker's
+        probe jobs against fresh ones' (1.06-1.11x on a clean worker). A new interpreter,
+        not a fork: a forked copy's pages would make the worker's first writes copy them."""
+        if self._read_asked:
+            return
+        self._read_asked = True
+        first, second, addressed = self.jobs_traced
+        command = [sys.executable, "-m", "worker_soak.worker.site_reader", str(self.run_dir)]
+        try:
+            self._reading = subprocess.Popen(
+                [*command, str(first), str(second), str(addressed)], stdin=subprocess.DEVNULL
+            )
+        except OSError:
+            return  # read here at the end, as without it
+        if hasattr(os, "sched_getaffinity"):
+            other = set(range(os.cpu_count() or 1)) - os.sched_getaffinity(0)
+            with contextlib.suppress(OSError):
+                if other:
+                    os.sched_setaffinity(self._reading.pid, other)
+
     def finish(self, roots: Mapping[str, object] | None = None) -> dict[str, Any]:
         """Close any open window; return the leak sites and what they are based on."""
         self._stop()
@@ -133,12 +177,44 @@ class MemrayWindow:
             summary["sites"] = []
             summary["note"] = "the run ended before the memray windows completed"
             return summary
-        windows = _read_windows(self.files[0], self.files[1])
-        sites = leak_sites(windows.values(), first, second, is_user_file)
-        if addressed and sites:
-            sites = _enrich(sites, self.files[2], roots or {})
-        summary["sites"] = [site.to_json() for site in sites]
+        found = self._read_beside_result() or read_sites(self.files, first, second, addressed)
+        sites, top, live = found
+        if top is not None:
+            sites[top]["retention_path"] = list(retention_path(set(live), roots or {}))
+        summary["sites"] = sites
         return summary
+
+    def _read_beside_result(self) -> tuple[list[dict[str, Any]], int | None, list[int]] | None:
+        """What the reading process found, or None (not started, failed, too slow)."""
+        if self._reading is None:
+            return None
+        answer = self.run_dir / SITES_FILE
+        try:
+            if self._reading.wait(READING_TIMEOUT_S) != 0:
+                return None
+            found = json.loads(answer.read_text(encoding="utf-8"))
+            return list(found["sites"]), found["top"], list(found["live"])
+        except (subprocess.TimeoutExpired, OSError, ValueError, KeyError):
+            self._reading.kill()
+            return None
+        finally:
+            answer.unlink(missing_ok=True)
+
+
+def read_sites(
+    files: Sequence[Path], first: int, second: int, addressed: int
+) -> tuple[list[dict[str, Any]], int | None, list[int]]:
+    """The leak sites of closed windows (as JSON), the index of the one whose retention path
+    is wanted (the top per-job Python leak, when the address capture was read) and the
+    addresses of blocks allocated there and still alive. Needs none of the worker's heap."""
+    windows = _read_windows(files[0], files[1])
+    sites = leak_sites(windows.values(), first, second, is_user_file)
+    top: LeakSite | None = None
+    live: set[int] = set()
+    if addressed and sites:
+        sites, top, live = _enrich(sites, files[2])
+    where = next((n for n, site in enumerate(sites) if site is top), None)
+    return [site.to_json() for site in sites], where, sorted(live)
 
 
 @lru_cache(maxsize=64)
@@ -200,9 +276,12 @@ def _read_windows(first: Path, second: Path) -> dict[tuple[Any, ...], SiteWindow
     return windows
 
 
-def _enrich(sites: list[LeakSite], capture: Path, roots: Mapping[str, object]) -> list[LeakSite]:
-    """Give the top per-job Python leak its retention path, and per-job native leaks their
-    native stacks, from what the short full capture kept at its end.
+def _enrich(
+    sites: list[LeakSite], capture: Path
+) -> tuple[list[LeakSite], LeakSite | None, set[int]]:
+    """Per-job native leaks with their native stacks, the top per-job Python leak and the
+    addresses of its blocks still alive (for its retention path), from what the short full
+    capture kept at its end.
 
     memray's leaked records of the capture (one per stack, with the address of a block
     allocated there and still alive) are enough: the walk needs one object at the line, not
@@ -213,7 +292,7 @@ def _enrich(sites: list[LeakSite], capture: Path, roots: Mapping[str, object]) -
     top = next((s for s in sites if s.kind == "per_job" and s.allocator == "python"), None)
     native = {(s.file, s.line): s for s in sites if s.kind == "per_job" and s.allocator == "native"}
     if top is None and not native:  # nothing to enrich: spare the reading
-        return sites
+        return sites, None, set()
     native_stacks: dict[tuple[str, int], tuple[str, ...]] = {}
     live: set[int] = set()
     reader = memray.FileReader(str(capture))
@@ -235,10 +314,8 @@ def _enrich(sites: list[LeakSite], capture: Path, roots: Mapping[str, object]) -
         reader.close()
 
     def enrich(site: LeakSite) -> LeakSite:
-        if site is top:
-            return replace(site, retention_path=retention_path(live, roots))
-        if site.kind == "per_job" and (site.file, site.line) in native_stacks:
+        if site is not top and site.kind == "per_job" and (site.file, site.line) in native_stacks:
             return replace(site, stack=native_stacks[(site.file, site.line)])
         return site
 
-    return [enrich(site) for site in sites]
+    return [enrich(site) for site in sites], top, live

@@ -3,11 +3,15 @@ and the capture files a user can open with memray."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import memray
 
 from tests.conftest import SoakCli
+from worker_soak.worker.tracing import SITES_FILE, WINDOW_FILES, MemrayWindow, read_sites
 
 
 def test_python_leak_names_its_line_and_why_it_is_alive(soak_cli: SoakCli) -> None:
@@ -92,3 +96,41 @@ def test_max_growth_sets_the_budget(soak_cli: SoakCli, tmp_path: Path) -> None:
     memory = lenient.result()["verdicts"]["memory"]
     assert memory["verdict"] == "pass"
     assert "under the budget of 10.0 MiB over the run" in memory["summary"]
+
+
+def test_the_sites_read_beside_the_worker_are_the_ones_it_would_read(
+    soak_cli: SoakCli, tmp_path: Path
+) -> None:
+    """The windows are read by a process of their own while the worker is compared with
+    fresh ones: that process finds what the worker itself would (sites, the top leak, its
+    live blocks), and the worker falls back to reading them itself when it fails."""
+    run = soak_cli("--worker", "tests/zoo/leak_sqlite.py:handle", "--jobs", "600", "--no-isolation")
+    here_counts = run.result()["attribution"]["jobs_traced"]
+    first, second, addressed = here_counts
+    files = [run.out / name for name in WINDOW_FILES]
+    here = read_sites(files, first, second, addressed)
+    sites, top, live = here
+    assert sites  # a top Python leak and its blocks still alive
+    assert top is not None
+    assert live
+    assert not (run.out / SITES_FILE).exists()  # the worker removed what it read
+    read = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "worker_soak.worker.site_reader",
+            str(run.out),
+            *map(str, here_counts),
+        ],
+        check=True,
+    )
+    assert read.returncode == 0
+    beside = json.loads((run.out / SITES_FILE).read_text())
+    assert [beside["sites"], beside["top"], beside["live"]] == list(here)
+
+    window = MemrayWindow(run.out, 0, first)
+    window.jobs_traced = [first, second, addressed]
+    window._reading = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
+    summary = window.finish({})
+    assert [site["line"] for site in summary["sites"]] == [site["line"] for site in sites]
+    assert not (run.out / SITES_FILE).exists()

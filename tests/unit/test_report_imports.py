@@ -22,7 +22,8 @@ def test_the_imports_start_with_the_first_finished_job_and_once() -> None:
     assert imports._thread is None
     progress(1)
     started = imports._thread
-    assert started is not None and started.name == "soak-report-imports"
+    assert started is not None
+    assert started.name == "soak-report-imports"
     progress(2)
     assert imports._thread is started  # one thread for the run
     imports.join()
