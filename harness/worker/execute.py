@@ -20,7 +20,7 @@ from worker_soak.redact import environment_secrets, redact
 from worker_soak.worker.breakdown import BREAKDOWN_JOBS, breakdown_fields
 from worker_soak.worker.census import collected_heap
 from worker_soak.worker.frames import is_user_file
-from worker_soak.worker.probes import PROBE_BUDGET_NS, Probe, allot
+from worker_soak.worker.probes import PROBE_BUDGET_NS, Probe, allot, lengthened
 from worker_soak.worker.spec import Worker
 
 SAMPLE_PREFIX: Final = b'{"job_index":'
@@ -34,6 +34,14 @@ RETUNE_AFTER: Final = 20
 #: took right after those first jobs. (A share per probe, priced at its cost in an idle
 #: process, had every probe read after every 1.4-ms job: 80-130 us a job, 6-9 %.)
 PROBE_JOB_SHARE: Final = 0.005
+#: A sparse probe's reads are timed as the run goes on, and priced again every this many:
+#: what a probe costs can grow with what it reads (``sys.getallocatedblocks`` walks every
+#: pymalloc pool: 0.6 us on a new interpreter, 93 us with 3 million blocks).
+REPRICE_READS: Final = 16
+#: How many times its allowance a probe must cost, per job, before its cadence is lengthened
+#: back within it: only a cost that grew with the heap moves a cadence, never read-to-read
+#: noise (a small heap's probes after 1-ms jobs stay under 2x).
+REPRICE_SLACK: Final = 4
 _HEAD: Final = '{"job_index":%d,"wall_ns":%d,"cpu_ns":%d,"end_ns":%d'
 
 
@@ -41,6 +49,7 @@ class JobExecutor:
     """Calls ``worker.handle(job)`` and measures it; owned by exactly one worker process."""
 
     __slots__ = (
+        "_allowance",
         "_collect_after",
         "_costs",
         "_every_job",
@@ -51,6 +60,8 @@ class JobExecutor:
         "_probes",
         "_retune",
         "_sparse",
+        "_sparse_costs",
+        "_sparse_probes",
         "_sparse_step",
         "_walls",
         "retuned",
@@ -79,6 +90,9 @@ class JobExecutor:
         self._retune = calibrate
         self._walls: list[int] = []
         self._costs: list[list[int]] = [[] for _ in self._probes]
+        #: What one probe may cost per job once the first jobs set the budget (0: not yet, or
+        #: never for an executor that keeps its cadences).
+        self._allowance = 0
         #: Set when the first jobs retuned the cadences (a worker process then says so).
         self.retuned = False
         self._plan()
@@ -90,6 +104,8 @@ class JobExecutor:
         self._head = _HEAD + self._fixed + "".join(p.template for p in every_job)
         sparse = [p for p in self._probes if p.every > 1]
         self._sparse = tuple((p.every, p.template, p.read) for p in sparse)
+        self._sparse_probes = tuple(sparse)
+        self._sparse_costs: list[list[int]] = [[] for _ in sparse]
         # Sparse probes are only looked at on multiples of their cadences' common divisor.
         self._sparse_step = math.gcd(*(p.every for p in sparse)) if sparse else 0
 
@@ -110,6 +126,7 @@ class JobExecutor:
         budget = int(PROBE_JOB_SHARE * sorted(self._walls)[len(self._walls) // 2])
         self._walls = []
         timed, self._costs = self._costs, []
+        self._allowance = max(PROBE_BUDGET_NS, budget // len(self._probes))
         if budget <= PROBE_BUDGET_NS * len(self._probes):
             return
         costs = [_cost_now(probe, taken) for probe, taken in zip(self._probes, timed, strict=True)]
@@ -134,6 +151,36 @@ class JobExecutor:
                 costs.append(perf() - start)
                 line += probe.template % read
         return line
+
+    def _sparse_reads(self, job_index: int) -> str:
+        """The sparse probes due after this job, each read timed; a probe whose reads came
+        to cost over ``REPRICE_SLACK`` times its allowance is given a longer cadence."""
+        perf = time.perf_counter_ns
+        fields = ""
+        changed = False
+        for number, (every, template, read) in enumerate(self._sparse):
+            if job_index % every == 0:
+                start = perf()
+                values = read()
+                costs = self._sparse_costs[number]
+                costs.append(perf() - start)
+                fields += template % values
+                if len(costs) >= REPRICE_READS and self._allowance:
+                    changed |= self._reprice(self._sparse_probes[number], costs, job_index)
+        if changed:
+            self.retuned = True
+            self._plan()
+        return fields
+
+    def _reprice(self, probe: Probe, costs: list[int], job_index: int) -> bool:
+        cost = sorted(costs)[len(costs) // 2]
+        costs.clear()
+        if cost <= REPRICE_SLACK * self._allowance * probe.every:
+            return False
+        every = lengthened(probe.every, cost, self._allowance)
+        probe.retuned = (probe.every, job_index + 1)
+        probe.every = every
+        return True
 
     def run_keeping_result(
         self, job_index: int, job: dict[str, Any]
@@ -190,9 +237,7 @@ class JobExecutor:
                 values += read()
             line = self._head % values
             if self._sparse_step and job_index % self._sparse_step == 0:
-                for every, template, read_sparse in self._sparse:
-                    if job_index % every == 0:
-                        line += template % read_sparse()
+                line += self._sparse_reads(job_index)
         if error is not None:
             line += ',"error":' + json.dumps(error, ensure_ascii=False)
         if job_index in self._collect_after:

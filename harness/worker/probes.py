@@ -366,6 +366,12 @@ def allot(probes: Sequence[Probe], costs_ns: Sequence[int], budget_ns: int) -> l
     return chosen
 
 
+def lengthened(every: int, cost_ns: int, allowance_ns: int) -> int:
+    """The shortest cadence on the ladder, no shorter than ``every``, at which a read of
+    ``cost_ns`` costs at most ``allowance_ns`` per job."""
+    return next((e for e in _CADENCES if e >= every and cost_ns <= allowance_ns * e), _CADENCES[-1])
+
+
 def default_probes() -> list[Probe]:
     """The probes this platform supports, cheapest first."""
     probes: list[Probe] = [PythonHeap(), GcCollections(), MachineSpeed()]

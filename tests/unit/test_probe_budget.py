@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.unit.test_probes import BusyProbe
-from worker_soak.worker.execute import PROBE_JOB_SHARE, RETUNE_AFTER, JobExecutor
-from worker_soak.worker.probes import allot
+from worker_soak.worker.execute import PROBE_JOB_SHARE, REPRICE_READS, RETUNE_AFTER, JobExecutor
+from worker_soak.worker.probes import PROBE_BUDGET_NS, allot
 from worker_soak.worker.spec import Worker
 
 LADDER = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000)
@@ -76,3 +76,41 @@ def test_retune_keeps_every_probe_together_within_the_share_of_the_job() -> None
         if probe.every < 20:
             assert probe.describe()["every_before"] == 20
             assert probe.describe()["from_job"] == RETUNE_AFTER
+
+
+class _ShortJob:
+    """A worker whose job busy-waits 200 us."""
+
+    kind = "function"
+
+    def handle(self, job: object) -> None:
+        end = time.perf_counter_ns() + 200_000
+        while time.perf_counter_ns() < end:
+            pass
+
+
+def test_a_probe_whose_reads_grow_dear_is_read_less_often_and_says_from_when() -> None:
+    """Two 2-us probes read every 5th job fit their allowance; when one comes to cost 100 us
+    a read (a heap grown big under ``sys.getallocatedblocks``), after ``REPRICE_READS`` such
+    reads its cadence is lengthened back within the allowance; the other one keeps its own."""
+    steady, grown = BusyProbe(2_000, 5), BusyProbe(2_000, 5)
+    worker = Worker(spec="busy:handle", kind="function", handle=_ShortJob().handle)
+    executor = JobExecutor(worker, [steady, grown], time.perf_counter_ns(), calibrate=False)
+    executor._retune = True
+    for index in range(RETUNE_AFTER):
+        executor.run(index, {})
+    assert (steady.every, grown.every) == (5, 5)
+    executor.retuned = False
+    grown.cost_ns = 100_000
+    first = RETUNE_AFTER
+    for index in range(first, first + 5 * REPRICE_READS + 5):
+        executor.run(index, {})
+    allowance = max(PROBE_BUDGET_NS, int(PROBE_JOB_SHARE * 200_000) // 2)
+    assert executor.retuned
+    assert grown.every >= 100_000 // allowance
+    assert grown.describe()["every_before"] == 5
+    assert first < int(grown.describe()["from_job"]) <= first + 5 * REPRICE_READS + 5
+    assert steady.every == 5
+    assert "every_before" not in steady.describe()
+    later = [executor.run(index, {}) for index in range(1000, 1000 + grown.every)]
+    assert sum(line.count(b'"slow"') for line in later) == grown.every // 5 + 1
