@@ -58,6 +58,7 @@ class JobExecutor:
         "_head",
         "_origin_ns",
         "_probes",
+        "_repriced",
         "_retune",
         "_sparse",
         "_sparse_costs",
@@ -105,6 +106,7 @@ class JobExecutor:
         sparse = [p for p in self._probes if p.every > 1]
         self._sparse = tuple((p.every, p.template, p.read) for p in sparse)
         self._sparse_probes = tuple(sparse)
+        self._repriced = tuple(p.repriced for p in sparse)
         self._sparse_costs: list[list[int]] = [[] for _ in sparse]
         # Sparse probes are only looked at on multiples of their cadences' common divisor.
         self._sparse_step = math.gcd(*(p.every for p in sparse)) if sparse else 0
@@ -159,14 +161,18 @@ class JobExecutor:
         fields = ""
         changed = False
         for number, (every, template, read) in enumerate(self._sparse):
-            if job_index % every == 0:
-                start = perf()
-                values = read()
-                costs = self._sparse_costs[number]
-                costs.append(perf() - start)
-                fields += template % values
-                if len(costs) >= REPRICE_READS and self._allowance:
-                    changed |= self._reprice(self._sparse_probes[number], costs, job_index)
+            if job_index % every:
+                continue
+            if not (self._allowance and self._repriced[number]):
+                fields += template % read()
+                continue
+            start = perf()
+            values = read()
+            costs = self._sparse_costs[number]
+            costs.append(perf() - start)
+            fields += template % values
+            if len(costs) >= REPRICE_READS:
+                changed |= self._reprice(self._sparse_probes[number], costs, job_index)
         if changed:
             self.retuned = True
             self._plan()

@@ -41,6 +41,9 @@ class Probe(ABC):
     measured_cost_ns: int | None = None
     #: (cadence before, first job of the new one) once the run's own jobs retuned it.
     retuned: tuple[int, int] | None = None
+    #: Whether its cadence follows what its reads cost later in the run (see
+    #: ``execute.REPRICE_READS``); not for a probe that limits its own reads in time.
+    repriced: ClassVar[bool] = True
 
     def __init__(self, every: int | None = None) -> None:
         if every is not None:
@@ -280,6 +283,7 @@ class MachineSpeed(Probe):
     fields = ("speed_ns",)
     unit = "ns"
     every = 10
+    repriced = False  # one timing per 20 ms at most, whatever the cadence
 
     def __init__(self, every: int | None = None) -> None:
         super().__init__(every)

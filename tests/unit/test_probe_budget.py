@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tests.unit.test_probes import BusyProbe
 from worker_soak.worker.execute import PROBE_JOB_SHARE, REPRICE_READS, RETUNE_AFTER, JobExecutor
-from worker_soak.worker.probes import PROBE_BUDGET_NS, allot
+from worker_soak.worker.probes import PROBE_BUDGET_NS, MachineSpeed, allot
 from worker_soak.worker.spec import Worker
 
 LADDER = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000)
@@ -108,9 +108,29 @@ def test_a_probe_whose_reads_grow_dear_is_read_less_often_and_says_from_when() -
     allowance = max(PROBE_BUDGET_NS, int(PROBE_JOB_SHARE * 200_000) // 2)
     assert executor.retuned
     assert grown.every >= 100_000 // allowance
-    assert grown.describe()["every_before"] == 5
-    assert first < int(grown.describe()["from_job"]) <= first + 5 * REPRICE_READS + 5
+    assert grown.retuned is not None
+    before, from_job = grown.retuned
+    assert before == 5
+    assert first < from_job <= first + 5 * REPRICE_READS + 5
     assert steady.every == 5
     assert "every_before" not in steady.describe()
     later = [executor.run(index, {}) for index in range(1000, 1000 + grown.every)]
     assert sum(line.count(b'"slow"') for line in later) == grown.every // 5 + 1
+
+
+def test_a_probe_that_limits_its_own_reads_in_time_keeps_its_cadence() -> None:
+    """The machine-speed probe times its reference work at most every 20 ms, whatever its
+    cadence: it is never repriced, and its reads are not kept for pricing."""
+    speed, grown = MachineSpeed(), BusyProbe(2_000, 5)
+    worker = Worker(spec="busy:handle", kind="function", handle=_ShortJob().handle)
+    executor = JobExecutor(worker, [speed, grown], time.perf_counter_ns(), calibrate=False)
+    executor._retune = True
+    for index in range(RETUNE_AFTER):
+        executor.run(index, {})
+    speed.every = 10
+    executor._plan()
+    for index in range(RETUNE_AFTER, RETUNE_AFTER + 40 * REPRICE_READS):
+        executor.run(index, {})
+    assert speed.every == 10
+    assert speed.retuned is None
+    assert executor._sparse_costs[executor._sparse_probes.index(speed)] == []
