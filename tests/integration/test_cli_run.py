@@ -347,3 +347,20 @@ def test_a_run_whose_jobs_all_raise_exits_1(soak_cli: SoakCli) -> None:
     assert run.returncode == 1, run.stdout
     assert run.result()["verdicts"]["failed_jobs"]["verdict"] == "fail"
     assert "failed_jobs: fail - 60 of 60 jobs failed, from job 0 on" in run.stdout
+
+
+def test_a_heap_probe_grown_dear_is_read_less_often(soak_cli: SoakCli) -> None:
+    """A cache filling to a million objects makes each heap reading cost tens of microseconds:
+    the run reads the heap less often from then on, says from which job in result.json, and
+    its clean worker still passes memory."""
+    run = soak_cli(
+        "--worker", "tests/workers/big_cache.py:handle", "--jobs", "600", "--light", "--no-report"
+    )
+    assert run.returncode == 0, run.stderr
+    result = run.result()
+    (heap,) = [probe for probe in result["probes"] if probe["name"] == "PythonHeap"]
+    assert heap["every"] > heap["every_before"], heap
+    assert 20 < heap["from_job"] < 600
+    assert result["verdicts"]["memory"]["verdict"] == "pass", result["verdicts"]["memory"]
+    late = [s for s in run.samples() if s["job_index"] >= heap["from_job"] and "py_blocks" in s]
+    assert {s["job_index"] % heap["every"] for s in late} == {0}

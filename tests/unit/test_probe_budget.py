@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import gc
+import sys
 import time
+from array import array
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -133,4 +136,22 @@ def test_a_probe_that_limits_its_own_reads_in_time_keeps_its_cadence() -> None:
         executor.run(index, {})
     assert speed.every == 10
     assert speed.retuned is None
-    assert executor._sparse_costs[executor._sparse_probes.index(speed)] == []
+    assert executor._sparse_timed[executor._sparse_probes.index(speed)] == 0  # none timed
+
+
+def test_timing_the_sparse_reads_keeps_no_object_of_its_own() -> None:
+    """The memory verdict counts every block the worker process keeps, the harness's own
+    included: between the first jobs and later ones, the executor's reads and their timings
+    leave the heap exactly where it was (a list of timings grew it 0.13 objects a job)."""
+    probes = [BusyProbe(0, 2), BusyProbe(0, 20), BusyProbe(0, 50)]
+    worker = Worker(spec="busy:handle", kind="function", handle=lambda job: None)
+    executor = JobExecutor(worker, probes, time.perf_counter_ns(), calibrate=False)
+    executor._retune = True
+    kept = array("q", bytes(8 * 4))  # raw numbers: the readings add no object either
+    for index in range(2_000):
+        executor.run(index, {})
+        if index in (100, 600, 1_100, 1_600):
+            gc.collect()
+            kept[index // 500] = sys.getallocatedblocks()
+    assert executor._allowance  # the reads were timed
+    assert len(set(kept[1:])) == 1, kept
