@@ -42,8 +42,11 @@ class Probe(ABC):
     #: (cadence before, first job of the new one) once the run's own jobs retuned it.
     retuned: tuple[int, int] | None = None
     #: Whether its cadence follows what its reads cost later in the run (see
-    #: ``execute.REPRICE_READS``); not for a probe that limits its own reads in time.
-    repriced: ClassVar[bool] = True
+    #: ``execute.REPRICE_READS``). Only where the cost grows with what a verdict judges from
+    #: elsewhere too: read less often as the leak it measures grew, the open-files probe
+    #: (listing ``/proc/self/fd``) went from every 50th to every 500th job at job 1,551 of a
+    #: worker leaking a descriptor per job, and the resources verdict passed it.
+    repriced: ClassVar[bool] = False
 
     def __init__(self, every: int | None = None) -> None:
         if every is not None:
@@ -98,12 +101,15 @@ class PythonHeap(Probe):
     """Blocks currently allocated by CPython's allocators (``sys.getallocatedblocks``).
 
     CPython 3.11 counts them by walking every pool, so a call costs ~0.5 us on an empty heap,
-    1.5 us in a fresh worker process and 8 us with a million live objects. Its cadence is
-    therefore chosen from its measured cost when the worker starts (see ``calibrate``).
+    1.5 us in a fresh worker process and 8 us with a million live objects (93 us with 3
+    million, warm). Its cadence is therefore chosen from its measured cost when the worker
+    starts (see ``calibrate``), and lengthened when a heap grown big makes it dear: the
+    memory verdict's rounds read the heap after full collections at their own points.
     """
 
     fields = ("py_blocks",)
     unit = "blocks"
+    repriced = True
 
     def read(self) -> tuple[int, ...]:
         return (sys.getallocatedblocks(),)
@@ -283,7 +289,6 @@ class MachineSpeed(Probe):
     fields = ("speed_ns",)
     unit = "ns"
     every = 10
-    repriced = False  # one timing per 20 ms at most, whatever the cadence
 
     def __init__(self, every: int | None = None) -> None:
         super().__init__(every)

@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from tests.unit.test_probes import BusyProbe
 from worker_soak.worker.execute import PROBE_JOB_SHARE, REPRICE_READS, RETUNE_AFTER, JobExecutor
-from worker_soak.worker.probes import PROBE_BUDGET_NS, MachineSpeed, allot
+from worker_soak.worker.probes import (
+    PROBE_BUDGET_NS,
+    MachineSpeed,
+    NativeHeap,
+    OpenFiles,
+    PythonHeap,
+    allot,
+)
 from worker_soak.worker.spec import Worker
 
 LADDER = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000)
@@ -81,6 +88,12 @@ def test_retune_keeps_every_probe_together_within_the_share_of_the_job() -> None
             assert probe.describe()["from_job"] == RETUNE_AFTER
 
 
+class _DearerProbe(BusyProbe):
+    """A busy-wait probe whose cadence may follow its cost (as the Python heap's does)."""
+
+    repriced = True
+
+
 class _ShortJob:
     """A worker whose job busy-waits 200 us."""
 
@@ -96,7 +109,7 @@ def test_a_probe_whose_reads_grow_dear_is_read_less_often_and_says_from_when() -
     """Two 2-us probes read every 5th job fit their allowance; when one comes to cost 100 us
     a read (a heap grown big under ``sys.getallocatedblocks``), after ``REPRICE_READS`` such
     reads its cadence is lengthened back within the allowance; the other one keeps its own."""
-    steady, grown = BusyProbe(2_000, 5), BusyProbe(2_000, 5)
+    steady, grown = _DearerProbe(2_000, 5), _DearerProbe(2_000, 5)
     worker = Worker(spec="busy:handle", kind="function", handle=_ShortJob().handle)
     executor = JobExecutor(worker, [steady, grown], time.perf_counter_ns(), calibrate=False)
     executor._retune = True
@@ -121,29 +134,33 @@ def test_a_probe_whose_reads_grow_dear_is_read_less_often_and_says_from_when() -
     assert sum(line.count(b'"slow"') for line in later) == grown.every // 5 + 1
 
 
-def test_a_probe_that_limits_its_own_reads_in_time_keeps_its_cadence() -> None:
-    """The machine-speed probe times its reference work at most every 20 ms, whatever its
-    cadence: it is never repriced, and its reads are not kept for pricing."""
-    speed, grown = MachineSpeed(), BusyProbe(2_000, 5)
+def test_probes_measuring_what_grows_keep_their_cadence_however_dear() -> None:
+    """Only the Python heap's cadence follows its cost: the open-files probe gets dearer as
+    descriptors leak (read less often, it let a leak pass), the machine-speed probe limits
+    its own timings; neither is repriced, and their reads are not timed."""
+    speed, files = MachineSpeed(), OpenFiles()
+    fake = BusyProbe(100_000, 10)  # a probe as dear as a big heap's, not repriced
     worker = Worker(spec="busy:handle", kind="function", handle=_ShortJob().handle)
-    executor = JobExecutor(worker, [speed, grown], time.perf_counter_ns(), calibrate=False)
+    executor = JobExecutor(worker, [speed, files, fake], time.perf_counter_ns(), calibrate=False)
     executor._retune = True
     for index in range(RETUNE_AFTER):
         executor.run(index, {})
-    speed.every = 10
-    executor._plan()
-    for index in range(RETUNE_AFTER, RETUNE_AFTER + 40 * REPRICE_READS):
+    cadences = (speed.every, files.every, fake.every)
+    for index in range(RETUNE_AFTER, RETUNE_AFTER + 10 * REPRICE_READS):
         executor.run(index, {})
-    assert speed.every == 10
-    assert speed.retuned is None
-    assert executor._sparse_timed[executor._sparse_probes.index(speed)] == 0  # none timed
+    assert (speed.every, files.every, fake.every) == cadences
+    assert (speed.retuned, files.retuned, fake.retuned) == (None, None, None)
+    assert executor._sparse_timed == [0] * len(executor._sparse_probes)
+    assert PythonHeap.repriced
+    assert [MachineSpeed.repriced, OpenFiles.repriced, NativeHeap.repriced] == [False] * 3
+    files.close()
 
 
 def test_timing_the_sparse_reads_keeps_no_object_of_its_own() -> None:
     """The memory verdict counts every block the worker process keeps, the harness's own
     included: between the first jobs and later ones, the executor's reads and their timings
     leave the heap exactly where it was (a list of timings grew it 0.13 objects a job)."""
-    probes = [BusyProbe(0, 2), BusyProbe(0, 20), BusyProbe(0, 50)]
+    probes = [_DearerProbe(0, 2), _DearerProbe(0, 20), _DearerProbe(0, 50)]
     worker = Worker(spec="busy:handle", kind="function", handle=lambda job: None)
     executor = JobExecutor(worker, probes, time.perf_counter_ns(), calibrate=False)
     executor._retune = True
