@@ -7,6 +7,7 @@ import gc
 import sys
 import time
 from array import array
+from collections.abc import Sequence
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from worker_soak.worker.probes import (
     MachineSpeed,
     NativeHeap,
     OpenFiles,
+    Probe,
     PythonHeap,
     allot,
 )
@@ -56,15 +58,27 @@ def test_allot_shares_the_budget_and_gives_the_rest_in_order() -> None:
     assert spent <= 10_000
 
 
-class _Job:
-    """A worker whose job busy-waits 2 ms."""
+class _BusyJob:
+    """A worker whose job busy-waits ``job_ns``."""
 
     kind = "function"
 
+    def __init__(self, job_ns: int) -> None:
+        self.job_ns = job_ns
+
     def handle(self, job: object) -> None:
-        end = time.perf_counter_ns() + 2_000_000
+        end = time.perf_counter_ns() + self.job_ns
         while time.perf_counter_ns() < end:
             pass
+
+
+def _timed_executor(probes: Sequence[Probe], job_ns: int) -> JobExecutor:
+    """An executor that times its first jobs' reads and retunes, without calibrating the
+    fakes (they keep the cadences they were made with until then)."""
+    worker = Worker(spec="busy:handle", kind="function", handle=_BusyJob(job_ns).handle)
+    executor = JobExecutor(worker, probes, time.perf_counter_ns(), calibrate=False)
+    executor._retune = True
+    return executor
 
 
 def test_retune_keeps_every_probe_together_within_the_share_of_the_job() -> None:
@@ -72,9 +86,7 @@ def test_retune_keeps_every_probe_together_within_the_share_of_the_job() -> None
     (a 10-us budget), they read more often, all together within the share, and each
     probe says from which job its new cadence holds."""
     probes = [BusyProbe(8_000, 20) for _ in range(4)]
-    worker = Worker(spec="busy:handle", kind="function", handle=_Job().handle)
-    executor = JobExecutor(worker, probes, time.perf_counter_ns(), calibrate=False)
-    executor._retune = True  # timed reads and the retune, without calibrating the fakes
+    executor = _timed_executor(probes, 2_000_000)
     for index in range(RETUNE_AFTER + 40):
         executor.run(index, {})
     assert executor.retuned
@@ -94,25 +106,12 @@ class _DearerProbe(BusyProbe):
     repriced = True
 
 
-class _ShortJob:
-    """A worker whose job busy-waits 200 us."""
-
-    kind = "function"
-
-    def handle(self, job: object) -> None:
-        end = time.perf_counter_ns() + 200_000
-        while time.perf_counter_ns() < end:
-            pass
-
-
 def test_a_probe_whose_reads_grow_dear_is_read_less_often_and_says_from_when() -> None:
     """Two 2-us probes read every 5th job fit their allowance; when one comes to cost 100 us
     a read (a heap grown big under ``sys.getallocatedblocks``), after ``REPRICE_READS`` such
     reads its cadence is lengthened back within the allowance; the other one keeps its own."""
     steady, grown = _DearerProbe(2_000, 5), _DearerProbe(2_000, 5)
-    worker = Worker(spec="busy:handle", kind="function", handle=_ShortJob().handle)
-    executor = JobExecutor(worker, [steady, grown], time.perf_counter_ns(), calibrate=False)
-    executor._retune = True
+    executor = _timed_executor([steady, grown], 200_000)
     for index in range(RETUNE_AFTER):
         executor.run(index, {})
     assert (steady.every, grown.every) == (5, 5)
@@ -140,9 +139,7 @@ def test_probes_measuring_what_grows_keep_their_cadence_however_dear() -> None:
     its own timings; neither is repriced, and their reads are not timed."""
     speed, files = MachineSpeed(), OpenFiles()
     fake = BusyProbe(100_000, 10)  # a probe as dear as a big heap's, not repriced
-    worker = Worker(spec="busy:handle", kind="function", handle=_ShortJob().handle)
-    executor = JobExecutor(worker, [speed, files, fake], time.perf_counter_ns(), calibrate=False)
-    executor._retune = True
+    executor = _timed_executor([speed, files, fake], 200_000)
     for index in range(RETUNE_AFTER):
         executor.run(index, {})
     cadences = (speed.every, files.every, fake.every)
@@ -161,9 +158,7 @@ def test_timing_the_sparse_reads_keeps_no_object_of_its_own() -> None:
     included: between the first jobs and later ones, the executor's reads and their timings
     leave the heap exactly where it was (a list of timings grew it 0.13 objects a job)."""
     probes = [_DearerProbe(0, 2), _DearerProbe(0, 20), _DearerProbe(0, 50)]
-    worker = Worker(spec="busy:handle", kind="function", handle=lambda job: None)
-    executor = JobExecutor(worker, probes, time.perf_counter_ns(), calibrate=False)
-    executor._retune = True
+    executor = _timed_executor(probes, 0)
     kept = array("q", bytes(8 * 4))  # raw numbers: the readings add no object either
     for index in range(2_000):
         executor.run(index, {})
