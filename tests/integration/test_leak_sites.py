@@ -104,7 +104,7 @@ def test_the_sites_read_beside_the_worker_are_the_ones_it_would_read(
     """The windows are read by a process of their own while the worker is compared with
     fresh ones: that process finds what the worker itself would (sites, the top leak, its
     live blocks), and the worker falls back to reading them itself when it fails."""
-    run = soak_cli("--worker", "tests/zoo/leak_sqlite.py:handle", "--jobs", "600", "--no-isolation")
+    run = soak_cli("--worker", "tests/zoo/leak_list.py:handle", "--jobs", "1000", "--no-isolation")
     here_counts = run.result()["attribution"]["jobs_traced"]
     first, second, addressed = here_counts
     files = [run.out / name for name in WINDOW_FILES]
