@@ -3,9 +3,10 @@ in use, and the failures it could explain.
 
 glibc's per-thread cache (tcache) keeps up to 7 freed chunks of each of 64 size classes
 (32-1,040 bytes on 64-bit Linux) and ``mallinfo2`` counts them as in use: a worker whose jobs
-free chunks of sizes it has not freed before fills it slowly. Worker processes run with the
-cache off (``GLIBC_TUNABLES=glibc.malloc.tcache_count=0``, which leaves a clean loop's heap
-exactly flat); the inline runner measures the harness's own process, whose cache is on.
+free chunks of sizes it has not freed before fills it slowly. The native heap probe subtracts
+what the caches of Python's threads hold (:mod:`worker_soak.worker.tcache`; a worker process
+where they cannot be read runs with the cache off). The inline runner measures the harness's
+own process, where other threads' allocations mix with the jobs': the allowance below stays.
 """
 
 from __future__ import annotations

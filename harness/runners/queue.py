@@ -140,7 +140,7 @@ class QueueRunner:
                 stdout=worker_log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env=child_env(self.import_paths),
+                env=child_env(self.import_paths, tcache_off=True),
             )
 
 

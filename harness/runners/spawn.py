@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Final
 
 from worker_soak.worker.interpreter import module_command
+from worker_soak.worker.tcache import TCACHE_OFF, tcache_set_by_user
 
 
 @dataclass(slots=True)
@@ -100,30 +101,21 @@ def widen_pipe(fd: int) -> None:
             fcntl.fcntl(fd, set_size, PIPE_BYTES)
 
 
-def child_env(import_paths: tuple[str, ...] = ()) -> dict[str, str]:
+def child_env(import_paths: tuple[str, ...] = (), tcache_off: bool = False) -> dict[str, str]:
+    """The environment of a worker process. glibc's per-thread cache stays on where the
+    worker reads it (:mod:`worker_soak.worker.tcache`: the native heap subtracts what it
+    parks); ``tcache_off``: off, for a framework's worker whose start the harness does not
+    own (unless the user sized the cache)."""
     env = dict(os.environ)
     # The child finds this package by the command (``module_command``), not by PYTHONPATH: a
     # folder of the user's named like one of ours must not be shadowed, nor shadow ours.
     paths = (*import_paths, env.get("PYTHONPATH"))
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
     env["PYTHONUNBUFFERED"] = "1"  # the worker's prints reach its log before a crash
-    env["GLIBC_TUNABLES"] = without_tcache(env.get("GLIBC_TUNABLES", ""))
+    tunables = env.get("GLIBC_TUNABLES", "")
+    if tcache_off and not tcache_set_by_user(tunables):
+        env["GLIBC_TUNABLES"] = f"{tunables}:{TCACHE_OFF}" if tunables else TCACHE_OFF
     return env
-
-
-#: glibc's per-thread cache keeps up to 7 freed chunks of each of 64 sizes (up to ~240 KiB)
-#: and ``mallinfo2`` counts them as in use: a worker allocating varied sizes read as
-#: +100-130 B/job of native heap for ~2,000 jobs. Without it the collected native heap of
-#: a clean worker is exactly flat; its cost to the jobs measured here is below the noise
-#: (a malloc-heavy loop: 0.048-0.071 s with it off, 0.067-0.073 s with it on).
-TCACHE_OFF: Final = "glibc.malloc.tcache_count=0"
-
-
-def without_tcache(tunables: str) -> str:
-    """``GLIBC_TUNABLES`` with the per-thread cache off, unless the user set its size."""
-    if "glibc.malloc.tcache_count=" in tunables:
-        return tunables
-    return f"{tunables}:{TCACHE_OFF}" if tunables else TCACHE_OFF
 
 
 def end_process(popen: subprocess.Popen[bytes], grace_s: float) -> None:

@@ -28,6 +28,7 @@ from worker_soak.worker.probes import default_probes, describe, machine_speed_ns
 from worker_soak.worker.recycle import EXIT_RECYCLE, Recycler
 from worker_soak.worker.spec import Worker, load_worker
 from worker_soak.worker.state import StateWatcher, own_modules, worker_module
+from worker_soak.worker.tcache import settle
 from worker_soak.worker.tracing import MemrayWindow, window_jobs
 
 #: An armed worker opens its memray window when it has about this many windows' worth of
@@ -57,6 +58,8 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # a worker process of its own, not a call from a test
+        settle()
     parser = argparse.ArgumentParser(prog="worker_soak.worker.child")
     parser.add_argument("--spec", required=True)
     parser.add_argument("--origin-ns", type=int, required=True)

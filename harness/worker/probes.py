@@ -21,6 +21,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import ClassVar, Final
 
+from worker_soak.worker.tcache import ThreadCaches
+
 _PAGE_SIZE: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 #: What one probe may cost per job, amortised over its cadence.
 PROBE_BUDGET_NS: Final = 400
@@ -134,7 +136,8 @@ class _MallInfo2(ctypes.Structure):
 
 
 class NativeHeap(Probe):
-    """Bytes in use in glibc's heap: ``uordblks`` (arena chunks) + ``hblkhd`` (mmapped blocks)."""
+    """Bytes in use in glibc's heap: ``uordblks`` (arena chunks) + ``hblkhd`` (mmapped blocks),
+    less the freed chunks its per-thread caches park (:mod:`worker_soak.worker.tcache`)."""
 
     fields = ("native_heap_bytes",)
     unit = "bytes"
@@ -145,6 +148,7 @@ class NativeHeap(Probe):
         self._mallinfo2 = libc.mallinfo2
         self._mallinfo2.restype = _MallInfo2
         self._mallinfo2.argtypes = []
+        self._caches = ThreadCaches.find()
 
     @staticmethod
     def available() -> bool:
@@ -157,7 +161,8 @@ class NativeHeap(Probe):
 
     def read(self) -> tuple[int, ...]:
         info = self._mallinfo2()
-        return (info.uordblks + info.hblkhd,)
+        parked = self._caches.held_bytes() if self._caches is not None else 0
+        return (info.uordblks + info.hblkhd - parked,)
 
     def in_use_and_free(self) -> tuple[int, int] | None:
         """Bytes in use and free chunks kept (``fordblks``); None when glibc's heap is
@@ -165,7 +170,8 @@ class NativeHeap(Probe):
         info = self._mallinfo2()
         if info.arena == 0 and info.hblkhd == 0:
             return None
-        return info.uordblks + info.hblkhd, info.fordblks
+        parked = self._caches.held_bytes() if self._caches is not None else 0
+        return info.uordblks + info.hblkhd - parked, info.fordblks + parked
 
 
 class ProcessStat(Probe):
