@@ -15,10 +15,10 @@ other, and reads RSS at each checkpoint and the jobs' own speed (jobs per second
   ``apt install libjemalloc2``), as it is and giving freed pages back at once
   (``MALLOC_CONF=dirty_decay_ms:0,muzzy_decay_ms:0``).
 
-Every run keeps glibc's per-thread cache off, as every soak does (``runners.spawn``), so the
-settings are compared on equal terms. One run per setting: RSS is repeatable to ~1 % here,
-jobs/s only to ~5-10 % (the machine's speed wanders), so a speed difference under 10 % is
-reported as none.
+Every run treats glibc's per-thread cache as every soak does (on, what it parks subtracted
+from the native heap: ``worker.tcache``), so the settings are compared on equal terms. One
+run per setting: RSS is repeatable to ~1 % here, jobs/s only to ~5-10 % (the machine's speed
+wanders), so a speed difference under 10 % is reported as none.
 """
 
 from __future__ import annotations

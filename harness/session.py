@@ -35,6 +35,7 @@ from worker_soak.store import (
     write_result,
 )
 from worker_soak.worker.spec import worker_from_object
+from worker_soak.worker.tcache import ThreadCaches
 from worker_soak.workloads.base import Workload, WorkloadOptionError
 from worker_soak.workloads.sources import JobSourceError, resolve_workload
 
@@ -80,7 +81,8 @@ def run_soak(
     outcome: RunOutcome | None = None
     harness_error: str | None = None
     policy = (policy or Policy()).expecting(workload.expected_errors)
-    if config.runner == "inline":  # the harness's own process: glibc's cache is on
+    if config.runner == "inline" and ThreadCaches.find() is None:
+        # The harness's own process: glibc's cache is on, and here it cannot be read.
         policy = replace(policy, memory=replace(policy.memory, allocator_cache_bytes=TCACHE_BYTES))
     write_run_record(run_dir, RunRecord(config, spec, policy, started_at))
     isolation = IsolationPhase(config, spec, run_dir, origin_ns, options, workload)

@@ -77,7 +77,8 @@ class MemoryPolicy:
     #: objects the leak sites keep, when the window ran; else ``block_bytes``.
     object_bytes: float = 32.0
     #: Native bytes the C allocator may hold in caches it counts as in use: 0 where the
-    #: worker process runs with glibc's per-thread cache off; ``TCACHE_BYTES`` inline.
+    #: native heap probe subtracts what glibc's per-thread caches park (or they are off);
+    #: ``TCACHE_BYTES`` for the inline runner where they cannot be read.
     allocator_cache_bytes: float = 0.0
 
     def __post_init__(self) -> None:
