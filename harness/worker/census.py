@@ -22,6 +22,7 @@ from __future__ import annotations
 import collections
 import functools
 import gc
+import itertools
 import json
 import sys
 import types
@@ -121,10 +122,10 @@ def _caches(objects: list[Any], counts: dict[type, int]) -> Iterable[list[Any]]:
     wanted = {kind for kind in counts if _is_cache_type(kind)}
     if not wanted:
         return
-    for obj in objects:
+    # The few caches among every tracked object, picked out in C (a Python loop over 17,000
+    # objects took ~1 ms of each census).
+    for obj in itertools.compress(objects, map(wanted.__contains__, map(type, objects))):
         kind = type(obj)
-        if kind not in wanted:
-            continue
         if kind is _LRU_WRAPPER:
             info = obj.cache_info()
             name = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', '?')}"
@@ -206,7 +207,7 @@ _NOT_CONTENTS: Final = (
 _CONTAINERS: Final = (list, dict, set, frozenset, bytearray)
 #: Requests up to this size are served by CPython's own pools, larger ones by malloc.
 _SMALL: Final = 512
-_EMPTY_SIZES: Final = {kind: sys.getsizeof(kind(), 0) for kind in _CONTAINERS}
+_EMPTY_SIZES: Final[dict[type, int]] = {kind: sys.getsizeof(kind(), 0) for kind in _CONTAINERS}
 #: Objects sized per census at most: a cache whose entries reach a whole framework's object
 #: graph is sized in part (its growth then reads as growth outside it).
 MAX_SIZED: Final = 200_000
@@ -228,19 +229,38 @@ def _held(roots: list[Any]) -> tuple[int, int]:
     small ints and other shared singletons are not the cache's. Sizing the contents of
     ``re``'s cache, ``lru_cache`` and ``deque`` this way matched the heap's growth to 0.1
     block per entry. The memory verdict subtracts their growth from the heap's, so growth
-    beside a filling cache still counts."""
+    beside a filling cache still counts.
+
+    Objects of the exact built-in types most contents are made of are classified by their
+    type alone (their class cannot be overridden); any other object by ``isinstance``, as
+    it says it is (``re``'s cache of 336 patterns: 3.6 ms a census when every object went
+    through the ``isinstance`` checks)."""
     seen: set[int] = set()
     stack = list(roots)
     blocks = 0
     native = 0
+    sizeof = sys.getsizeof
+    referents = gc.get_referents
     while stack and len(seen) < MAX_SIZED:
         obj = stack.pop()
-        if id(obj) in seen or isinstance(obj, _NOT_CONTENTS) or _shared(obj):
+        key = id(obj)
+        if key in seen:
             continue
-        seen.add(id(obj))
+        kind = type(obj)
+        if kind in _SKIPPED:
+            continue
+        base: type | None
+        if kind in _BUILTIN_BASES:
+            if kind in _SHAREABLE and _shared(obj):
+                continue
+            base = _BUILTIN_BASES[kind]
+        else:
+            if isinstance(obj, _NOT_CONTENTS) or _shared(obj):
+                continue
+            base = next((each for each in _CONTAINERS if isinstance(obj, each)), None)
+        seen.add(key)
         blocks += 1
-        size = sys.getsizeof(obj, 0)
-        base = next((kind for kind in _CONTAINERS if isinstance(obj, kind)), None)
+        size = sizeof(obj, 0)
         if base is not None:
             storage = size - _EMPTY_SIZES[base]
             size -= storage
@@ -248,8 +268,20 @@ def _held(roots: list[Any]) -> tuple[int, int]:
                 blocks += 1
                 native += storage if storage > _SMALL else 0
         native += size if size > _SMALL else 0
-        stack.extend(gc.get_referents(obj))
+        stack.extend(referents(obj))
     return blocks, native
+
+
+#: Exact built-in types and the container base each is sized as (None: one block).
+_BUILTIN_BASES: Final[dict[type, type | None]] = {
+    **{kind: kind for kind in _CONTAINERS},
+    **dict.fromkeys((str, bytes, tuple, int, float, complex), None),
+}
+#: Of them, the types whose objects may be shared singletons (see ``_shared``).
+_SHAREABLE: Final = frozenset({str, bytes, tuple, int})
+#: Exact types never sized: not contents, or only shared singletons (``type``: 713 of the
+#: 2,681 objects met sizing ``re``'s cache of 336 patterns, each pattern's class).
+_SKIPPED: Final = frozenset({*_NOT_CONTENTS, type(None), bool})
 
 
 def _shared(obj: object) -> bool:
