@@ -37,9 +37,15 @@ DONE: Final = "done"
 RECYCLE: Final = "recycle"
 
 
+#: One compact encoder for every job: ``json.dumps`` with ``separators`` builds a new encoder
+#: per call (2.9 us against 1.8 us for a small job; a million no-op jobs spent 6.7 s of the
+#: harness's time there).
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"))
+
+
 def encode_job(job_index: int, job: dict[str, Any]) -> bytes:
     """One job as the worker process reads it."""
-    return b"%d %s\n" % (job_index, json.dumps(job, separators=(",", ":")).encode())
+    return b"%d %s\n" % (job_index, _ENCODER.encode(job).encode())
 
 
 #: ``raw_decode`` of our own encoding: 6 us a job right after a real job, where
