@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worker_soak import store
+from worker_soak import forked, store
 from worker_soak.errors import RunDirError
+from worker_soak.samples import Samples
 from worker_soak.store import (
     SampleLog,
     prepare_run_dir,
@@ -163,3 +166,92 @@ def test_labels_differing_only_in_unsafe_characters_get_different_names() -> Non
     """``test[a/b]`` and ``test[a:b]`` read alike once cleaned; their digests differ."""
     assert run_dir_name("t.py::test[a/b]") != run_dir_name("t.py::test[a:b]")
     assert run_dir_name("t.py::test", 2).endswith("-2")
+
+
+def _columns(samples: Samples) -> tuple[object, ...]:
+    return (
+        tuple(samples.wall_ns),
+        tuple(samples.cpu_ns),
+        tuple(samples.end_ns),
+        [(name, tuple(column)) for name, column in samples.gauges.items()],
+        samples.errors,
+    )
+
+
+def _read(path: Path, split: bool) -> tuple[Samples, list[bool]]:
+    """The file read with or without a forked copy reading its second half; whether a copy
+    sent its half."""
+    copies: list[bool] = []
+    real = forked.beside
+
+    def recorded(*args: Any) -> Any:
+        result, sent = real(*args)
+        copies.append(sent is not None)
+        return result, sent
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store, "SPLIT_BYTES", 1 if split else 1 << 40)
+        patch.setattr(store, "beside", recorded)
+        patch.setattr(store, "_LAST_READ", [])
+        return read_samples(path), copies
+
+
+_ERROR = {"type": "E", "message": "m\nwith a newline", "where": "w.py:1"}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "py_blocks": st.integers(min_value=0, max_value=2**40),
+                "caches": st.lists(st.text(max_size=3), max_size=2),
+                "error": st.just(_ERROR),
+            },
+        ),
+        min_size=2,
+        max_size=80,
+    ),
+    st.integers(min_value=1, max_value=300),
+    st.booleans(),
+)
+def test_a_big_file_read_in_two_halves_equals_one_reading(
+    extras: list[dict[str, Any]], chunk_bytes: int, torn: bool
+) -> None:
+    """Read half here and half by a forked copy, the columns are those of one reading:
+    gauges in the order first seen, sparse ones padded, errors kept, a torn line left out."""
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store, "CHUNK_BYTES", chunk_bytes)
+        path = Path(folder) / "samples.jsonl"
+        lines = b"".join(_line(index, **extra) for index, extra in enumerate(extras))
+        path.write_bytes(lines + (b'{"job_index": 99, "wa' if torn else b""))
+        halves, copies = _read(path, split=True)
+        whole, _ = _read(path, split=False)
+        patch.setattr(store, "SPLIT_BYTES", 1)
+        cut = store._middle(path) is not None  # no line starts after the middle byte: none
+    assert _columns(halves) == _columns(whole)
+    assert len(halves) == len(extras)
+    assert copies == ([len(os.sched_getaffinity(0)) > 1] if cut else [])
+
+
+@pytest.mark.parametrize("gap_at", [2, 30, 58])
+def test_a_gap_in_either_half_is_the_error_one_reading_gives(tmp_path: Path, gap_at: int) -> None:
+    """A job missing in the first half, at the cut or in the second half: the same error."""
+    path = tmp_path / "samples.jsonl"
+    path.write_bytes(b"".join(_line(index) for index in range(60) if index != gap_at))
+    messages = []
+    for split in (True, False):
+        with pytest.raises(ValueError, match=f"is job {gap_at + 1}, expected {gap_at}") as error:
+            _read(path, split)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
+
+
+def test_a_pools_file_is_not_cut(tmp_path: Path) -> None:
+    """A pool's samples arrive out of order: read whole, and sorted."""
+    path = tmp_path / "samples.jsonl"
+    order = [1, 0, 3, 2, 5, 4]
+    path.write_bytes(b"".join(_line(index, worker_pid=7) for index in order))
+    samples, copies = _read(path, split=True)
+    assert (tuple(samples.wall_ns), copies) == (tuple(10 + index for index in range(6)), [])
