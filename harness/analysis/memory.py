@@ -33,7 +33,7 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-from worker_soak.analysis.allocator_cache import allow_allocator_cache
+from worker_soak.analysis.allocator_cache import allow_allocator_cache, unseen_threads
 from worker_soak.analysis.heap_floor import (
     floor_trends,
     growth_onset,
@@ -109,6 +109,7 @@ def memory_verdict(samples: Samples, policy: MemoryPolicy | None = None) -> Verd
     budget = policy.budget(jobs)
     points = heap_points(samples, policy.block_bytes)
     rounds = read_rounds(samples, policy.block_bytes)
+    unseen = unseen_threads(samples)
     figures = _base_figures(policy, jobs, budget, rounds)
     tried = floor_trends(points, jobs, policy.alpha, WARMUP_FRACTIONS, MIN_JOBS)
     if tried:
@@ -117,7 +118,7 @@ def memory_verdict(samples: Samples, policy: MemoryPolicy | None = None) -> Verd
         verdict = _by_rounds(samples, points, rounds, tried, jobs, budget, policy, figures)
         if verdict is not None:
             return allow_allocator_cache(
-                verdict, rounds, budget, policy.allocator_cache_bytes, policy.block_bytes
+                verdict, rounds, budget, policy.allocator_cache_bytes, policy.block_bytes, unseen
             )
     if not tried:
         return Verdict(
@@ -129,7 +130,7 @@ def memory_verdict(samples: Samples, policy: MemoryPolicy | None = None) -> Verd
         )
     verdict = _by_trend(samples, points, tried, jobs, budget, policy, figures, rounds)
     return allow_allocator_cache(
-        verdict, rounds, budget, policy.allocator_cache_bytes, policy.block_bytes
+        verdict, rounds, budget, policy.allocator_cache_bytes, policy.block_bytes, unseen
     )
 
 

@@ -139,8 +139,8 @@ class NativeHeap(Probe):
     """Bytes in use in glibc's heap: ``uordblks`` (arena chunks) + ``hblkhd`` (mmapped blocks),
     less the freed chunks its per-thread caches park (:mod:`worker_soak.worker.tcache`)."""
 
-    fields = ("native_heap_bytes",)
-    unit = "bytes"
+    fields = ("native_heap_bytes", "native_threads_unseen")
+    unit = "bytes, count"
 
     def __init__(self, every: int | None = None) -> None:
         super().__init__(every)
@@ -160,9 +160,13 @@ class NativeHeap(Probe):
             return False
 
     def read(self) -> tuple[int, ...]:
+        """The bytes in use, and how many threads' caches could not be read (0 where the
+        caches are off or unread: ``worker.tcache``)."""
         info = self._mallinfo2()
-        parked = self._caches.held_bytes() if self._caches is not None else 0
-        return (info.uordblks + info.hblkhd - parked,)
+        if self._caches is None:
+            return (info.uordblks + info.hblkhd, 0)
+        parked = self._caches.held_bytes()
+        return (info.uordblks + info.hblkhd - parked, self._caches.unseen_threads())
 
     def in_use_and_free(self) -> tuple[int, int] | None:
         """Bytes in use and free chunks kept (``fordblks``); None when glibc's heap is

@@ -65,12 +65,15 @@ class ThreadCaches:
         self._buffer = ctypes.create_string_buffer(max(TLS_SPAN, 2 * BINS + _WORD))
         self._tls_offset: int | None = None
         self._tls_searched = False
+        #: Threads whose caches the last :meth:`held_bytes` read (the main thread's always).
+        self.threads_read = 1
 
     @classmethod
     def find(cls) -> ThreadCaches | None:
         """This process's caches, or None where they cannot be read (see the module)."""
-        if not sys.platform.startswith("linux") or ctypes.sizeof(ctypes.c_void_p) != 8:
-            return None
+        off = TCACHE_OFF in os.environ.get("GLIBC_TUNABLES", "").split(":")
+        if off or not sys.platform.startswith("linux") or ctypes.sizeof(ctypes.c_void_p) != 8:
+            return None  # (off: nothing is parked, in any thread)
         name = ctypes.util.find_library("c")
         try:
             libc = ctypes.CDLL(name, use_errno=True) if name else None
@@ -88,6 +91,7 @@ class ThreadCaches:
     def held_bytes(self) -> int:
         """Bytes of freed chunks parked in the caches of this process's Python threads."""
         held: int = sum(map(operator.mul, self._main_counts, CHUNK_SIZES))
+        self.threads_read = 1
         if threading.active_count() == 1:
             return held
         offset = self._offset()
@@ -101,7 +105,15 @@ class ThreadCaches:
             struct = self._pointer(ident + offset)
             if struct:
                 held += self._counted(struct)
+                self.threads_read += 1
         return held
+
+    def unseen_threads(self) -> int:
+        """Threads of this process whose caches the last :meth:`held_bytes` did not read: a C
+        library's own (a Kafka client's, a gRPC core's), or Python's other threads where
+        their layout is not known. What they park counts as in use (up to
+        ``analysis.allocator_cache.TCACHE_BYTES`` each); the memory verdict allows for it."""
+        return max(0, _os_threads() - self.threads_read)
 
     def _offset(self) -> int | None:
         """Where a thread's pointer to its cache lies, from its ``threading`` ident: below
@@ -144,6 +156,15 @@ class ThreadCaches:
         remote = _IOVec(address, length)
         done = self._read_vm(self._pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
         return bool(done == length)
+
+
+def _os_threads() -> int:
+    """This process's threads, as the kernel counts them: ``/proc/self/task`` links two
+    entries more than it has threads (one ``stat``, no listing)."""
+    try:
+        return max(1, os.stat("/proc/self/task").st_nlink - 2)
+    except OSError:
+        return 1
 
 
 def _heap_start() -> int | None:

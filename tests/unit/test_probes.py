@@ -46,11 +46,11 @@ def test_native_heap_sees_a_c_malloc() -> None:
     libc.malloc.argtypes = [ctypes.c_size_t]
     libc.free.argtypes = [ctypes.c_void_p]
     probe = NativeHeap()
-    (before,) = probe.read()
+    before, _ = probe.read()
     block = libc.malloc(8 << 20)
-    (during,) = probe.read()
+    during, _ = probe.read()
     libc.free(block)
-    (after,) = probe.read()
+    after, _ = probe.read()
     assert during - before >= 8 << 20
     assert abs(after - before) < 1 << 20
 

@@ -148,3 +148,56 @@ def test_a_worker_whose_cache_cannot_be_read_starts_again_with_it_off() -> None:
     )
     assert run.stdout.strip() == "kept", run.stderr
     assert tcache.tcache_set_by_user(mine["GLIBC_TUNABLES"])
+
+
+_START_ROUTINE = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)
+
+
+def test_a_thread_python_does_not_know_is_counted_unseen() -> None:
+    """A C library's own thread (here one started with ``pthread_create``, running C's
+    ``usleep``) parks chunks no one can read: it is counted; Python's threads are read."""
+    assert CACHES is not None
+    stop = threading.Event()
+    python_thread = threading.Thread(target=stop.wait)
+    python_thread.start()
+    try:
+        CACHES.held_bytes()
+        before = CACHES.unseen_threads()
+        if CACHES.threads_read == threading.active_count():  # x86-64: all Python's read
+            assert before == 0
+        native = ctypes.c_ulong()
+        sleeping = ctypes.cast(_LIBC.usleep, ctypes.c_void_p).value
+        assert sleeping is not None
+        started = _LIBC.pthread_create(
+            ctypes.byref(native), None, _START_ROUTINE(sleeping), ctypes.c_void_p(300_000)
+        )
+        assert started == 0
+        CACHES.held_bytes()
+        assert CACHES.unseen_threads() == before + 1
+        _LIBC.pthread_join(native, None)
+        CACHES.held_bytes()
+        assert CACHES.unseen_threads() == before
+    finally:
+        stop.set()
+        python_thread.join()
+
+
+def test_the_native_heap_probe_says_how_many_threads_it_could_not_read() -> None:
+    """Its second field: 0 with this process's threads all Python's (read or off)."""
+    probe = NativeHeap()
+    assert probe.fields == ("native_heap_bytes", "native_threads_unseen")
+    assert probe.read()[1] == 0
+
+
+def test_caches_turned_off_are_not_read() -> None:
+    """With the cache off by the tunable, nothing is parked: nothing to read or allow for."""
+    script = "from worker_soak.worker import tcache\nprint(tcache.ThreadCaches.find())\n"
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env={**os.environ, "GLIBC_TUNABLES": TCACHE_OFF},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.stdout.strip() == "None", run.stderr
