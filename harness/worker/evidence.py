@@ -39,7 +39,11 @@ def outcome_of(result: object, error: BaseException | None) -> tuple[str, Any]:
     try:
         pickled = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # an unpicklable result (a socket, a lambda) is compared by its repr
-        return REPR, redact(repr(result), _SECRETS)
+        try:
+            shown = repr(result)
+        except Exception as exc:  # the result's own repr failed: its type stands in
+            shown = f"<{type(result).__qualname__}: repr raised {type(exc).__qualname__}>"
+        return REPR, redact(shown, _SECRETS)
     if len(pickled) > MAX_KEPT_BYTES:
         return (
             DIGEST,

@@ -14,8 +14,8 @@ import sys
 import time
 import types
 from collections import deque
-from collections.abc import Iterator, Mapping
-from typing import Final
+from collections.abc import Mapping
+from typing import Final, cast
 
 # A GC-tracked object is allocated with its GC header (16 bytes) in front; objects with a
 # managed __dict__ (3.11+) carry two more pointers before that.
@@ -24,30 +24,61 @@ MAX_NODES: Final = 2_000_000
 MAX_SECONDS: Final = 5.0
 
 
-def _edges(obj: object) -> Iterator[tuple[str, object]]:
-    """Named references out of ``obj``."""
-    if isinstance(obj, dict):
-        for key, value in list(obj.items()):
-            yield f"[{_short(key)}]", value
-            yield "<key>", key
-    elif isinstance(obj, list | tuple):
-        for index, value in enumerate(list(obj)):
-            yield f"[{index}]", value
-    elif isinstance(obj, set | frozenset):
-        for value in list(obj):
-            yield "<item>", value
+def _edges(obj: object) -> list[tuple[str, object]]:
+    """Named references out of ``obj``, found by its real type (an object may claim another
+    ``__class__``: mocks and proxies do) through the built-in types' own methods, so that no
+    method of the user's runs but a ``__dict__`` property's."""
+    kind = type(obj)
+    if issubclass(kind, dict):
+        pairs = list(dict.items(cast("dict[object, object]", obj)))
+        return [
+            edge for key, value in pairs for edge in ((f"[{_short(key)}]", value), ("<key>", key))
+        ]
+    if issubclass(kind, list | tuple):
+        items = list(
+            list.__iter__(cast("list[object]", obj))
+            if issubclass(kind, list)
+            else tuple.__iter__(cast("tuple[object, ...]", obj))
+        )
+        return [(f"[{index}]", value) for index, value in enumerate(items)]
+    if issubclass(kind, set | frozenset):
+        members = (
+            set.__iter__(cast("set[object]", obj))
+            if issubclass(kind, set)
+            else frozenset.__iter__(cast("frozenset[object]", obj))
+        )
+        return [("<item>", value) for value in list(members)]
+    try:
+        attributes = object.__getattribute__(obj, "__dict__")
+    except AttributeError:  # slots only
+        attributes = None
+    edges: list[tuple[str, object]] = []
+    if isinstance(attributes, dict):
+        edges += ((f".{name}", value) for name, value in list(attributes.items()))
+    edges += (("", value) for value in gc.get_referents(obj) if value is not attributes)
+    return edges
+
+
+#: Key types shown by their own ``repr`` (exact types: a subclass's ``repr`` is the user's
+#: code, which may be slow, raise or warn); any other key by its type's name.
+_SHOWN_KEYS: Final = (str, bytes, int, float, bool, type(None))
+
+
+def _short(key: object, depth: int = 0) -> str:
+    """A dict key as a path step shows it: ``'user'``, ``42``, ``('user', 42)``, ``<Point>``."""
+    kind = type(key)
+    if kind in (str, bytes):
+        text = repr(key[:40])  # type: ignore[index]
+    elif kind in _SHOWN_KEYS:
+        try:
+            text = repr(key)
+        except ValueError:  # an int of more digits than CPython converts
+            text = f"<{kind.__name__}>"
+    elif kind is tuple and depth < 2:
+        items = ", ".join(_short(item, depth + 1) for item in key[:4])  # type: ignore[index]
+        text = f"({items}{', ...' if len(key) > 4 else ''}{',' if len(key) == 1 else ''})"  # type: ignore[arg-type]
     else:
-        attributes = getattr(obj, "__dict__", None)
-        if isinstance(attributes, dict):
-            for name, value in list(attributes.items()):
-                yield f".{name}", value
-        for value in gc.get_referents(obj):
-            if value is not attributes:
-                yield "", value
-
-
-def _short(key: object) -> str:
-    text = repr(key)
+        text = f"<{kind.__qualname__}>"
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -88,7 +119,11 @@ def retention_path(
             break
         if isinstance(obj, types.ModuleType | type | types.FunctionType):
             continue  # reached through another root; code objects hold no job data
-        for edge, child in _edges(obj):
+        try:
+            edges = _edges(obj)
+        except Exception:  # its own code raised (a proxy's __dict__): no way through it
+            continue
+        for edge, child in edges:
             if id(child) not in seen:
                 queue.append((child, (*prefix, f"{kind}{edge}")))
     return ()

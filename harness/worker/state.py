@@ -87,7 +87,11 @@ def _global_fingerprint(value: object) -> str | None:
     if isinstance(value, ModuleType | FunctionType | type):
         return None
     if isinstance(value, str | int | float | bool | bytes | type(None)):
-        return f"{type(value).__name__} {_short(repr(value))}"
+        try:
+            shown = repr(value)
+        except ValueError:  # an int of more digits than CPython converts to text
+            shown = f"of {value.bit_length()} bits" if isinstance(value, int) else "?"
+        return f"{type(value).__name__} {_short(shown)}"
     size = ""
     if isinstance(value, Sized):
         # A proxy claims a length it may not have (Celery's task proxies raise TypeError).

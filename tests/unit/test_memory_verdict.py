@@ -280,3 +280,17 @@ def test_threads_whose_caches_cannot_be_read_are_allowed_theirs(jobs: int) -> No
     beyond = 2 * TCACHE_BYTES / jobs
     assert _inline(jobs, 0, beyond, cache_bytes=0, unseen=1).verdict == "fail"
     assert _inline(jobs, 0, beyond, cache_bytes=0, unseen=3).verdict == "inconclusive"
+
+
+def test_a_thread_caught_once_as_it_ends_is_not_allowed_a_cache() -> None:
+    """Unseen in one read only (a thread ending as the probe ran): no allowance; in two reads
+    running: its cache is allowed."""
+    from worker_soak.analysis.allocator_cache import unseen_threads
+
+    def with_unseen(counts: list[int | None]) -> int:
+        samples = heap_samples(len(counts), lambda job, rng: (1000, 1000), random.Random(1))
+        return unseen_threads(replace(samples, gauges={"native_threads_unseen": tuple(counts)}))
+
+    assert with_unseen([0, None, 1, None, 0, 0]) == 0
+    assert with_unseen([0, 1, None, 1, 0, 2]) == 1
+    assert with_unseen([None, 2]) == 0
