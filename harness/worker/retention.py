@@ -74,6 +74,8 @@ def _short(key: object, depth: int = 0) -> str:
             text = repr(key)
         except ValueError:  # an int of more digits than CPython converts
             text = f"<{kind.__name__}>"
+    elif kind is type:  # a class (not a metaclass's instance): its own name
+        text = key.__qualname__  # type: ignore[attr-defined]
     elif kind is tuple and depth < 2:
         items = ", ".join(_short(item, depth + 1) for item in key[:4])  # type: ignore[index]
         text = f"({items}{', ...' if len(key) > 4 else ''}{',' if len(key) == 1 else ''})"  # type: ignore[arg-type]

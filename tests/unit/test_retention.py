@@ -54,6 +54,7 @@ def test_a_path_through_keys_whose_repr_is_the_users_code() -> None:
         (tuple(range(9)), "(0, 1, 2, 3, ...)"),
         ("x" * 100, "'" + "x" * 36 + "..."),
         (frozenset(), "<frozenset>"),
+        ((bytes, b"^a+$", 0), "(bytes, b'^a+$', 0)"),
     ],
 )
 def test_keys_are_shown_short(key: object, shown: str) -> None:
