@@ -19,9 +19,10 @@ from typing import Any, Final
 
 from worker_soak.redact import environment_secrets, redact
 from worker_soak.worker.breakdown import BREAKDOWN_JOBS, breakdown_fields
+from worker_soak.worker.cadences import allot, lengthened
 from worker_soak.worker.census import collected_heap
 from worker_soak.worker.frames import is_user_file
-from worker_soak.worker.probes import PROBE_BUDGET_NS, Probe, allot, lengthened
+from worker_soak.worker.probes import PROBE_BUDGET_NS, Probe
 from worker_soak.worker.spec import Worker
 
 SAMPLE_PREFIX: Final = b'{"job_index":'

@@ -21,12 +21,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import ClassVar, Final
 
+from worker_soak.worker.cadences import CADENCES
 from worker_soak.worker.tcache import ThreadCaches
 
 _PAGE_SIZE: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 #: What one probe may cost per job, amortised over its cadence.
 PROBE_BUDGET_NS: Final = 400
-_CADENCES: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000)
 _CALIBRATION_NS: Final = 1_000_000
 #: Shortest time between two machine-speed readings.
 SPEED_INTERVAL_NS: Final = 20_000_000
@@ -77,12 +77,12 @@ class Probe(ABC):
             spent += costs[-1]
         cost = sorted(costs)[len(costs) // 2]
         self.measured_cost_ns = cost
-        for every in _CADENCES:
+        for every in CADENCES:
             if every >= self.every and cost <= budget_ns * every:
                 self.every = every
                 break
         else:
-            self.every = _CADENCES[-1]
+            self.every = CADENCES[-1]
         return self.every
 
     def describe(self) -> dict[str, object]:
@@ -359,36 +359,6 @@ def glibc_heap() -> tuple[int, int] | None:
 
 
 _NATIVE: NativeHeap | None = None
-
-
-def allot(probes: Sequence[Probe], costs_ns: Sequence[int], budget_ns: int) -> list[int]:
-    """Cadences that keep all ``probes`` together within ``budget_ns`` per job, each read
-    costing what ``costs_ns`` says (measured right after real jobs, where a cold cache makes
-    a probe 3-10 times dearer than when calibrated). Each probe first gets an equal share;
-    what the dear ones leave goes, in order, to the ones listed first. A cadence never grows
-    past the one the probe has: the calibrated per-probe floor stays."""
-    share = budget_ns // max(1, len(probes))
-    chosen = [
-        min(probe.every, next((e for e in _CADENCES if cost <= share * e), _CADENCES[-1]))
-        for probe, cost in zip(probes, costs_ns, strict=True)
-    ]
-    spent = sum(cost / every for cost, every in zip(costs_ns, chosen, strict=True))
-    for number, cost in enumerate(costs_ns):
-        for every in _CADENCES:
-            if every >= chosen[number]:
-                break
-            extra = cost / every - cost / chosen[number]
-            if spent + extra <= budget_ns:
-                spent += extra
-                chosen[number] = every
-                break
-    return chosen
-
-
-def lengthened(every: int, cost_ns: int, allowance_ns: int) -> int:
-    """The shortest cadence on the ladder, no shorter than ``every``, at which a read of
-    ``cost_ns`` costs at most ``allowance_ns`` per job."""
-    return next((e for e in _CADENCES if e >= every and cost_ns <= allowance_ns * e), _CADENCES[-1])
 
 
 def default_probes() -> list[Probe]:

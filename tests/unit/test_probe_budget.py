@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.unit.test_probes import BusyProbe
+from worker_soak.worker.cadences import allot
 from worker_soak.worker.execute import PROBE_JOB_SHARE, REPRICE_READS, RETUNE_AFTER, JobExecutor
 from worker_soak.worker.probes import (
     PROBE_BUDGET_NS,
@@ -21,7 +22,6 @@ from worker_soak.worker.probes import (
     OpenFiles,
     Probe,
     PythonHeap,
-    allot,
 )
 from worker_soak.worker.spec import Worker
 
