@@ -236,7 +236,7 @@ def write_outputs(runs: Sequence[AllocatorRun], root: Path) -> None:
     (root / "allocators.json").write_text(json.dumps(document, indent=2) + "\n")
     from worker_soak.report.plots import new_figure
 
-    figure = new_figure(3.2)
+    figure = new_figure(3.2, fitted=True)
     axes = figure.add_subplot()
     for run in runs:
         if run.error:

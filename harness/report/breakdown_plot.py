@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from worker_soak.analysis.checkpoint_jobs import BREAKDOWN_PARTS
 from worker_soak.columns import present
-from worker_soak.report.plots import data_uri, new_figure
+from worker_soak.report.plots import data_uri, legend_beside, new_figure
 from worker_soak.samples import Samples
 
 LABELS: Final = {
@@ -59,5 +59,5 @@ def breakdown_plot(samples: Samples, result: Mapping[str, Any]) -> str | None:
     axes.set_ylabel("MiB")
     axes.set_ylim(bottom=0)
     axes.set_title("Where resident memory goes")
-    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    legend_beside(figure, fontsize="small")
     return data_uri(figure)

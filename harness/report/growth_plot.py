@@ -15,7 +15,7 @@ from typing import Any
 
 from worker_soak.analysis.heap_floor import heap_points
 from worker_soak.analysis.series import gauge_points
-from worker_soak.report.plots import COLORS, data_uri, new_figure, thin
+from worker_soak.report.plots import COLORS, data_uri, legend_beside, new_figure, thin
 from worker_soak.samples import Samples
 
 KIB = 1024.0
@@ -114,7 +114,7 @@ def growth_plot(samples: Samples, result: Mapping[str, Any]) -> str | None:
     axes.set_ylabel(f"{unit} since warm-up")
     verdict = memory.get("verdict", "")
     axes.set_title(f"Memory judged: {verdict} — growth since warm-up")
-    figure.legend(loc="outside right upper", fontsize=7)
+    legend_beside(figure)
     return data_uri(figure)
 
 

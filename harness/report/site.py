@@ -53,7 +53,7 @@ def history_plot(workload: str, runs: Sequence[Mapping[str, Any]]) -> str:
     # Each run its own label: its number, and the commit it ran (two runs of a commit).
     commits = [r.get("environment", {}).get("git_commit") or "" for r in ordered]
     labels = [f"{i + 1} {commit[:7]}".rstrip() for i, commit in enumerate(commits)]
-    figure = new_figure(2.8)
+    figure = new_figure(2.8, fitted=True)
     latency, memory = figure.subplots(1, 2)
     xs = list(range(len(ordered)))
     for key, name in (("latency_p50_ms", "p50"), ("latency_p95_ms", "p95")):
