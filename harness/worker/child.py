@@ -9,8 +9,6 @@ kill it if the harness dies, so it can never outlive the run.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import faulthandler
 import os
 import signal
@@ -23,6 +21,7 @@ from worker_soak.worker import protocol
 from worker_soak.worker.census import collected_heap
 from worker_soak.worker.evidence import IsolationEvidence
 from worker_soak.worker.execute import SAMPLE_PREFIX, JobExecutor
+from worker_soak.worker.libc import libc
 from worker_soak.worker.node import sample_fields
 from worker_soak.worker.probes import default_probes, describe, machine_speed_ns
 from worker_soak.worker.recycle import EXIT_RECYCLE, Recycler
@@ -51,8 +50,9 @@ _PR_SET_PDEATHSIG: Final = 1
 
 def _die_with_parent(parent_pid: int) -> None:
     if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        library = libc(use_errno=True)
+        if library is not None:
+            library.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent_pid:  # the harness died before the line above took effect
         os._exit(1)
 

@@ -12,7 +12,6 @@ carries only the fields measured for that job.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 import os
 import sys
@@ -22,6 +21,7 @@ from collections.abc import Sequence
 from typing import ClassVar, Final
 
 from worker_soak.worker.cadences import CADENCES
+from worker_soak.worker.libc import libc
 from worker_soak.worker.tcache import ThreadCaches
 
 _PAGE_SIZE: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -144,8 +144,9 @@ class NativeHeap(Probe):
 
     def __init__(self, every: int | None = None) -> None:
         super().__init__(every)
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        self._mallinfo2 = libc.mallinfo2
+        library = libc()
+        assert library is not None  # (available() said so)
+        self._mallinfo2 = library.mallinfo2
         self._mallinfo2.restype = _MallInfo2
         self._mallinfo2.argtypes = []
         self._caches = ThreadCaches.find()
@@ -153,11 +154,7 @@ class NativeHeap(Probe):
     @staticmethod
     def available() -> bool:
         """True where the C library is glibc >= 2.33 (it has ``mallinfo2``)."""
-        name = ctypes.util.find_library("c")
-        try:
-            return name is not None and hasattr(ctypes.CDLL(name), "mallinfo2")
-        except OSError:
-            return False
+        return hasattr(libc(), "mallinfo2")
 
     def read(self) -> tuple[int, ...]:
         """The bytes in use, and how many threads' caches could not be read (0 where the

@@ -24,13 +24,14 @@ process runs with the cache off (:func:`settle` starts it again so).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import operator
 import os
 import platform
 import sys
 import threading
 from typing import Final
+
+from worker_soak.worker.libc import libc
 
 #: The tunable that turns the cache off (where it cannot be read; and the queue runners'
 #: workers, whose probes run inside the framework's process).
@@ -55,8 +56,8 @@ class _IOVec(ctypes.Structure):
 class ThreadCaches:
     """The bytes glibc's per-thread caches hold: :meth:`held_bytes`."""
 
-    def __init__(self, libc: ctypes.CDLL, main_struct: int) -> None:
-        self._read_vm = libc.process_vm_readv
+    def __init__(self, library: ctypes.CDLL, main_struct: int) -> None:
+        self._read_vm = library.process_vm_readv
         self._read_vm.restype = ctypes.c_ssize_t
         self._pid = os.getpid()
         self._main_struct = main_struct
@@ -74,19 +75,15 @@ class ThreadCaches:
         off = TCACHE_OFF in os.environ.get("GLIBC_TUNABLES", "").split(":")
         if off or not sys.platform.startswith("linux") or ctypes.sizeof(ctypes.c_void_p) != 8:
             return None  # (off: nothing is parked, in any thread)
-        name = ctypes.util.find_library("c")
-        try:
-            libc = ctypes.CDLL(name, use_errno=True) if name else None
-        except OSError:
-            return None
-        if libc is None or not hasattr(libc, "process_vm_readv"):
+        library = libc(use_errno=True)
+        if library is None or not hasattr(library, "process_vm_readv"):
             return None
         start = _heap_start()
         if start is None:
             return None
         if ctypes.c_size_t.from_address(start + _WORD).value & ~_FLAGS != STRUCT_CHUNK:
             return None
-        return cls(libc, start + 2 * _WORD)
+        return cls(library, start + 2 * _WORD)
 
     def held_bytes(self) -> int:
         """Bytes of freed chunks parked in the caches of this process's Python threads."""
