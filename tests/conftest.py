@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
 import subprocess
@@ -25,6 +26,14 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 REPO = Path(__file__).resolve().parent.parent
 WORKERS = REPO / "tests" / "workers"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Bytecode for the package up front, as an installed one has it: the suite starts
+    hundreds of processes (the CLI, workers), and where PYTHONDONTWRITEBYTECODE is set with
+    an editable install each compiled ~50 modules again (~75 ms)."""
+    for folder in ("harness", "workloads", "tests"):
+        compileall.compile_dir(REPO / folder, quiet=2)
 
 
 @dataclass(frozen=True)
