@@ -3,6 +3,8 @@ Workload objects, entry points), checked jobs, and recorded calls."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +171,27 @@ def test_default_run_directories_are_unique_and_named_after_the_source(tmp_path:
     assert not second.exists()
     assert default_out("/data/exports/jobs-2026.jsonl", tmp_path).name.endswith("-jobs-2026")
     assert default_out("email", tmp_path).name.endswith("-email")
+
+
+def test_each_built_in_workload_is_found_by_its_own_name_alone() -> None:
+    """A run imports only its workload's module: the name each is kept under is its own."""
+    from worker_soak import workloads
+
+    for name in ("counter", "email", "pdf", "import"):
+        found = workloads.builtin(name)
+        assert found is not None
+        assert found.name == name
+    assert workloads.builtin("emial") is None
+    script = (
+        "import sys\nfrom worker_soak.workloads.sources import resolve_workload\n"
+        "resolve_workload('counter')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('worker_soak.workloads.')"
+        " or m == 'importlib.metadata'))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    assert "mail" not in loaded
+    assert "invoices" not in loaded
+    assert "importlib.metadata" not in loaded
+    assert "worker_soak.workloads.counter" in loaded
