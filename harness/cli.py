@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import contextlib
 import datetime as dt
 import os
 import re
 import signal
 import sys
-import threading
 from pathlib import Path
 from types import FrameType
 from typing import Final, NoReturn
 
 from worker_soak import __version__
+from worker_soak.early_imports import EARLY_IMPORTS_MAX, EarlyImports
 from worker_soak.errors import HarnessError, UsageError
 from worker_soak.options import CLI, policy, run_config, source_for
 from worker_soak.options.arguments import add_named, add_options, parsed_options
 from worker_soak.queues.serve import build_parser as build_worker_parser
 from worker_soak.redact import environment_secrets, redact
-from worker_soak.runners import ProgressCallback
 
 DESCRIPTION: Final = (
     "Soak-test a background-job worker: memory, resources, latency and isolation over many "
@@ -151,8 +149,8 @@ def _run(args: argparse.Namespace) -> int:
     # Not beside an inline run: this process is the worker measured. Not for the longest
     # runs: resident while their samples are judged, the libraries raised the peak of a
     # 10^6-job run from 191 to 222 MB, to save 0.3 s of a post-run of 4-5 s.
-    early = not args.no_report and config.runner != "inline" and config.jobs <= EARLY_IMPORTS_MAX
-    imports = _ReportImports()
+    early = config.runner != "inline" and config.jobs <= EARLY_IMPORTS_MAX
+    imports = EarlyImports(report=not args.no_report)
     try:
         with progress_bar(config.jobs, f"soak {config.workload}") as on_progress:
             progress = imports.after_first_job(on_progress) if early else on_progress
@@ -163,50 +161,6 @@ def _run(args: argparse.Namespace) -> int:
         _write_report(out)
     render_summary(result, sys.stdout, str(out))
     return exit_code(result)
-
-
-#: The longest run whose report libraries are imported while it runs.
-EARLY_IMPORTS_MAX: Final = 200_000
-
-
-class _ReportImports:
-    """Imports what the report draws with (matplotlib, Jinja2: ~0.4 s) in a thread while the
-    worker runs and this process mostly waits; after the run the report only draws.
-
-    Started once the first job's sample is in, not before: beside the worker's start-up and
-    the probe jobs before the run, the thread held the interpreter lock while this process
-    waited on their answers (5-ms switches: round trips of 3.8 ms around 2-ms probe jobs,
-    0.4 s in all for 60 of them, against 1.8 ms without it)."""
-
-    def __init__(self) -> None:
-        self._thread: threading.Thread | None = None
-
-    def after_first_job(self, on_progress: ProgressCallback) -> ProgressCallback:
-        def relay(completed: int) -> None:
-            if completed and self._thread is None:
-                self._thread = threading.Thread(
-                    target=_load_report_libraries, name="soak-report-imports", daemon=True
-                )
-                self._thread.start()
-            on_progress(completed)
-
-        return relay
-
-    def join(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
-
-
-def _load_report_libraries() -> None:
-    with contextlib.suppress(Exception):  # the report says what is missing, later
-        import jinja2  # noqa: F401
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.backends.backend_agg
-        import matplotlib.figure
-
-        import worker_soak.report.html  # noqa: F401
 
 
 def _write_report(run_dir: Path) -> None:
