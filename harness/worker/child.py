@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import TYPE_CHECKING, BinaryIO, Final
 
 from worker_soak.errors import SpecError
 from worker_soak.worker import protocol
@@ -26,9 +26,11 @@ from worker_soak.worker.node import sample_fields
 from worker_soak.worker.probes import default_probes, describe, machine_speed_ns
 from worker_soak.worker.recycle import EXIT_RECYCLE, Recycler
 from worker_soak.worker.spec import Worker, load_worker
-from worker_soak.worker.state import StateWatcher, own_modules, worker_module
 from worker_soak.worker.tcache import settle
 from worker_soak.worker.tracing import MemrayWindow, window_jobs
+
+if TYPE_CHECKING:
+    from worker_soak.worker.state import StateWatcher
 
 #: An armed worker opens its memray window when it has about this many windows' worth of
 #: jobs left before a recycle limit: late enough to see most of its life's growth, early
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         args.run_dir,
         _indexes(args.keep_results),
         _indexes(args.state_after),
-        StateWatcher(own_modules(worker_module(worker))) if args.state_after else None,
+        _state_watcher(worker) if args.state_after else None,
     )
     with os.fdopen(args.jobs_fd, "rb", buffering=1 << 16) as jobs:
         window = None
@@ -135,6 +137,15 @@ def main(argv: list[str] | None = None) -> int:
         protocol.write_all(out_fd, protocol.encode_event(protocol.TEARDOWN_ERROR, message=message))
     protocol.write_all(out_fd, protocol.encode_event(protocol.DONE))
     return EXIT_RECYCLE if recycled else 0
+
+
+def _state_watcher(worker: Worker) -> StateWatcher:
+    """The watcher of the process state the worker's jobs could change; imported only for a
+    run that snapshots it (what it reads pulls in decimal, locale, logging, random and socket:
+    ~8 ms of every worker process's start, and their objects on a heap being measured)."""
+    from worker_soak.worker.state import StateWatcher, own_modules, worker_module
+
+    return StateWatcher(own_modules(worker_module(worker)))
 
 
 def _indexes(text: str) -> frozenset[int]:

@@ -11,11 +11,13 @@ import json
 import os
 import pickle
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from worker_soak.redact import environment_secrets, redact
-from worker_soak.worker.execute import JobExecutor
-from worker_soak.worker.state import StateWatcher
+
+if TYPE_CHECKING:  # a worker asked for no state snapshot never imports what they read
+    from worker_soak.worker.execute import JobExecutor
+    from worker_soak.worker.state import StateWatcher
 
 AGED_RESULTS_FILE: Final = "isolation-aged.pickle"
 STATE_FILE: Final = "isolation-state.json"

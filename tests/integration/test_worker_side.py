@@ -5,6 +5,8 @@ supervising side (runners, session, options, store), the reports or the CLI."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.conftest import REPO, SoakCli
@@ -65,3 +67,16 @@ def test_no_module_of_the_harness_is_taken_for_the_users_code() -> None:
     assert len(ours) > 50
     assert [path for path in ours if is_user_file(str(path))] == []
     assert is_user_file(str(REPO / "tests" / "workers" / "loaded_modules.py"))
+
+
+def test_a_worker_process_imports_the_state_watcher_only_to_snapshot_state() -> None:
+    """What the isolation check's state snapshots read (decimal, logging, random: ~8 ms at
+    every worker start, and objects on the heap being measured) loads only when asked for."""
+    script = (
+        "import sys\nimport worker_soak.worker.child\n"
+        "print(sorted(m for m in ('worker_soak.worker.state', 'decimal', 'logging', 'random')"
+        " if m in sys.modules))\n"
+    )
+    command = [sys.executable, "-c", script]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
