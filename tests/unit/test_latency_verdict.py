@@ -69,6 +69,24 @@ def test_a_suggested_drift_fails_when_the_aged_worker_is_slower_too() -> None:
     assert alike.verdict == "inconclusive", alike.summary
 
 
+def test_a_suggested_drift_and_an_aged_worker_within_the_controls_spread_do_not_fail() -> None:
+    """The uncertain drift beside aged 1.16x (1.11-1.19) while two fresh workers differ up to
+    1.12x (a clean worker's figures in CI): the aged worker's low end is inside what the
+    comparison cannot resolve, so they do not agree on a slowdown; a control of 1.03x
+    leaves the same ratio resolved, and the verdict fails."""
+    samples = latency_samples(3_000, random.Random(3), drift=0.12)
+    aged = _paired(1.16, 1.11, 1.19)
+    noisy = latency_verdict(
+        samples, aged_vs_fresh=aged, fresh_vs_fresh=_paired(1.05, 0.99, 1.12, p=0.2)
+    )
+    quiet = latency_verdict(
+        samples, aged_vs_fresh=aged, fresh_vs_fresh=_paired(1.0, 0.97, 1.03, p=0.5)
+    )
+    assert latency_verdict(samples).figures["suggests_drift"] is True
+    assert noisy.verdict == "inconclusive", noisy.summary
+    assert quiet.verdict == "fail", quiet.summary
+
+
 def test_failure_reports_the_drift_and_levels() -> None:
     """A 50 % slowdown is reported as about 50 %, with start and end levels in ms."""
     verdict = latency_verdict(latency_samples(5_000, random.Random(1), drift=0.5, phi=0.5))
