@@ -28,13 +28,9 @@ from worker_soak.worker import protocol
 PROBE_PAIRS: Final = 30
 #: The fresh worker and its control.
 FRESH_WORKERS: Final = 2
-#: Enough for lazy imports, first-call caches, CPython's adaptive specialisation of the hot
-#: bytecode (it kicks in after a few dozen runs of a function) and the C allocator's adaptive
-#: thresholds: with 30 (and 60) a clean worker of random 1 KiB-2 MiB temporaries ran the
-#: same jobs 1.5-1.9x as long aged as fresh, every run, a false alarm whenever the
-#: interval's low end cleared the control (CI, "2.48x (1.05-5.32)"); with 100, 0.93-0.97x.
-#: The new worker's run of the probe jobs before the soak warms up the same way.
-FRESH_WARMUP_JOBS: Final = 100
+#: Enough for lazy imports, first-call caches and CPython's adaptive specialisation of the
+#: hot bytecode (it kicks in after a few dozen runs of a function).
+FRESH_WARMUP_JOBS: Final = 30
 STARTUP_TIMEOUT_S: Final = 60.0
 
 
