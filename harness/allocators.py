@@ -234,7 +234,7 @@ def write_outputs(runs: Sequence[AllocatorRun], root: Path) -> None:
         "summary": verdict_line(runs),
     }
     (root / "allocators.json").write_text(json.dumps(document, indent=2) + "\n")
-    from worker_soak.report.plots import new_figure
+    from worker_soak.report.figures import new_figure
 
     figure = new_figure(3.2, fitted=True)
     axes = figure.add_subplot()

@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from worker_soak.analysis.checkpoint_jobs import BREAKDOWN_PARTS
 from worker_soak.columns import present
-from worker_soak.report.plots import data_uri, legend_beside, new_figure
+from worker_soak.report.figures import data_uri, legend_beside, new_figure
 from worker_soak.samples import Samples
 
 LABELS: Final = {

@@ -15,7 +15,8 @@ from typing import Any
 
 from worker_soak.analysis.heap_floor import heap_points
 from worker_soak.analysis.series import gauge_points
-from worker_soak.report.plots import COLORS, data_uri, legend_beside, new_figure, thin
+from worker_soak.report.figures import data_uri, legend_beside, new_figure
+from worker_soak.report.plots import COLORS, thin
 from worker_soak.samples import Samples
 
 KIB = 1024.0

@@ -47,7 +47,7 @@ def _last_checkpoint(result: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def history_plot(workload: str, runs: Sequence[Mapping[str, Any]]) -> str:
     """Latency p50/p95 and bytes/job of one workload's runs, oldest to newest."""
-    from worker_soak.report.plots import data_uri, new_figure
+    from worker_soak.report.figures import data_uri, new_figure
 
     ordered = sorted(runs, key=lambda r: str(r.get("started_at", "")))
     # Each run its own label: its number, and the commit it ran (two runs of a commit).

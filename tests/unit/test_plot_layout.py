@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worker_soak.report.plots import legend_beside, log_scale, new_figure
+from worker_soak.report.figures import legend_beside, log_scale, new_figure
 
 LABELS = st.lists(
     st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=45).filter(
