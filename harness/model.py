@@ -219,8 +219,8 @@ class RunOutcome:
 @dataclass(frozen=True, slots=True)
 class AgedTimes:
     """The probe jobs' wall times (ns), pair by pair: on the aged worker, on fresh ones, on a
-    second fresh one (the control), and (``start_ns``) on the new worker before the run; or
-    ``note``, why no comparison ran."""
+    second fresh one warmed up twice as long (the control), and (``start_ns``) on the new
+    worker before the run; or ``note``, why no comparison ran."""
 
     aged_ns: tuple[int, ...] = ()
     fresh_ns: tuple[int, ...] = ()

@@ -73,8 +73,8 @@ def _with_paired(
     slower_by = (ratio.ratio - 1) * ratio.fresh_median_ns / 1e9
     paired = (
         f"the aged worker ran the same jobs {ratio.ratio:.2f}x as long as a fresh one "
-        f"({ratio.ratio_low:.2f}-{ratio.ratio_high:.2f}, {ratio.pairs} pairs; two fresh "
-        f"ones differed up to {math.exp(noise):.2f}x)"
+        f"({ratio.ratio_low:.2f}-{ratio.ratio_high:.2f}, {ratio.pairs} pairs; a fresh one "
+        f"warmed up twice as long differed up to {math.exp(noise):.2f}x)"
     )
     beyond_noise = math.log(ratio.ratio) - noise >= math.log(1 + policy.tolerance)
     # Significant beyond what two fresh workers differ: the interval's low end, not only the

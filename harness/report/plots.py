@@ -303,7 +303,7 @@ def aged_vs_fresh_plot(comparison: Mapping[str, Any]) -> str | None:
             "s",
             ms=3,
             color="#888888",
-            label="second fresh vs fresh (control)",
+            label="fresh, twice as warm, vs fresh (control)",
         )
     top = max(*aged, *fresh, *control) / 1e6
     axes.plot([0, top], [0, top], color="black", lw=0.8, label="equal")

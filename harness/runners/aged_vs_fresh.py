@@ -5,8 +5,11 @@ specialised bytecode: "a worker that has done a few dozen jobs"). Then each prob
 on the aged worker and both fresh ones, rotating who goes first, all three pinned to one
 core, so neither a drifting machine nor a faster core favours a side. The second fresh
 worker is the control: fresh against fresh says how far apart two processes that should be
-alike are on this machine. Probe jobs travel as ``P``-lines and come back as
-``probe_index`` samples, which never enter ``samples.jsonl``.
+alike are on this machine. The control warms up twice as long as the fresh worker: what a
+job costs may still change with the jobs a process has run (a C allocator adapting its
+thresholds to the sizes freed so far, a batch flushed every n-th job), and two fresh workers
+of the same history would hide that; the control shows it. Probe jobs travel as ``P``-lines
+and come back as ``probe_index`` samples, which never enter ``samples.jsonl``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,14 @@ FRESH_WORKERS: Final = 2
 #: hot bytecode (it kicks in after a few dozen runs of a function).
 FRESH_WARMUP_JOBS: Final = 30
 STARTUP_TIMEOUT_S: Final = 60.0
+#: Warm-up jobs the control runs beyond the fresh worker's. Measured here: a clean worker of
+#: random 1 KiB-2 MiB temporaries from a generator seeded alike in every process ran the probe
+#: jobs 1.86-1.93x as long aged as fresh in every run, beside two fresh workers of the same
+#: history 0.92-1.04x apart, and failed its latency verdict now and then. glibc's malloc sets
+#: its mmap threshold from the largest block freed so far: a fresh worker's 30 jobs drew the
+#: same sizes each time. Seeded afresh in each process, the same worker gave 0.79-1.10x, with
+#: two fresh workers 0.68-1.37x apart; fresh workers of 100 jobs ran as fast as the aged one.
+CONTROL_EXTRA_JOBS: Final = FRESH_WARMUP_JOBS
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +306,9 @@ def compare_with_fresh(
                 channel.send(index, job)
             for channel in fresh:
                 channel.answer(index, job, job_timeout_s)
+        for extra in range(CONTROL_EXTRA_JOBS):
+            index = extra % probe.warmup
+            fresh[-1].request(index, probe.jobs[index], job_timeout_s)
         _share_one_core(aged.popen.pid, *(worker.popen.pid for worker in started))
         times: list[list[int]] = [[], [], []]
         pairs: Sequence[dict[str, Any]] = probe.jobs[probe.warmup :]

@@ -134,6 +134,7 @@ CASES = (
     Case("clean_lazy_import", 3_000, None),
     Case("clean_gc_cycles", 3_000, None),
     Case("clean_noisy_sizes", 1_500, None),
+    Case("clean_late_steady", 1_500, None),
     Case("clean_real_libraries", 3_000, None),
     Case("clean_lru_filling", 3_000, None),
     Case("clean_regex_per_job", 3_000, None),
