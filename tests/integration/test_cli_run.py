@@ -42,10 +42,10 @@ def test_callable_in_a_file_writes_one_sample_per_job_and_a_result(soak_cli: Soa
     assert [c["jobs"] for c in result["checkpoints"]] == [10, 100, 250]
 
 
-@pytest.mark.parametrize("name", ["ok", "slow"])
+@pytest.mark.parametrize("name", ["ok", "slower"])
 def test_every_sample_carries_timing_and_the_every_job_probes(soak_cli: SoakCli, name: str) -> None:
     """Wall and CPU time on every line; sparse probes exactly on their declared cadence,
-    also when 2-ms jobs retuned them after the first jobs (``every_before``, ``from_job``)."""
+    also when 20-ms jobs retuned them after the first jobs (``every_before``, ``from_job``)."""
     run = soak_cli("--worker", worker(name), "--jobs", "120", "--light")
     assert run.returncode == 0, run.stderr
     samples = run.samples()
@@ -70,7 +70,9 @@ def test_every_sample_carries_timing_and_the_every_job_probes(soak_cli: SoakCli,
         for field in probe["fields"]:
             having = [s["job_index"] for s in samples if field in s]
             assert having == expected, field
-    if name == "slow":  # a 10-us budget: some probe reads more often than calibrated
+    # A 100-us budget: some probe reads more often than calibrated. (With 2-ms jobs, a
+    # 10-us budget, whether any did depended on the machine's pace: a CI run here had none.)
+    if name == "slower":
         assert any("every_before" in probe for probe in probes), probes
 
 
