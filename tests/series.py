@@ -51,19 +51,19 @@ def heap_samples(
     rng: random.Random,
     every: int = 5,
     kept: KeptModel | None = None,
+    native_every: int | None = None,
 ) -> Samples:
-    """Heap probes sampled every ``every`` jobs from ``model(job) -> (blocks, native bytes)``;
-    with ``kept``, the heap after full collections at the rounds' ends, as a worker reports
-    it (``worker_soak.worker.census``)."""
+    """Heap probes sampled every ``every`` jobs (the native heap every ``native_every``, if
+    given) from ``model(job) -> (blocks, native bytes)``; with ``kept``, the heap after full
+    collections at the rounds' ends, as a worker reports it (``worker_soak.worker.census``)."""
     from worker_soak.analysis.rounds import collection_points
 
     py: list[int | None] = []
     native: list[int | None] = []
     for job in range(count):
         blocks, native_bytes = model(job, rng)
-        sampled = job % every == 0
-        py.append(int(blocks) if sampled else None)
-        native.append(int(native_bytes) if sampled else None)
+        py.append(int(blocks) if job % every == 0 else None)
+        native.append(int(native_bytes) if job % (native_every or every) == 0 else None)
     gauges: dict[str, tuple[int | None, ...]] = {
         "py_blocks": tuple(py),
         "native_heap_bytes": tuple(native),

@@ -39,7 +39,7 @@ def growth_plot(samples: Samples, result: Mapping[str, Any]) -> str | None:
     if block_bytes is None or "lifetimes" in memory:
         return None
     judged = samples.untraced() if len(samples) else samples
-    xs, ys = heap_points(judged, float(block_bytes))
+    xs, ys = heap_points(judged, float(block_bytes), collected=False)
     warmup = int(memory.get("warmup_jobs") or 0)
     after = [(x, y) for x, y in zip(xs, ys, strict=True) if x >= warmup]
     if len(after) < 2:

@@ -205,20 +205,69 @@ def test_a_bigger_baseline_heap_changes_no_verdict(extra_native: int, seed: int)
     assert after.figures["bytes_per_job"] == pytest.approx(before.figures["bytes_per_job"])
 
 
-def test_heap_points_carry_the_other_probe_forward() -> None:
-    """Probes on different cadences combine: native every 2, blocks every 3 jobs."""
+def test_heap_points_are_made_only_where_the_sparser_probe_read() -> None:
+    """Probes on different cadences combine where the sparser one read (blocks every 3
+    jobs, the native heap every 2), with the other's latest value, and at every full
+    collection; a stale reading of the sparser probe never makes a point."""
     from tests.series import _samples
 
     samples = _samples(
-        [1] * 6,
+        [1] * 7,
         {
-            "py_blocks": (10, None, None, 11, None, None),
-            "native_heap_bytes": (100, None, 102, None, 104, None),
+            "py_blocks": (10, None, None, 11, None, None, 12),
+            "native_heap_bytes": (100, None, 102, None, 104, None, 106),
+            "py_blocks_collected": (None, None, None, None, None, 9, None),
+            "native_heap_collected_bytes": (None, None, None, None, None, 90, None),
         },
     )
-    xs, ys = heap_points(samples, block_bytes=1)
-    assert xs == [0, 2, 3, 4]
-    assert ys == [110, 112, 113, 115]
+    assert heap_points(samples, block_bytes=1) == ([0, 3, 5, 6], [110, 113, 99, 118])
+    assert heap_points(samples, block_bytes=1, collected=False) == ([0, 3, 6], [110, 113, 118])
+
+
+def _sparse_native(jobs: int, bytes_per_job: float, native_every: int, seed: int) -> Verdict:
+    """A worker of fast jobs: Python's heap read every 5th job, the native heap (its probe
+    dearer) every ``native_every``th, the collected heap at the rounds' ends; C memory kept
+    ``bytes_per_job`` a job, noise of +-10 KiB in the native heap between collections."""
+
+    def heap(job: int, rng: random.Random) -> tuple[float, float]:
+        return BASE_BLOCKS + rng.randint(0, 30), native(job) + rng.randint(0, 10_000)
+
+    def native(job: int) -> float:
+        return BASE_NATIVE + bytes_per_job * job
+
+    def collected(job: int) -> tuple[int, int, int, int]:
+        return BASE_BLOCKS, int(native(job)) + random.Random(job).randint(-200, 200), 0, 0
+
+    samples = heap_samples(
+        jobs, heap, random.Random(seed), kept=collected, native_every=native_every
+    )
+    return memory_verdict(samples)
+
+
+@pytest.mark.parametrize("native_every", [10, 50, 100, 200])
+def test_a_c_leak_fails_whatever_the_native_probes_cadence(native_every: int) -> None:
+    """A C leak of 4 KiB/job over 300 jobs fails when the native heap is read every 10th to
+    every 200th job. (Carried forward between reads, a native heap read every 50th job made
+    a staircase whose slope read 3.2 B/job: the verdict passed it; every 100th: inconclusive,
+    as in a CI run of the native-thread worker.)"""
+    verdict = _sparse_native(300, 4096, native_every, seed=native_every)
+    assert verdict.verdict == "fail", verdict.summary
+    assert verdict.figures["bytes_per_job"] == pytest.approx(4096, rel=0.15)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from([1, 2, 5, 10, 20, 50, 100, 200]),
+    st.sampled_from([256.0, 1024.0, 4096.0, 65536.0]),
+    st.integers(0, 2**16),
+)
+def test_a_c_leak_never_passes_and_a_flat_heap_never_fails(
+    native_every: int, bytes_per_job: float, seed: int
+) -> None:
+    """Whatever the native probe's cadence: a C leak of >= 256 B/job over 300 jobs never
+    passes, and the same worker without it never fails."""
+    assert _sparse_native(300, bytes_per_job, native_every, seed).verdict != "pass"
+    assert _sparse_native(300, 0.0, native_every, seed).verdict != "fail"
 
 
 def _inline(
