@@ -43,3 +43,9 @@ def lengthened(every: int, cost_ns: int, allowance_ns: int) -> int:
     """The shortest cadence on the ladder, no shorter than ``every``, at which a read of
     ``cost_ns`` costs at most ``allowance_ns`` per job."""
     return next((e for e in CADENCES if e >= every and cost_ns <= allowance_ns * e), CADENCES[-1])
+
+
+def longest_for(span: int, reads: int) -> int:
+    """The longest cadence on the ladder that reads a probe at least ``reads`` times over
+    ``span`` jobs (every job where the span is shorter than ``reads``)."""
+    return max((e for e in CADENCES if e * reads <= span), default=1)

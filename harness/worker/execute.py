@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from worker_soak.redact import environment_secrets, redact
 from worker_soak.worker.breakdown import BREAKDOWN_JOBS, breakdown_fields
-from worker_soak.worker.cadences import allot, lengthened
+from worker_soak.worker.cadences import allot, lengthened, longest_for
 from worker_soak.worker.census import collected_heap
 from worker_soak.worker.frames import is_user_file
 from worker_soak.worker.probes import PROBE_BUDGET_NS, Probe
@@ -86,7 +86,13 @@ class JobExecutor:
         self._handle = worker.handle if worker is not None else _framework_runs_jobs
         self._collect_after = frozenset(collect_after)
         self._origin_ns = origin_ns
+        # The last collection point is the run's last judged job: the heap probes are read
+        # often enough over those jobs for the memory verdict, whatever their reads cost.
+        span = max(collect_after, default=-1) + 1
         for probe in probes:
+            if span and probe.min_reads:
+                probe.longest = longest_for(span, probe.min_reads)
+                probe.every = min(probe.every, probe.longest)
             if calibrate:
                 probe.calibrate()
         self._probes = tuple(probes)
@@ -193,7 +199,9 @@ class JobExecutor:
         cost = sorted(costs)[len(costs) // 2]
         if cost <= REPRICE_SLACK * self._allowance * probe.every:
             return False
-        every = lengthened(probe.every, cost, self._allowance)
+        every = min(probe.longest, lengthened(probe.every, cost, self._allowance))
+        if every == probe.every:
+            return False
         probe.retuned = (probe.every, job_index + 1)
         probe.every = every
         return True

@@ -28,6 +28,11 @@ _PAGE_SIZE: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 40
 #: What one probe may cost per job, amortised over its cadence.
 PROBE_BUDGET_NS: Final = 400
 _CALIBRATION_NS: Final = 1_000_000
+#: Reads of each heap probe a run's judged jobs get at least: 50 ranges over their last half,
+#: each with a fresh reading. Without it a native heap read every 50th job after fast jobs
+#: gave a 1,000-job run 9 fresh readings over its last half, too few to see a list's array
+#: grow by realloc (8 B/job: inconclusive), and a 300-job run 3.
+HEAP_READS: Final = 100
 #: Shortest time between two machine-speed readings.
 SPEED_INTERVAL_NS: Final = 20_000_000
 
@@ -43,6 +48,12 @@ class Probe(ABC):
     measured_cost_ns: int | None = None
     #: (cadence before, first job of the new one) once the run's own jobs retuned it.
     retuned: tuple[int, int] | None = None
+    #: Reads a run's judged jobs must get, whatever they cost: the floor trend of the memory
+    #: verdict needs a fresh reading of each heap probe in each of its 50 ranges over the
+    #: last half of those jobs (see ``execute.JobExecutor``). 0: none asked.
+    min_reads: ClassVar[int] = 0
+    #: The longest cadence this run allows it (``min_reads`` over the run's judged jobs).
+    longest: int = CADENCES[-1]
     #: Whether its cadence follows what its reads cost later in the run (see
     #: ``execute.REPRICE_READS``). Only where the cost grows with what a verdict judges from
     #: elsewhere too: read less often as the leak it measures grew, the open-files probe
@@ -83,6 +94,7 @@ class Probe(ABC):
                 break
         else:
             self.every = CADENCES[-1]
+        self.every = min(self.every, self.longest)
         return self.every
 
     def describe(self) -> dict[str, object]:
@@ -112,6 +124,7 @@ class PythonHeap(Probe):
     fields = ("py_blocks",)
     unit = "blocks"
     repriced = True
+    min_reads = HEAP_READS
 
     def read(self) -> tuple[int, ...]:
         return (sys.getallocatedblocks(),)
@@ -141,6 +154,7 @@ class NativeHeap(Probe):
 
     fields = ("native_heap_bytes", "native_threads_unseen")
     unit = "bytes, count"
+    min_reads = HEAP_READS
 
     def __init__(self, every: int | None = None) -> None:
         super().__init__(every)

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.unit.test_probes import BusyProbe
-from worker_soak.worker.cadences import allot
+from worker_soak.worker.cadences import allot, longest_for
 from worker_soak.worker.execute import PROBE_JOB_SHARE, REPRICE_READS, RETUNE_AFTER, JobExecutor
 from worker_soak.worker.probes import (
     PROBE_BUDGET_NS,
@@ -167,3 +167,39 @@ def test_timing_the_sparse_reads_keeps_no_object_of_its_own() -> None:
             kept[index // 500] = sys.getallocatedblocks()
     assert executor._allowance  # the reads were timed
     assert len(set(kept[1:])) == 1, kept
+
+
+class _HeapLikeProbe(_DearerProbe):
+    """A dear probe the memory verdict reads its floor trend from."""
+
+    min_reads = 100
+
+
+@given(st.integers(1, 20_000), st.sampled_from([10, 100, 1_000]))
+def test_longest_for_reads_a_probe_often_enough(span: int, reads: int) -> None:
+    """The longest ladder cadence that still reads ``reads`` times over ``span`` jobs."""
+    every = longest_for(span, reads)
+    assert every in LADDER
+    assert every == 1 or span // every >= reads
+    longer = [e for e in LADDER if e > every]
+    assert not longer or span // longer[0] < reads
+
+
+def test_a_short_runs_heap_probes_are_read_often_enough_however_dear() -> None:
+    """A heap probe costing 60 us a read, after 20-us jobs, is calibrated to every 200th
+    job; in a run whose judged jobs end at job 300 it is read every 2nd job at most, from
+    the start and after its reads were priced again, while a probe the verdict does not
+    read from keeps its cadence; over 10,000 jobs it is read every 100th, and a cheaper
+    one as often as its cost allows."""
+    heap, other = _HeapLikeProbe(60_000), _DearerProbe(60_000)
+    worker = Worker(spec="busy:handle", kind="function", handle=_BusyJob(20_000).handle)
+    executor = JobExecutor(worker, [heap, other], time.perf_counter_ns(), collect_after=[99, 299])
+    assert heap.every == 2
+    assert other.every >= 100
+    for index in range(RETUNE_AFTER + 3 * REPRICE_READS * heap.every):
+        executor.run(index, {})
+    assert heap.every == 2
+    long_run, cheaper = _HeapLikeProbe(60_000), _HeapLikeProbe(15_000)
+    JobExecutor(worker, [long_run, cheaper], time.perf_counter_ns(), collect_after=[9_999])
+    assert long_run.every == 100  # 100 reads over 10,000 jobs
+    assert cheaper.every == _DearerProbe(15_000).calibrate() < 100  # as without the cap
