@@ -3,9 +3,10 @@ machine has: the harness's own, and 3.12 and 3.13 wherever they are installed (t
 processes run on them with ``--python``; the worker side needs only the standard library).
 
 One worker of each kind the verdict must tell apart: leaks of one object per job, an
-unbounded cache, a leak beside a filling cache, a native leak, a leak every tenth job; and
-clean workers with bounded caches filling all run long, varied allocation sizes, cyclic
-garbage, a warm-up table and stdlib email (re's cache filling).
+unbounded cache, a leak beside a filling cache, a native leak, one in steps of varied size
+after jobs of microseconds, a leak every tenth job; and clean workers with bounded caches
+filling all run long, varied allocation sizes, cyclic garbage, a warm-up table and stdlib
+email (re's cache filling).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ KINDS = (
     "leak_functools_cache",
     "leak_beside_cache",
     "leak_ctypes_malloc",
+    "leak_native_steps",
     "leak_intermittent",
     "clean_lru_filling",
     "clean_regex_per_job",

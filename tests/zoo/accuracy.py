@@ -64,6 +64,13 @@ CASES = (
         unnamed_because="ctypes calls malloc through dlsym, past memray's hooks",
         bytes_per_job=256,
     ),
+    Case(
+        "leak_native_steps",
+        3_000,
+        "memory",
+        unnamed_because="ctypes calls malloc through dlsym, past memray's hooks",
+        bytes_per_job=290,
+    ),
     Case("leak_in_thread", 3_000, "memory", names_line=True, objects_per_job=1, bytes_per_job=60),
     Case(
         "leak_intermittent",
@@ -156,6 +163,7 @@ SHORT_RUN_KINDS = frozenset(
         "leak_jinja_templates",
         "leak_callbacks",
         "leak_beside_cache",
+        "leak_native_steps",
         "clean_lru_filling",
         "clean_regex_per_job",
         "clean_recent_window",
