@@ -209,6 +209,18 @@ class RoundsReading:
         middle = len(self.rounds) // 2
         return _net(self, self.rounds[:middle]), _net(self, self.rounds[middle:])
 
+    def block_halves(self) -> tuple[float, float]:
+        """Python blocks per job kept outside bounded caches over the first and the second
+        half of the judged rounds: what the leak rule judges, without the native heap's
+        steps (a dict's table doubling in one round)."""
+        middle = len(self.rounds) // 2
+
+        def rate(rounds: Sequence[Round]) -> float:
+            jobs = sum(r.jobs for r in rounds)
+            return sum(r.outside_caches for r in rounds) / jobs if jobs else 0.0
+
+        return rate(self.rounds[:middle]), rate(self.rounds[middle:])
+
     def floor_rate(self) -> float | None:
         """Bytes per job between the lowest collected heap of the judged span's first half
         and that of its second half: a buffer flushed every N jobs (a sawtooth) keeps

@@ -4,9 +4,9 @@ processes run on them with ``--python``; the worker side needs only the standard
 
 One worker of each kind the verdict must tell apart: leaks of one object per job, an
 unbounded cache, a leak beside a filling cache, a native leak, one in steps of varied size
-after jobs of microseconds, a leak every tenth job; and clean workers with bounded caches
-filling all run long, varied allocation sizes, cyclic garbage, a warm-up table and stdlib
-email (re's cache filling).
+after jobs of microseconds, a leak every tenth job, one in a dict whose table doubles; and
+clean workers with bounded caches filling all run long, varied allocation sizes, cyclic
+garbage, a warm-up table and stdlib email (re's cache filling).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ KINDS = (
     "leak_ctypes_malloc",
     "leak_native_steps",
     "leak_intermittent",
+    "leak_delivered_ids",
     "clean_lru_filling",
     "clean_regex_per_job",
     "clean_recent_window",

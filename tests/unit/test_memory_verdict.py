@@ -343,3 +343,32 @@ def test_a_thread_caught_once_as_it_ends_is_not_allowed_a_cache() -> None:
     assert with_unseen([0, None, 1, None, 0, 0]) == 0
     assert with_unseen([0, 1, None, 1, 0, 2]) == 1
     assert with_unseen([None, 2]) == 0
+
+
+def _table_doubling_once(job: int) -> tuple[int, int, int, int]:
+    """One object a job (a key), and the dict's table doubling once, at job 160: 3 KiB more
+    native heap in one early round, as a dict of delivered message ids showed."""
+    return BASE_BLOCKS + job, BASE_NATIVE + (3_248 if job >= 160 else 0), 0, 0
+
+
+def _settling_pool(job: int) -> tuple[int, int, int, int]:
+    """A framework's pool filling: 1.1 blocks a job, then 0.3 from job 180 on, kept in
+    every round (a Celery child's rounds read 1.2, 1.0, 0.5, 0.8, 0.8, 0.2, 0.2)."""
+    return BASE_BLOCKS + int(1.1 * min(job, 180) + 0.3 * max(0, job - 180)), BASE_NATIVE, 0, 0
+
+
+def test_a_leak_whose_table_doubled_once_is_not_slowing() -> None:
+    """One object a job kept evenly fails at 300 jobs, though the dict holding it doubled
+    its table in one early round: slowing is read on the objects kept, not the bytes."""
+    verdict = _judge(300, _table_doubling_once)
+    assert verdict.verdict == "fail", verdict.summary
+    assert "1 object/job" in verdict.summary
+
+
+def test_objects_kept_ever_more_slowly_are_a_pool_filling() -> None:
+    """Rounds that keep 1.1 and then 0.3 objects a job may be a pool still filling:
+    inconclusive, with the rates and how many jobs would settle it."""
+    verdict = _judge(300, _settling_pool)
+    assert verdict.verdict == "inconclusive", verdict.summary
+    assert "slowing" in verdict.summary
+    assert "run 3,000 jobs" in verdict.summary
