@@ -69,7 +69,7 @@ CASES = (
         3_000,
         "memory",
         unnamed_because="ctypes calls malloc through dlsym, past memray's hooks",
-        bytes_per_job=290,
+        bytes_per_job=580,
     ),
     Case("leak_in_thread", 3_000, "memory", names_line=True, objects_per_job=1, bytes_per_job=60),
     Case(

@@ -1,4 +1,4 @@
-"""Every fourth job keeps a C buffer of 512 B to 4 KiB (~290 B/job): a native leak in steps,
+"""Every fourth job keeps a C buffer of 512 B to 4 KiB (~580 B/job): a native leak in steps,
 after jobs of a few microseconds.
 
 Jobs this short leave the native heap probe little time: it is read every 20th to 50th job
