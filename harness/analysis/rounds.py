@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -214,12 +214,10 @@ class RoundsReading:
         half of the judged rounds: what the leak rule judges, without the native heap's
         steps (a dict's table doubling in one round)."""
         middle = len(self.rounds) // 2
-
-        def rate(rounds: Sequence[Round]) -> float:
-            jobs = sum(r.jobs for r in rounds)
-            return sum(r.outside_caches for r in rounds) / jobs if jobs else 0.0
-
-        return rate(self.rounds[:middle]), rate(self.rounds[middle:])
+        return (
+            _per_job(self.rounds[:middle], lambda r: r.outside_caches),
+            _per_job(self.rounds[middle:], lambda r: r.outside_caches),
+        )
 
     def floor_rate(self) -> float | None:
         """Bytes per job between the lowest collected heap of the judged span's first half
@@ -290,8 +288,13 @@ def even(rates: Sequence[float]) -> bool:
 
 
 def _net(reading: RoundsReading, rounds: Sequence[Round]) -> float:
+    return _per_job(rounds, reading.heap_bytes)
+
+
+def _per_job(rounds: Sequence[Round], kept: Callable[[Round], float]) -> float:
+    """What ``rounds`` kept, per job (``kept``: bytes or blocks of one round)."""
     jobs = sum(r.jobs for r in rounds)
-    return sum(reading.heap_bytes(r) for r in rounds) / jobs if jobs else 0.0
+    return sum(kept(r) for r in rounds) / jobs if jobs else 0.0
 
 
 def read_rounds(samples: Samples, block_bytes: float) -> RoundsReading | None:
